@@ -1,0 +1,31 @@
+import type { Stage, StageContext, StageResult } from '../stages/stage.js';
+import { StageError } from '../stages/stage.js';
+import { ProblemMatcher } from './problem-matchers.js';
+import { runCommand } from './run-command.js';
+
+/** Runs the service's own build command on the host (the whole point: Docker never compiles). */
+export const compileStage: Stage = {
+  name: 'compile',
+  skipReason: (ctx) => (ctx.service.compile ? undefined : 'no compile command configured'),
+  async run(ctx: StageContext): Promise<StageResult> {
+    const compile = ctx.service.compile!;
+    const matcher = new ProblemMatcher(compile.problemMatcher, compile.cwd);
+    try {
+      const result = await runCommand(compile, ctx.signal, (line, stream) => {
+        matcher.feed(line);
+        ctx.log(line, stream);
+      });
+      ctx.diagnostics(matcher.diagnostics);
+      const warnings = matcher.diagnostics.filter((d) => d.severity === 'warning').length;
+      return { detail: `pid ${result.pid}${warnings ? `, ${warnings} warning(s)` : ''}` };
+    } catch (error) {
+      ctx.diagnostics(matcher.diagnostics);
+      if (error instanceof StageError && matcher.diagnostics.some((d) => d.severity === 'error')) {
+        const first = matcher.diagnostics.find((d) => d.severity === 'error')!;
+        const count = matcher.diagnostics.filter((d) => d.severity === 'error').length;
+        throw new StageError(`${count} compile error(s); first: ${first.file}:${first.line}:${first.column}: ${first.message}`, error.options);
+      }
+      throw error;
+    }
+  },
+};

@@ -1,0 +1,88 @@
+import type { ParsedConfig, ServiceSpec, TaskSpec } from './schema.js';
+
+/**
+ * The config after loading: paths are absolute, durations are milliseconds, `${env:X}` is
+ * expanded. Stages only ever see this shape, never raw YAML.
+ */
+export interface ResolvedConfig {
+  /** Absolute path of tightloop.yaml. */
+  file: string;
+  /** The config file's folder; relative paths resolve against it. */
+  root: string;
+  version: 1;
+  kubernetes: {
+    context?: string;
+    kubeconfig?: string;
+    allowContexts: string[];
+    namespace: string;
+  };
+  docker: {
+    host?: string;
+    registry?: string;
+    delivery: 'auto' | 'push' | 'shared-daemon' | 'kind-load';
+  };
+  settings: {
+    quietWindowMs: number;
+    parallelism: number;
+    historyLimit: number;
+  };
+  services: Record<string, ResolvedService>;
+  tasks: Record<string, ResolvedTask>;
+}
+
+export interface ResolvedService {
+  name: string;
+  kind: 'service';
+  watch?: { paths: string[]; ignore: string[] };
+  trigger: ServiceSpec['trigger'];
+  onChange: ServiceSpec['onChange'];
+  dependsOn: string[];
+  compile?: {
+    command: string;
+    cwd: string;
+    env: Record<string, string>;
+    timeoutMs: number;
+    problemMatcher: NonNullable<ServiceSpec['compile']>['problemMatcher'];
+    inputs?: string[];
+  };
+  stage?: {
+    dir: string;
+    files: { from: string; to: string; mode?: number }[];
+    inputs?: string[];
+  };
+  image?: {
+    repository: string;
+    /** Absolute path, or undefined to generate one. */
+    dockerfile?: string;
+    base: string;
+    /** Compatibility mode context root (absolute), filtered by its .dockerignore. */
+    context?: string;
+    platform: string;
+    buildArgs: Record<string, string>;
+    keep: number;
+    maxContextBytes?: number;
+    inputs?: string[];
+  };
+  deploy?: {
+    workload: string;
+    container?: string;
+    namespace: string;
+    strategy: NonNullable<ServiceSpec['deploy']>['strategy'];
+    readyTimeoutMs: number;
+    portForwards: { local: number; remote: number }[];
+    streamLogs: boolean;
+  };
+}
+
+export interface ResolvedTask {
+  name: string;
+  kind: 'task';
+  command: string;
+  cwd: string;
+  env: Record<string, string>;
+  timeoutMs: number;
+  dependsOn: string[];
+}
+
+export type Runnable = ResolvedService | ResolvedTask;
+export type { ParsedConfig, TaskSpec };

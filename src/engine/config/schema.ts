@@ -1,0 +1,159 @@
+import { z } from 'zod';
+
+/**
+ * The `tightloop.yaml` schema. It is the single source of truth: the loader validates with it,
+ * `schema/tightloop.schema.json` is generated from it (a test fails on drift), and the README's
+ * config reference is generated from the `.describe()` texts.
+ */
+
+const DURATION = /^\d+(\.\d+)?(ms|s|m|h)$/;
+export const Duration = z
+  .union([z.number().int().positive(), z.string().regex(DURATION, 'expected a duration like 500ms, 30s, 10m or 1h')])
+  .describe('Milliseconds as a number, or a string like 500ms, 30s, 10m, 1h.');
+
+const Name = z
+  .string()
+  .regex(/^[a-z0-9]([a-z0-9-_.]*[a-z0-9])?$/i, 'names use letters, digits, "-", "_" and "." only');
+
+const Env = z.record(z.string(), z.string()).describe('Extra environment variables (merged over the inherited ones).');
+
+const Inputs = z
+  .array(z.string())
+  .describe('Globs (relative to the config folder). When their content hash equals the last success, the stage is skipped.');
+
+export const WatchSchema = z
+  .strictObject({
+    paths: z.array(z.string()).min(1).describe('Files or folders to watch, relative to the config folder.'),
+    ignore: z.array(z.string()).default([]).describe('Globs never watched or traversed (e.g. target/**).'),
+  })
+  .describe('What to watch for changes.');
+
+export const CompileSchema = z
+  .strictObject({
+    command: z.string().min(1).describe('Shell command that builds the artifacts on the host.'),
+    cwd: z.string().optional().describe('Working directory (default: the config folder).'),
+    env: Env.optional(),
+    timeout: Duration.default('10m'),
+    problemMatcher: z.enum(['rustc', 'go', 'gcc', 'tsc', 'none']).default('none').describe('How compiler errors are parsed into diagnostics.'),
+    inputs: Inputs.optional(),
+  })
+  .describe('The local compile step.');
+
+export const StageFileSchema = z.strictObject({
+  from: z.string().min(1).describe('Artifact path, relative to the config folder.'),
+  to: z.string().min(1).describe('Path inside the staging folder.'),
+  mode: z
+    .string()
+    .regex(/^[0-7]{3,4}$/, 'expected an octal file mode like 0755')
+    .optional()
+    .describe('Octal file mode; default: keep the source mode.'),
+});
+
+export const StageSchema = z
+  .strictObject({
+    dir: z.string().min(1).describe('The staging folder; it becomes the whole image build context.'),
+    files: z.array(StageFileSchema).min(1).describe('Artifacts copied into the staging folder.'),
+    inputs: Inputs.optional(),
+  })
+  .describe('The staging area (only what the image needs).');
+
+export const ImageSchema = z
+  .strictObject({
+    repository: z.string().min(1).describe('Image repository, e.g. localhost:5000/api. The tag is always tl-<content hash>.'),
+    dockerfile: z.string().optional().describe('Dockerfile path; when absent one is generated (FROM base, COPY staged files).'),
+    base: z.string().default('scratch').describe('Base image for the generated Dockerfile.'),
+    context: z
+      .string()
+      .optional()
+      .describe('Compatibility mode: build context root filtered by its .dockerignore instead of the staging folder.'),
+    platform: z.string().regex(/^[a-z0-9]+\/[a-z0-9_]+(\/[a-z0-9]+)?$/, 'expected os/arch like linux/amd64').default('linux/amd64'),
+    buildArgs: z.record(z.string(), z.string()).default({}),
+    keep: z.number().int().min(1).default(5).describe('How many Tightloop images to keep per service.'),
+    maxContextSize: z
+      .union([z.number().int().positive(), z.string().regex(/^\d+(\.\d+)?\s*([kmg]i?b|b)?$/i, 'expected a size like 500MB')])
+      .optional()
+      .describe('Refuse a build context larger than this (bytes, or e.g. 500MB). Default: 2GB.'),
+    inputs: Inputs.optional(),
+  })
+  .describe('The thin image built from the staging folder.');
+
+export const DeploySchema = z
+  .strictObject({
+    workload: z
+      .string()
+      .regex(/^((deployment|statefulset|daemonset)\/[a-z0-9]([-a-z0-9.]*[a-z0-9])?|(deployment|statefulset|daemonset):[^\s]+=[^\s]+)$/i, 'expected kind/name (deployment/api) or kind:label=value')
+      .describe('deployment/NAME, statefulset/NAME, daemonset/NAME, or KIND:label=value.'),
+    container: z.string().optional().describe('Container to update (default: the only one).'),
+    namespace: z.string().optional(),
+    strategy: z.enum(['set-image', 'rollout-restart', 'delete-pods']).default('set-image'),
+    readyTimeout: Duration.default('2m'),
+    portForwards: z
+      .array(z.string().regex(/^\d{1,5}:\d{1,5}$/, 'expected LOCAL:REMOTE like 8080:8080'))
+      .default([])
+      .describe('Ports forwarded on 127.0.0.1 after ready; they follow the workload across restarts.'),
+    streamLogs: z.boolean().default(true).describe('Stream the new pod logs after ready.'),
+  })
+  .describe('How the workload is updated in the cluster.');
+
+export const ServiceSchema = z.strictObject({
+  watch: WatchSchema.optional(),
+  trigger: z.enum(['auto', 'manual']).default('auto').describe('auto: rebuild on change; manual: only show "changes pending".'),
+  onChange: z
+    .enum(['restart', 'queue'])
+    .default('restart')
+    .describe('A change during compile restarts it (restart) or waits for one follow-up run (queue).'),
+  dependsOn: z.array(Name).default([]).describe('Services or tasks that must succeed first.'),
+  compile: CompileSchema.optional(),
+  stage: StageSchema.optional(),
+  image: ImageSchema.optional(),
+  deploy: DeploySchema.optional(),
+});
+
+export const TaskSchema = z.strictObject({
+  command: z.string().min(1),
+  cwd: z.string().optional(),
+  env: Env.optional(),
+  timeout: Duration.default('10m'),
+  dependsOn: z.array(Name).default([]),
+});
+
+export const DEFAULT_ALLOW_CONTEXTS = ['kind-*', 'k3d-*', 'minikube', 'docker-desktop', 'rancher-desktop', 'orbstack', 'colima*', 'microk8s'];
+
+export const KubernetesSchema = z.strictObject({
+  context: z.string().optional().describe('kubeconfig context (default: the current context).'),
+  kubeconfig: z.string().optional().describe('kubeconfig path (default: KUBECONFIG or ~/.kube/config).'),
+  allowContexts: z
+    .array(z.string())
+    .default(DEFAULT_ALLOW_CONTEXTS)
+    .describe('Globs of context names Tightloop may write to. Anything else is refused.'),
+  namespace: z.string().default('default'),
+});
+
+export const DockerSchema = z.strictObject({
+  host: z.string().optional().describe('Docker host (default: DOCKER_HOST, the current docker context, or the local socket).'),
+  registry: z.string().optional().describe('Registry to push to (host:port); overrides the cluster-advertised one.'),
+  delivery: z
+    .enum(['auto', 'push', 'shared-daemon', 'kind-load'])
+    .default('auto')
+    .describe('How images reach the cluster; auto decides from the cluster facts.'),
+});
+
+export const SettingsSchema = z.strictObject({
+  quietWindowMs: z.number().int().min(0).max(5000).default(30).describe('Batch file changes arriving within this window.'),
+  parallelism: z.number().int().min(1).optional().describe('Services built at once (default: CPU count).'),
+  historyLimit: z.number().int().min(10).default(2000).describe('Runs kept in .tightloop/history.jsonl.'),
+});
+
+export const ConfigSchema = z.strictObject({
+  version: z.literal(1),
+  kubernetes: KubernetesSchema.optional(),
+  docker: DockerSchema.optional(),
+  settings: SettingsSchema.prefault({}),
+  services: z.record(Name, ServiceSchema).refine((s) => Object.keys(s).length > 0, 'at least one service is required'),
+  tasks: z.record(Name, TaskSchema).default({}),
+});
+
+export type RawConfig = z.input<typeof ConfigSchema>;
+export type ParsedConfig = z.output<typeof ConfigSchema>;
+export type ServiceSpec = z.output<typeof ServiceSchema>;
+export type TaskSpec = z.output<typeof TaskSchema>;

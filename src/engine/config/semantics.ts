@@ -1,0 +1,133 @@
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import type { ResolvedConfig } from './resolved.js';
+import type { ParsedConfig } from './schema.js';
+
+export interface SemanticProblem {
+  path: PropertyKey[];
+  message: string;
+}
+
+/** Checks zod cannot express: references, cycles, paths on disk, collisions. All problems at once. */
+export function checkSemantics(config: ResolvedConfig, parsed: ParsedConfig): SemanticProblem[] {
+  return [...checkReferences(config), ...checkCycles(config), ...checkPaths(config, parsed), ...checkStaging(config)];
+}
+
+function nodesOf(config: ResolvedConfig) {
+  return [
+    ...Object.values(config.services).map((s) => ({ name: s.name, section: 'services', dependsOn: s.dependsOn })),
+    ...Object.values(config.tasks).map((t) => ({ name: t.name, section: 'tasks', dependsOn: t.dependsOn })),
+  ];
+}
+
+function checkReferences(config: ResolvedConfig): SemanticProblem[] {
+  const problems: SemanticProblem[] = [];
+  for (const name of Object.keys(config.tasks)) {
+    if (config.services[name]) problems.push({ path: ['tasks', name], message: `"${name}" is both a service and a task; names must be unique` });
+  }
+  const known = new Set([...Object.keys(config.services), ...Object.keys(config.tasks)]);
+  for (const node of nodesOf(config)) {
+    node.dependsOn.forEach((dep, i) => {
+      if (dep === node.name) problems.push({ path: [node.section, node.name, 'dependsOn', i], message: `"${dep}" depends on itself` });
+      else if (!known.has(dep)) {
+        problems.push({ path: [node.section, node.name, 'dependsOn', i], message: `unknown service or task "${dep}" (known: ${[...known].join(', ')})` });
+      }
+    });
+  }
+  return problems;
+}
+
+/** Depth-first search; each cycle is reported once, at the dependsOn entry that closes it. */
+function checkCycles(config: ResolvedConfig): SemanticProblem[] {
+  const nodes = new Map(nodesOf(config).map((n) => [n.name, n]));
+  const state = new Map<string, 'visiting' | 'done'>();
+  const problems: SemanticProblem[] = [];
+  const visit = (name: string, trail: string[]) => {
+    state.set(name, 'visiting');
+    const node = nodes.get(name)!;
+    node.dependsOn.forEach((dep, i) => {
+      if (dep === name || !nodes.has(dep)) return;
+      if (state.get(dep) === 'visiting') {
+        const cycle = [...trail.slice(trail.indexOf(dep)), name, dep];
+        problems.push({ path: [node.section, name, 'dependsOn', i], message: `dependency cycle: ${cycle.join(' → ')}` });
+      } else if (!state.has(dep)) visit(dep, [...trail, name]);
+    });
+    state.set(name, 'done');
+  };
+  for (const name of nodes.keys()) if (!state.has(name)) visit(name, []);
+  return problems;
+}
+
+function escapes(root: string, target: string): boolean {
+  const relative = path.relative(root, target);
+  return relative === '..' || relative.startsWith(`..${path.sep}`) || path.isAbsolute(relative);
+}
+
+function checkPaths(config: ResolvedConfig, parsed: ParsedConfig): SemanticProblem[] {
+  const problems: SemanticProblem[] = [];
+  const inside = (fieldPath: PropertyKey[], target: string, raw: string) => {
+    if (escapes(config.root, target)) {
+      problems.push({ path: fieldPath, message: `"${raw}" resolves to ${target}, outside the workspace ${config.root}` });
+      return false;
+    }
+    return true;
+  };
+  const mustExist = (fieldPath: PropertyKey[], target: string, what: string) => {
+    if (!existsSync(target)) problems.push({ path: fieldPath, message: `${what} not found: ${target}` });
+  };
+  for (const [name, s] of Object.entries(config.services)) {
+    const raw = parsed.services[name]!;
+    const at = (...rest: PropertyKey[]) => ['services', name, ...rest];
+    s.watch?.paths.forEach((p, i) => {
+      if (inside(at('watch', 'paths', i), p, raw.watch!.paths[i]!)) mustExist(at('watch', 'paths', i), p, 'watch path');
+    });
+    if (s.compile && inside(at('compile', 'cwd'), s.compile.cwd, raw.compile!.cwd ?? '.')) {
+      mustExist(at('compile', 'cwd'), s.compile.cwd, 'compile working directory');
+    }
+    if (s.stage) {
+      // The staging folder is wiped and refilled; it must not be the workspace itself.
+      if (inside(at('stage', 'dir'), s.stage.dir, raw.stage!.dir) && s.stage.dir === config.root) {
+        problems.push({ path: at('stage', 'dir'), message: 'the staging folder cannot be the workspace root (it is emptied on every run)' });
+      }
+      s.stage.files.forEach((f, i) => {
+        inside(at('stage', 'files', i, 'from'), f.from, raw.stage!.files[i]!.from);
+        if (f.to === '..' || f.to.startsWith('../') || f.to === '.') {
+          problems.push({ path: at('stage', 'files', i, 'to'), message: `"${raw.stage!.files[i]!.to}" escapes the staging folder` });
+        }
+      });
+    }
+    if (s.image?.dockerfile && inside(at('image', 'dockerfile'), s.image.dockerfile, raw.image!.dockerfile!)) {
+      mustExist(at('image', 'dockerfile'), s.image.dockerfile, 'Dockerfile');
+    }
+    if (s.image?.context && inside(at('image', 'context'), s.image.context, raw.image!.context!)) {
+      mustExist(at('image', 'context'), s.image.context, 'build context');
+    }
+    if (s.image && !s.stage && !s.image.context) {
+      problems.push({ path: at('image'), message: 'an image needs a stage section (its build context) or image.context' });
+    }
+  }
+  for (const [name, t] of Object.entries(config.tasks)) {
+    if (inside(['tasks', name, 'cwd'], t.cwd, parsed.tasks[name]!.cwd ?? '.')) mustExist(['tasks', name, 'cwd'], t.cwd, 'task working directory');
+  }
+  return problems;
+}
+
+/** Two files staged to the same target, or two services sharing a staging folder, would overwrite each other. */
+function checkStaging(config: ResolvedConfig): SemanticProblem[] {
+  const problems: SemanticProblem[] = [];
+  const dirs = new Map<string, string>();
+  for (const [name, s] of Object.entries(config.services)) {
+    if (!s.stage) continue;
+    const owner = dirs.get(s.stage.dir);
+    if (owner) problems.push({ path: ['services', name, 'stage', 'dir'], message: `staging folder ${s.stage.dir} is also used by service "${owner}"` });
+    else dirs.set(s.stage.dir, name);
+    const targets = new Map<string, number>();
+    s.stage.files.forEach((f, i) => {
+      const first = targets.get(f.to);
+      if (first !== undefined) {
+        problems.push({ path: ['services', name, 'stage', 'files', i, 'to'], message: `duplicate staging target "${f.to}" (also files[${first}])` });
+      } else targets.set(f.to, i);
+    });
+  }
+  return problems;
+}

@@ -1,0 +1,235 @@
+import { stat } from 'node:fs/promises';
+import path from 'node:path';
+import { loadConfig } from './config/load.js';
+import type { ResolvedConfig, Runnable } from './config/resolved.js';
+import { History } from './history/history.js';
+import { runPipeline } from './run-pipeline.js';
+import { Scheduler } from './scheduler/scheduler.js';
+import type { DoctorResult, StageSet } from './stages/stage.js';
+import { StateStore } from './state.js';
+import type { EngineEvent, RunSummary, RunTrigger, StageName } from './types.js';
+import { ServiceFileMap, SourceWatcher } from './watch/watcher.js';
+
+export type StageSetFactory = (config: ResolvedConfig) => Promise<StageSet> | StageSet;
+
+export interface EngineOptions {
+  /** Docker/Kubernetes stages; default: none (image..ready are skipped as not configured). */
+  stages?: StageSetFactory;
+}
+
+export interface ServiceStatus {
+  name: string;
+  kind: 'service' | 'task';
+  running: boolean;
+  stage?: StageName;
+  last?: RunSummary;
+  pendingChanges: string[];
+}
+
+/**
+ * The whole loop behind one object. It never prints and never imports editor APIs: the CLI
+ * and the VS Code extension subscribe to its events and call these methods.
+ */
+export class Engine {
+  private readonly listeners = new Set<(event: EngineEvent) => void>();
+  private readonly scheduler: Scheduler;
+  private readonly fileMap: ServiceFileMap;
+  private readonly history: History;
+  private readonly state: StateStore;
+  private watcher?: SourceWatcher;
+  private readonly manualPending = new Map<string, Set<string>>();
+  /** file → "mtime:size" of the version a save event already triggered, so the watcher's echo is dropped. */
+  private readonly seen = new Map<string, string>();
+  private saveBatch?: { files: Set<string>; at: number };
+
+  private constructor(
+    readonly config: ResolvedConfig,
+    private readonly stages: StageSet,
+  ) {
+    this.state = new StateStore(config.root);
+    this.history = new History(config.root, config.settings.historyLimit, (message) => this.emit({ type: 'warning', message }));
+    this.fileMap = new ServiceFileMap(config);
+    const nodes = new Map<string, Runnable>([...Object.entries(config.services), ...Object.entries(config.tasks)]);
+    this.scheduler = new Scheduler({
+      nodes,
+      parallelism: config.settings.parallelism,
+      emit: (event) => this.emit(event),
+      execute: (node, trigger, signal, runId, force) =>
+        runPipeline({ config, stages: this.stages, state: this.state, emit: (event) => this.emit(event) }, { node, runId, trigger, signal, force }),
+    });
+  }
+
+  /** Loads and validates the config (throws ConfigError listing every problem) and builds the engine. */
+  static async create(configFile: string, options: EngineOptions = {}): Promise<Engine> {
+    const config = await loadConfig(configFile);
+    const stages = options.stages ? await options.stages(config) : {};
+    return new Engine(config, stages);
+  }
+
+  static fromConfig(config: ResolvedConfig, stages: StageSet = {}): Engine {
+    return new Engine(config, stages);
+  }
+
+  on(listener: (event: EngineEvent) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  private emit(event: EngineEvent): void {
+    if (event.type === 'stage-started') this.scheduler.noteStage(event.service, event.stage);
+    if (event.type === 'run-finished' && event.summary.records.length > 0) {
+      void this.history.append(event.summary).catch((error: Error) => this.emit({ type: 'warning', message: `history not written: ${error.message}` }));
+    }
+    for (const listener of this.listeners) {
+      try {
+        listener(event);
+      } catch {
+        // A broken renderer must not break the loop.
+      }
+    }
+  }
+
+  get names(): string[] {
+    return [...Object.keys(this.config.services), ...Object.keys(this.config.tasks)];
+  }
+
+  /** Runs the named services/tasks (default: every service) with their dependencies first. */
+  async run(names: string[] = Object.keys(this.config.services), options: { force?: boolean } = {}): Promise<RunSummary[]> {
+    for (const name of names) this.assertKnown(name);
+    for (const name of names) this.manualPending.delete(name);
+    return Promise.all(names.map((name) => this.scheduler.request(name, { reason: 'manual', changedFiles: [] }, { withDependencies: true, force: options.force })));
+  }
+
+  /** Watch mode: start the file watcher and let successful runs trigger their dependents. */
+  async startWatching(): Promise<void> {
+    if (this.watcher) return;
+    this.scheduler.cascade = true;
+    this.watcher = new SourceWatcher(
+      this.fileMap,
+      this.config.settings.quietWindowMs,
+      (batch) => this.changesArrived(batch.service, batch.files, batch.firstChangeAt, 'watch'),
+      (message) => this.emit({ type: 'warning', message }),
+      (file) => this.isNewVersion(file),
+    );
+    await this.watcher.start();
+  }
+
+  async stopWatching(): Promise<void> {
+    this.scheduler.cascade = false;
+    await this.watcher?.stop();
+    this.watcher = undefined;
+  }
+
+  /**
+   * An editor saved these files: trigger at once, without the watcher's delay. Saves in the same
+   * tick (Save All) make one batch; the watcher's later event for the same bytes is ignored.
+   */
+  notifySaved(files: string[]): void {
+    const at = Date.now();
+    if (!this.saveBatch) {
+      this.saveBatch = { files: new Set(), at };
+      setImmediate(() => void this.flushSaves());
+    }
+    for (const file of files) this.saveBatch.files.add(path.resolve(file));
+  }
+
+  private async flushSaves(): Promise<void> {
+    const batch = this.saveBatch!;
+    this.saveBatch = undefined;
+    const byService = new Map<string, string[]>();
+    for (const file of batch.files) {
+      this.seen.set(file, await signatureOf(file));
+      for (const service of this.fileMap.servicesFor(file)) byService.set(service, [...(byService.get(service) ?? []), file]);
+    }
+    for (const [service, files] of byService) this.changesArrived(service, files, batch.at, 'save');
+  }
+
+  /** False for the watcher's echo of a save that already triggered (same mtime and size). */
+  private async isNewVersion(file: string): Promise<boolean> {
+    const known = this.seen.get(file);
+    if (known === undefined) return true;
+    if ((await signatureOf(file)) === known) return false;
+    this.seen.delete(file);
+    return true;
+  }
+
+  private changesArrived(name: string, files: string[], firstChangeAt: number, reason: RunTrigger['reason']): void {
+    const service = this.config.services[name];
+    if (!service) return;
+    if (service.trigger === 'manual') {
+      const pending = this.manualPending.get(name) ?? new Set<string>();
+      for (const f of files) pending.add(f);
+      this.manualPending.set(name, pending);
+      this.emit({ type: 'changes-pending', service: name, changedFiles: [...pending] });
+      return;
+    }
+    void this.scheduler.request(name, { reason, changedFiles: files, firstChangeAt });
+  }
+
+  servicesForFile(file: string): string[] {
+    return this.fileMap.servicesFor(path.resolve(file));
+  }
+
+  cancel(name?: string): void {
+    if (name !== undefined) this.assertKnown(name);
+    this.scheduler.cancel(name);
+  }
+
+  whenIdle(name?: string): Promise<void> {
+    return this.scheduler.whenIdle(name);
+  }
+
+  status(): ServiceStatus[] {
+    return this.names.map((name) => ({
+      name,
+      kind: this.config.services[name] ? 'service' : 'task',
+      running: this.scheduler.isBusy(name),
+      stage: this.scheduler.runningStage(name),
+      last: this.scheduler.lastRun(name),
+      pendingChanges: [...(this.manualPending.get(name) ?? [])],
+    }));
+  }
+
+  recentRuns(service?: string, count?: number): Promise<RunSummary[]> {
+    return this.history.recent(service, count);
+  }
+
+  stageStats(service: string, count?: number) {
+    return this.history.stats(service, count);
+  }
+
+  async doctor(signal: AbortSignal = AbortSignal.timeout(30_000)): Promise<DoctorResult[]> {
+    const results: DoctorResult[] = [{ check: 'config', status: 'ok', message: `${this.config.file} is valid (${this.names.length} services/tasks)` }];
+    for (const check of this.stages.doctor ?? []) {
+      try {
+        results.push(...(await check.run(this.config, signal)));
+      } catch (error) {
+        results.push({ check: check.name, status: 'fail', message: (error as Error).message });
+      }
+    }
+    return results;
+  }
+
+  async dispose(): Promise<void> {
+    this.scheduler.cancel();
+    await this.stopWatching();
+    await this.scheduler.whenIdle().catch(() => {});
+    await this.stages.dispose?.();
+    this.listeners.clear();
+  }
+
+  private assertKnown(name: string): void {
+    if (!this.config.services[name] && !this.config.tasks[name]) {
+      throw new Error(`unknown service or task "${name}" (known: ${this.names.join(', ')})`);
+    }
+  }
+}
+
+async function signatureOf(file: string): Promise<string> {
+  try {
+    const info = await stat(file);
+    return `${info.mtimeMs}:${info.size}`;
+  } catch {
+    return 'missing';
+  }
+}

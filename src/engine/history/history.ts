@@ -1,0 +1,91 @@
+import { appendFile, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { STAGES, type RunSummary, type StageName } from '../types.js';
+
+export interface StageStats {
+  stage: StageName;
+  count: number;
+  p50: number;
+  p95: number;
+}
+
+/**
+ * Append-only run log (.tightloop/history.jsonl, one RunSummary a line). Bounded: when it grows
+ * past the limit by a margin it is rewritten with the newest runs. A corrupt line (an editor,
+ * a crash mid-write) is skipped with a warning, never fatal.
+ */
+export class History {
+  private runs: RunSummary[] | undefined;
+  readonly file: string;
+
+  constructor(
+    root: string,
+    private readonly limit: number,
+    private readonly warn: (message: string) => void = () => {},
+  ) {
+    this.file = path.join(root, '.tightloop', 'history.jsonl');
+  }
+
+  async load(): Promise<RunSummary[]> {
+    if (this.runs) return this.runs;
+    let text = '';
+    try {
+      text = await readFile(this.file, 'utf8');
+    } catch {
+      this.runs = [];
+      return this.runs;
+    }
+    const runs: RunSummary[] = [];
+    text.split('\n').forEach((line, index) => {
+      if (!line.trim()) return;
+      try {
+        const parsed = JSON.parse(line) as RunSummary;
+        if (typeof parsed.service !== 'string' || !Array.isArray(parsed.records)) throw new Error('not a run record');
+        runs.push(parsed);
+      } catch (error) {
+        this.warn(`${this.file}:${index + 1}: skipped a corrupt history line (${(error as Error).message})`);
+      }
+    });
+    this.runs = runs.slice(-this.limit);
+    return this.runs;
+  }
+
+  async append(run: RunSummary): Promise<void> {
+    const runs = await this.load();
+    runs.push(run);
+    await mkdir(path.dirname(this.file), { recursive: true });
+    if (runs.length > this.limit * 1.2) {
+      this.runs = runs.slice(-this.limit);
+      const temp = `${this.file}.${process.pid}.tmp`;
+      await writeFile(temp, this.runs.map((r) => JSON.stringify(r)).join('\n') + '\n');
+      await rename(temp, this.file);
+    } else {
+      await appendFile(this.file, JSON.stringify(run) + '\n');
+    }
+  }
+
+  async recent(service?: string, count = 50): Promise<RunSummary[]> {
+    const runs = await this.load();
+    return runs.filter((r) => service === undefined || r.service === service).slice(-count);
+  }
+
+  /** Per-stage p50/p95 of durations over the last `count` runs (stages that ran, ok or failed). */
+  async stats(service: string, count = 50): Promise<StageStats[]> {
+    return stageStats(await this.recent(service, count));
+  }
+}
+
+export function stageStats(runs: RunSummary[]): StageStats[] {
+  return STAGES.map((stage) => {
+    const durations = runs.flatMap((r) => r.records.filter((rec) => rec.stage === stage && rec.status !== 'skipped').map((rec) => rec.durationMs));
+    return { stage, count: durations.length, p50: percentile(durations, 50), p95: percentile(durations, 95) };
+  }).filter((s) => s.count > 0);
+}
+
+/** Nearest-rank percentile; 0 for an empty list. */
+export function percentile(values: number[], p: number): number {
+  if (values.length === 0) return 0;
+  const sorted = [...values].sort((a, b) => a - b);
+  const rank = Math.ceil((p / 100) * sorted.length);
+  return sorted[Math.min(sorted.length - 1, Math.max(0, rank - 1))]!;
+}

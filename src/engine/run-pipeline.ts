@@ -1,0 +1,239 @@
+import { compileStage } from './compile/compile-stage.js';
+import { runCommand } from './compile/run-command.js';
+import type { ResolvedConfig, ResolvedService, ResolvedTask, Runnable } from './config/resolved.js';
+import { hashInputs, sha256 } from './hash.js';
+import { stagingStage } from './staging/staging-stage.js';
+import { StageError, type RunOutputs, type Stage, type StageContext, type StageSet } from './stages/stage.js';
+import type { ServiceState, StateStore } from './state.js';
+import type { Diagnostic, EngineEvent, LogStream, RunSummary, RunTrigger, StageName, TimingRecord } from './types.js';
+
+export interface PipelineDeps {
+  config: ResolvedConfig;
+  stages: StageSet;
+  state: StateStore;
+  emit: (event: EngineEvent) => void;
+}
+
+export interface RunRequest {
+  node: Runnable;
+  runId: string;
+  trigger: RunTrigger;
+  signal: AbortSignal;
+  /** Ignore every skip (inputs unchanged, artifact unchanged). */
+  force?: boolean;
+}
+
+const AFTER_TRIGGER: StageName[] = ['compile', 'stage', 'image', 'push', 'deploy', 'ready'];
+const DELIVERY_STAGES: StageName[] = ['image', 'push', 'deploy', 'ready'];
+
+/** Runs one service (or task) through its stages, timing each; never throws. */
+export async function runPipeline(deps: PipelineDeps, request: RunRequest): Promise<RunSummary> {
+  const { node, runId, trigger, signal } = request;
+  const startedAt = Date.now();
+  deps.emit({ type: 'run-started', service: node.name, runId, trigger, startedAt });
+  const records: TimingRecord[] = [];
+  const finishRecord = (record: TimingRecord) => {
+    records.push(record);
+    deps.emit({ type: 'stage-finished', record });
+  };
+  const firstChange = trigger.firstChangeAt ?? startedAt;
+  finishRecord({
+    service: node.name,
+    runId,
+    stage: 'trigger',
+    startedAt: firstChange,
+    durationMs: Math.max(0, startedAt - firstChange),
+    status: 'ok',
+    detail: describeTrigger(trigger, deps.config.root),
+  });
+
+  const { failure, image } =
+    node.kind === 'task' ? { failure: await runTask(deps, request, node, finishRecord), image: undefined } : await runService(deps, request, node, finishRecord);
+  const summary: RunSummary = {
+    service: node.name,
+    runId,
+    status: failure ? (failure.cancelled ? 'cancelled' : 'failed') : 'ok',
+    startedAt,
+    durationMs: Date.now() - startedAt,
+    trigger,
+    records,
+    ...(failure && {
+      failedStage: failure.stage,
+      error: failure.cancelled ? `cancelled during ${failure.stage}: ${failure.message}` : `${failure.stage}: ${failure.message}`,
+      ...(failure.hint && { hint: failure.hint }),
+      ...(failure.evidence?.length && { evidence: failure.evidence }),
+    }),
+  };
+  if (image) summary.image = image;
+  deps.emit({ type: 'run-finished', summary });
+  return summary;
+}
+
+interface Failure {
+  stage: StageName;
+  message: string;
+  cancelled: boolean;
+  hint?: string;
+  evidence?: string[];
+}
+
+type Record_ = (record: TimingRecord) => void;
+
+async function runService(
+  deps: PipelineDeps,
+  request: RunRequest,
+  service: ResolvedService,
+  record: Record_,
+): Promise<{ failure?: Failure; image?: string }> {
+  const { runId, signal } = request;
+  const state = await deps.state.get(service.name);
+  const outputs: Partial<RunOutputs> = {};
+  const newInputs: ServiceState['inputs'] = { ...state.inputs };
+  const fingerprint = deliveryFingerprint(deps, service);
+  let unchanged: string | undefined;
+  let failure: Failure | undefined;
+
+  for (const name of AFTER_TRIGGER) {
+    const stage = stageFor(deps.stages, name);
+    const ctx = makeContext(deps, service, runId, signal, outputs, state, name);
+    const skip = (detail: string) =>
+      record({ service: service.name, runId, stage: name, startedAt: Date.now(), durationMs: 0, status: 'skipped', detail });
+
+    if (unchanged && DELIVERY_STAGES.includes(name)) {
+      skip(unchanged);
+      continue;
+    }
+    const notConfigured = !stage ? unavailableReason(service, name) : stage.skipReason?.(ctx);
+    if (notConfigured) {
+      skip(notConfigured);
+      continue;
+    }
+    const startedAt = Date.now();
+    const started = performance.now();
+    deps.emit({ type: 'stage-started', service: service.name, runId, stage: name, startedAt });
+    try {
+      const inputs = inputsOf(service, name);
+      let inputHash: string | undefined;
+      if (inputs) {
+        inputHash = await hashInputs(deps.config.root, inputs, JSON.stringify(stageSettings(service, name)));
+        if (!request.force && state.inputs[name] === inputHash) {
+          record({ service: service.name, runId, stage: name, startedAt, durationMs: performance.now() - started, status: 'skipped', detail: `inputs unchanged (${inputHash.slice(0, 12)})` });
+          continue;
+        }
+      }
+      const result = await stage!.run(ctx);
+      if (signal.aborted) throw new StageError('cancelled');
+      Object.assign(outputs, result.outputs);
+      if (inputHash) newInputs[name] = inputHash;
+      record({ service: service.name, runId, stage: name, startedAt, durationMs: performance.now() - started, status: result.status ?? 'ok', ...(result.detail && { detail: result.detail }) });
+    } catch (error) {
+      failure = toFailure(name, error, signal);
+      record({ service: service.name, runId, stage: name, startedAt, durationMs: performance.now() - started, status: failure.cancelled ? 'cancelled' : 'failed', detail: failure.message });
+      for (const line of failure.evidence ?? []) ctx.log(line, 'error');
+      break;
+    }
+    const last = state.lastSuccess;
+    if (name === 'stage' && !request.force && last && last.stagingHash === outputs.stagingHash && last.fingerprint === fingerprint) {
+      unchanged = `unchanged: staged files identical to the last successful run (${outputs.stagingHash!.slice(0, 12)})`;
+      Object.assign(outputs, { ...last, ...outputs });
+    }
+  }
+
+  const nextState: ServiceState = { inputs: newInputs, lastSuccess: state.lastSuccess };
+  if (!failure && outputs.stagingHash) nextState.lastSuccess = { ...outputs, fingerprint, finishedAt: Date.now() };
+  await deps.state.set(service.name, nextState);
+  return { failure, image: failure ? undefined : (outputs.deployRef ?? outputs.imageRef) };
+}
+
+async function runTask(deps: PipelineDeps, request: RunRequest, task: ResolvedTask, record: Record_): Promise<Failure | undefined> {
+  const startedAt = Date.now();
+  const started = performance.now();
+  deps.emit({ type: 'stage-started', service: task.name, runId: request.runId, stage: 'compile', startedAt });
+  try {
+    const result = await runCommand(task, request.signal, (text, stream) => emitLog(deps, task.name, request.runId, 'compile', text, stream));
+    record({ service: task.name, runId: request.runId, stage: 'compile', startedAt, durationMs: performance.now() - started, status: 'ok', detail: `task, pid ${result.pid}` });
+    return undefined;
+  } catch (error) {
+    const failure = toFailure('compile', error, request.signal);
+    record({ service: task.name, runId: request.runId, stage: 'compile', startedAt, durationMs: performance.now() - started, status: failure.cancelled ? 'cancelled' : 'failed', detail: failure.message });
+    return failure;
+  }
+}
+
+function makeContext(
+  deps: PipelineDeps,
+  service: ResolvedService,
+  runId: string,
+  signal: AbortSignal,
+  outputs: Partial<RunOutputs>,
+  state: ServiceState,
+  stage: StageName,
+): StageContext {
+  return {
+    config: deps.config,
+    service,
+    runId,
+    signal,
+    outputs,
+    lastSuccess: state.lastSuccess,
+    cluster: deps.stages.cluster,
+    log: (text, stream = 'info') => emitLog(deps, service.name, runId, stage, text, stream),
+    diagnostics: (list: Diagnostic[]) => deps.emit({ type: 'diagnostics', service: service.name, runId, diagnostics: list }),
+  };
+}
+
+function emitLog(deps: PipelineDeps, service: string, runId: string, stage: StageName, text: string, stream: LogStream) {
+  deps.emit({ type: 'log', line: { service, runId, stage, stream, text, time: Date.now() } });
+}
+
+function stageFor(stages: StageSet, name: StageName): Stage | undefined {
+  if (name === 'compile') return compileStage;
+  if (name === 'stage') return stagingStage;
+  if (name === 'trigger') return undefined;
+  return stages[name];
+}
+
+function unavailableReason(service: ResolvedService, name: StageName): string {
+  if ((name === 'image' || name === 'push') && !service.image) return 'no image configured';
+  if ((name === 'deploy' || name === 'ready') && !service.deploy) return 'no deploy configured';
+  if (name === 'image' || name === 'push') return 'Docker integration not loaded';
+  return 'no Kubernetes cluster configured';
+}
+
+function inputsOf(service: ResolvedService, name: StageName): string[] | undefined {
+  if (name === 'compile') return service.compile?.inputs;
+  if (name === 'stage') return service.stage?.inputs;
+  if (name === 'image') return service.image?.inputs;
+  return undefined;
+}
+
+function stageSettings(service: ResolvedService, name: StageName): unknown {
+  return name === 'compile' ? service.compile : name === 'stage' ? service.stage : service.image;
+}
+
+/**
+ * Everything besides the staged bytes that decides what ends up running: if any of it changed,
+ * "unchanged artifact" must not skip delivery.
+ */
+function deliveryFingerprint(deps: PipelineDeps, service: ResolvedService): string {
+  const available = DELIVERY_STAGES.filter((s) => stageFor(deps.stages, s));
+  return sha256(JSON.stringify([service.image, service.deploy, deps.config.docker, deps.config.kubernetes, available]));
+}
+
+function toFailure(stage: StageName, error: unknown, signal: AbortSignal): Failure {
+  if (signal.aborted) {
+    const reason = signal.reason instanceof Error ? signal.reason.message : typeof signal.reason === 'string' ? signal.reason : 'cancelled';
+    return { stage, message: reason, cancelled: true };
+  }
+  if (error instanceof StageError) {
+    return { stage, message: error.message, cancelled: false, hint: error.options.hint, evidence: error.options.evidence };
+  }
+  const message = error instanceof Error ? error.message : String(error);
+  return { stage, message: message.split('\n')[0] ?? 'unknown error', cancelled: false };
+}
+
+function describeTrigger(trigger: RunTrigger, root: string): string {
+  const files = trigger.changedFiles.map((f) => (f.startsWith(root + '/') ? f.slice(root.length + 1) : f));
+  const shown = files.slice(0, 3).join(', ') + (files.length > 3 ? ` and ${files.length - 3} more` : '');
+  return files.length ? `${trigger.reason}: ${shown}` : trigger.reason;
+}

@@ -1,0 +1,212 @@
+import { randomBytes } from 'node:crypto';
+import type { Runnable } from '../config/resolved.js';
+import type { EngineEvent, RunSummary, RunTrigger, StageName } from '../types.js';
+import { Semaphore } from './semaphore.js';
+
+export interface SchedulerOptions {
+  nodes: ReadonlyMap<string, Runnable>;
+  parallelism: number;
+  execute: (node: Runnable, trigger: RunTrigger, signal: AbortSignal, runId: string, force: boolean) => Promise<RunSummary>;
+  emit: (event: EngineEvent) => void;
+}
+
+export interface RequestOptions {
+  /** Run dependencies that have not succeeded yet in this session first (CLI `run`). */
+  withDependencies?: boolean;
+  force?: boolean;
+}
+
+interface Pending {
+  trigger: RunTrigger;
+  waiters: ((summary: RunSummary) => void)[];
+  withDependencies: boolean;
+  force: boolean;
+}
+
+interface Slot {
+  running?: { controller: AbortController; stage?: StageName };
+  /** At most one follow-up per service: every change during a run merges into it. */
+  pending?: Pending;
+  /** True while the pending run waits for dependencies or a parallelism permit. */
+  starting: boolean;
+  last?: RunSummary;
+  idleWaiters: (() => void)[];
+}
+
+const REASON_RANK: Record<RunTrigger['reason'], number> = { initial: 0, dependency: 1, watch: 2, save: 3, manual: 4 };
+
+/**
+ * Decides when runs start. Per service at most one run at a time; changes during a run coalesce
+ * into exactly one follow-up that starts after it (so it sees the latest content); with
+ * `onChange: restart` a change during compile cancels the compile. Dependencies run first and a
+ * failed dependency stops its dependents (no partial deploys).
+ */
+export class Scheduler {
+  private readonly slots = new Map<string, Slot>();
+  private readonly permits: Semaphore;
+  /** In watch mode a successful run also triggers what depends on it. */
+  cascade = false;
+
+  constructor(private readonly options: SchedulerOptions) {
+    this.permits = new Semaphore(options.parallelism);
+    for (const name of options.nodes.keys()) this.slots.set(name, { starting: false, idleWaiters: [] });
+  }
+
+  request(name: string, trigger: RunTrigger, options: RequestOptions = {}): Promise<RunSummary> {
+    const slot = this.slot(name);
+    const node = this.options.nodes.get(name)!;
+    const done = new Promise<RunSummary>((resolve) => {
+      if (slot.pending) {
+        mergeInto(slot.pending, trigger, options);
+        slot.pending.waiters.push(resolve);
+      } else {
+        slot.pending = { trigger: { ...trigger, changedFiles: [...trigger.changedFiles] }, waiters: [resolve], withDependencies: !!options.withDependencies, force: !!options.force };
+      }
+    });
+    this.options.emit({ type: 'run-queued', service: name, trigger });
+    const isChange = trigger.reason === 'watch' || trigger.reason === 'save';
+    if (slot.running && isChange && node.kind === 'service' && node.onChange === 'restart' && slot.running.stage === 'compile') {
+      slot.running.controller.abort(new Error('superseded by a newer change'));
+    }
+    void this.pump(name);
+    return done;
+  }
+
+  /** The engine reports stage starts so restart-on-change knows whether a compile is running. */
+  noteStage(name: string, stage: StageName): void {
+    const running = this.slots.get(name)?.running;
+    if (running) running.stage = stage;
+  }
+
+  cancel(name?: string): void {
+    for (const [slotName, slot] of this.slots) {
+      if (name !== undefined && slotName !== name) continue;
+      if (slot.pending && !slot.starting) this.finishWithout(slotName, slot, 'cancelled', 'cancelled by user before it started');
+      slot.running?.controller.abort(new Error('cancelled by user'));
+    }
+  }
+
+  isBusy(name?: string): boolean {
+    return [...this.slots.entries()].some(([n, s]) => (name === undefined || n === name) && (s.running || s.pending));
+  }
+
+  runningStage(name: string): StageName | undefined {
+    return this.slots.get(name)?.running?.stage;
+  }
+
+  lastRun(name: string): RunSummary | undefined {
+    return this.slots.get(name)?.last;
+  }
+
+  /** Resolves when the service (or every service) has nothing running or queued. */
+  async whenIdle(name?: string): Promise<void> {
+    const names = name === undefined ? [...this.slots.keys()] : [name];
+    for (const n of names) {
+      const slot = this.slot(n);
+      while (slot.running || slot.pending) await new Promise<void>((r) => slot.idleWaiters.push(r));
+    }
+  }
+
+  private slot(name: string): Slot {
+    const slot = this.slots.get(name);
+    if (!slot) throw new Error(`unknown service or task "${name}"`);
+    return slot;
+  }
+
+  private async pump(name: string): Promise<void> {
+    const slot = this.slot(name);
+    if (slot.running || slot.starting || !slot.pending) return;
+    slot.starting = true;
+    const node = this.options.nodes.get(name)!;
+
+    for (const dep of node.dependsOn) {
+      const depSlot = this.slot(dep);
+      if (depSlot.running || depSlot.pending) await this.whenIdle(dep);
+      else if (!depSlot.last && slot.pending?.withDependencies) {
+        await this.request(dep, { reason: 'dependency', changedFiles: [] }, { withDependencies: true, force: slot.pending.force });
+      }
+      const last = depSlot.last;
+      if (last && last.status !== 'ok') {
+        slot.starting = false;
+        this.finishWithout(name, slot, 'failed', `not run: dependency "${dep}" ${last.status === 'cancelled' ? 'was cancelled' : 'failed'}`);
+        return;
+      }
+    }
+    await this.permits.acquire();
+    const pending = slot.pending;
+    if (!pending) {
+      // Cancelled while waiting for a permit.
+      slot.starting = false;
+      this.permits.release();
+      return;
+    }
+    slot.pending = undefined;
+    const controller = new AbortController();
+    slot.running = { controller };
+    slot.starting = false;
+    const runId = `${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
+    let summary: RunSummary;
+    try {
+      summary = await this.options.execute(node, pending.trigger, controller.signal, runId, pending.force);
+    } finally {
+      this.permits.release();
+      slot.running = undefined;
+    }
+    slot.last = summary;
+    for (const resolve of pending.waiters) resolve(summary);
+    if (summary.status === 'ok' && this.cascade && didWork(summary)) this.triggerDependents(name);
+    if (slot.pending) void this.pump(name);
+    else this.wakeIdle(slot);
+  }
+
+  private triggerDependents(name: string): void {
+    for (const node of this.options.nodes.values()) {
+      if (!node.dependsOn.includes(name)) continue;
+      if (node.kind === 'service' && node.trigger === 'manual') continue;
+      void this.request(node.name, { reason: 'dependency', changedFiles: [] });
+    }
+  }
+
+  /** Ends a queued run without running it (dependency failed, or cancelled before it started). */
+  private finishWithout(name: string, slot: Slot, status: 'failed' | 'cancelled', error: string): void {
+    const pending = slot.pending;
+    if (!pending) return;
+    slot.pending = undefined;
+    const now = Date.now();
+    const summary: RunSummary = {
+      service: name,
+      runId: `${now.toString(36)}-skip`,
+      status,
+      startedAt: now,
+      durationMs: 0,
+      trigger: pending.trigger,
+      records: [],
+      failedStage: 'trigger',
+      error,
+    };
+    slot.last = summary;
+    this.options.emit({ type: 'run-finished', summary });
+    for (const resolve of pending.waiters) resolve(summary);
+    this.wakeIdle(slot);
+  }
+
+  private wakeIdle(slot: Slot): void {
+    const waiters = slot.idleWaiters.splice(0);
+    for (const wake of waiters) wake();
+  }
+}
+
+function mergeInto(pending: Pending, trigger: RunTrigger, options: RequestOptions): void {
+  const files = new Set([...pending.trigger.changedFiles, ...trigger.changedFiles]);
+  pending.trigger.changedFiles = [...files];
+  if (REASON_RANK[trigger.reason] > REASON_RANK[pending.trigger.reason]) pending.trigger.reason = trigger.reason;
+  const first = [pending.trigger.firstChangeAt, trigger.firstChangeAt].filter((t): t is number => t !== undefined);
+  if (first.length) pending.trigger.firstChangeAt = Math.min(...first);
+  pending.withDependencies ||= !!options.withDependencies;
+  pending.force ||= !!options.force;
+}
+
+/** A run that skipped delivery as "unchanged" changed nothing downstream. */
+function didWork(summary: RunSummary): boolean {
+  return !summary.records.some((r) => r.status === 'skipped' && r.detail?.startsWith('unchanged'));
+}

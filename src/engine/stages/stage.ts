@@ -1,0 +1,129 @@
+import type { ResolvedConfig, ResolvedService } from '../config/resolved.js';
+import type { Diagnostic, LogStream, StageName } from '../types.js';
+
+/**
+ * The plug-in contract for stages. The engine owns ordering, timing, cancellation, skipping and
+ * history; a stage only does its work and says what it produced.
+ *
+ * Failure: throw a `StageError` (one clear sentence + optional hint/evidence). Any other thrown
+ * error is reported as "<stage>: <message>" without a stack. Cancellation: honour `ctx.signal`
+ * (the engine marks the stage `cancelled` when the signal is aborted, whatever is thrown).
+ */
+export interface Stage {
+  readonly name: StageName;
+  /** Return a reason string to skip this stage (e.g. "no image configured"), or undefined to run. */
+  skipReason?(ctx: StageContext): string | undefined;
+  run(ctx: StageContext): Promise<StageResult>;
+}
+
+export interface StageResult {
+  /** Defaults to ok. `skipped` needs a detail saying why (e.g. "image tl-ab12… already exists"). */
+  status?: 'ok' | 'skipped';
+  /** Short sentence shown next to the timing: what was done, chosen, and why. */
+  detail?: string;
+  /** Values for later stages (merged into ctx.outputs). */
+  outputs?: Partial<RunOutputs>;
+}
+
+/** Values passed forward through one run. Stages add to it; nothing removes. */
+export interface RunOutputs {
+  /** Absolute staging folder. */
+  stagingDir: string;
+  /** sha256 of the whole staging set (paths + modes + contents), hex. */
+  stagingHash: string;
+  stagedFiles: StagedFile[];
+  /** Full reference built, e.g. 127.0.0.1:5000/api:tl-0123456789ab. */
+  imageRef: string;
+  imageId: string;
+  /** Registry digest after a push (sha256:…). */
+  digest: string;
+  /** The reference the cluster should run (repo@digest, or the local tag for a shared daemon). */
+  deployRef: string;
+  /** How the image was delivered, e.g. "push", "shared-daemon", "kind-load". */
+  delivery: string;
+  /** Kubernetes: the generation written by deploy, and the pod that became ready. */
+  deployedGeneration: number;
+  readyPods: string[];
+}
+
+export interface StagedFile {
+  /** Path inside the staging folder (posix). */
+  path: string;
+  sha256: string;
+  size: number;
+  mode: number;
+}
+
+export interface StageContext {
+  readonly config: ResolvedConfig;
+  readonly service: ResolvedService;
+  readonly runId: string;
+  readonly signal: AbortSignal;
+  /** What earlier stages of this run produced. */
+  readonly outputs: Partial<RunOutputs>;
+  /** Outputs of the last fully successful run of this service (persisted across restarts). */
+  readonly lastSuccess: Partial<RunOutputs> | undefined;
+  /** Stream a log line into this stage's log. */
+  log(text: string, stream?: LogStream): void;
+  /** Publish compiler diagnostics (replaces the previous set for this service). */
+  diagnostics(list: Diagnostic[]): void;
+  /** Facts about the target cluster; undefined when no Kubernetes provider is configured. */
+  readonly cluster: ClusterFactsProvider | undefined;
+}
+
+export class StageError extends Error {
+  constructor(
+    message: string,
+    readonly options: { hint?: string; evidence?: string[]; cause?: unknown } = {},
+  ) {
+    super(message);
+    this.name = 'StageError';
+  }
+}
+
+/**
+ * Facts about the target cluster that the image/push stages need. Implemented by the Kubernetes
+ * stage (it reads them from the API); tests and explicit config can supply a fixed value.
+ */
+export interface ClusterFacts {
+  context: string;
+  /** kind / k3d / minikube / docker-desktop / … or "unknown". */
+  flavor: string;
+  /** The cluster's nodes run images from the same daemon Tightloop builds with. */
+  sharesDockerDaemon: boolean;
+  /** From the kube-public/local-registry-hosting ConfigMap (KEP-1755). */
+  localRegistry?: { host: string; hostFromClusterNetwork?: string; hostFromContainerRuntime?: string; help?: string };
+  /** e.g. ["amd64"]. */
+  nodeArchitectures: string[];
+  /** kind cluster name when flavor is kind (for `kind load docker-image --name`). */
+  kindClusterName?: string;
+}
+
+export interface ClusterFactsProvider {
+  facts(signal: AbortSignal): Promise<ClusterFacts>;
+}
+
+/** What a Docker or Kubernetes integration hands the engine. Missing stages are skipped. */
+export interface StageSet {
+  image?: Stage;
+  push?: Stage;
+  deploy?: Stage;
+  ready?: Stage;
+  cluster?: ClusterFactsProvider;
+  /** Extra doctor checks (Docker reachable, registry reachable, cluster reachable…). */
+  doctor?: DoctorCheck[];
+  /** Release sockets, port-forwards, log streams. */
+  dispose?(): Promise<void>;
+}
+
+export interface DoctorCheck {
+  name: string;
+  run(config: ResolvedConfig, signal: AbortSignal): Promise<DoctorResult[]>;
+}
+
+export interface DoctorResult {
+  check: string;
+  status: 'ok' | 'warn' | 'fail';
+  message: string;
+  service?: string;
+}

@@ -1,0 +1,153 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { createReadStream, createWriteStream, type Stats } from 'node:fs';
+import { chmod, lstat, mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { sha256 } from '../hash.js';
+import type { Stage, StageContext, StageResult, StagedFile } from '../stages/stage.js';
+import { StageError } from '../stages/stage.js';
+
+/** What we remember per staged file, so an unchanged artifact is neither copied nor re-hashed. */
+interface ManifestEntry extends StagedFile {
+  source: string;
+  sourceSignature: string;
+  targetSignature: string;
+}
+type Manifest = Record<string, ManifestEntry>;
+
+const signature = (info: Stats) => `${info.ino}:${info.size}:${info.mtimeMs}:${info.mode}`;
+
+export function manifestFile(root: string, service: string): string {
+  return path.join(root, '.tightloop', 'state', `${service}.staging.json`);
+}
+
+/**
+ * Copies the artifacts into the staging folder (the image's whole build context). Each file is
+ * written to a temp name and renamed into place, so a reader never sees half a binary; modes are
+ * kept; the set hash lets the engine skip everything after this stage when nothing changed.
+ */
+export const stagingStage: Stage = {
+  name: 'stage',
+  skipReason: (ctx) => (ctx.service.stage ? undefined : 'no stage section configured'),
+  async run(ctx: StageContext): Promise<StageResult> {
+    const spec = ctx.service.stage!;
+    const manifestPath = manifestFile(ctx.config.root, ctx.service.name);
+    const previous = await readManifest(manifestPath);
+    const wanted = await expandFiles(spec.files, ctx.config.root);
+    await mkdir(spec.dir, { recursive: true });
+
+    const next: Manifest = {};
+    let copied = 0;
+    let bytes = 0;
+    for (const item of wanted) {
+      if (ctx.signal.aborted) throw new StageError('cancelled');
+      const sourceInfo = item.info;
+      const target = path.join(spec.dir, item.to);
+      const mode = item.mode ?? sourceInfo.mode & 0o7777;
+      const old = previous[item.to];
+      const targetInfo = await stat(target).catch(() => undefined);
+      if (old && old.source === item.from && old.sourceSignature === signature(sourceInfo) && old.mode === mode && targetInfo && signature(targetInfo) === old.targetSignature) {
+        next[item.to] = old;
+        continue;
+      }
+      const digest = await copyAtomically(item.from, target, mode);
+      const written = await stat(target);
+      next[item.to] = {
+        path: item.to,
+        sha256: digest,
+        size: written.size,
+        mode,
+        source: item.from,
+        sourceSignature: signature(sourceInfo),
+        targetSignature: signature(written),
+      };
+      copied++;
+      bytes += written.size;
+    }
+    // Files staged by an earlier run but no longer configured would leak into the image.
+    for (const stale of Object.keys(previous)) {
+      if (!next[stale]) await rm(path.join(spec.dir, stale), { force: true });
+    }
+    await mkdir(path.dirname(manifestPath), { recursive: true });
+    await writeFile(manifestPath, JSON.stringify(next));
+
+    const stagedFiles: StagedFile[] = Object.values(next)
+      .map(({ path: p, sha256: s, size, mode }) => ({ path: p, sha256: s, size, mode }))
+      .sort((a, b) => a.path.localeCompare(b.path));
+    const stagingHash = sha256(stagedFiles.map((f) => `${f.path}\0${f.mode.toString(8)}\0${f.sha256}\n`).join(''));
+    const total = stagedFiles.reduce((sum, f) => sum + f.size, 0);
+    ctx.log(`staged ${stagedFiles.length} file(s), ${formatBytes(total)} (${copied} copied, ${formatBytes(bytes)}) → ${spec.dir}`, 'info');
+    return {
+      detail: `${stagedFiles.length} file(s), ${formatBytes(total)}, set ${stagingHash.slice(0, 12)}${copied === 0 ? ', nothing copied' : ''}`,
+      outputs: { stagingDir: spec.dir, stagingHash, stagedFiles },
+    };
+  },
+};
+
+interface WantedFile {
+  from: string;
+  to: string;
+  mode?: number;
+  info: Stats;
+}
+
+/** Resolves each configured entry; a folder stages every file below it. */
+async function expandFiles(files: { from: string; to: string; mode?: number }[], root: string): Promise<WantedFile[]> {
+  const out: WantedFile[] = [];
+  for (const file of files) {
+    const info = await lstat(file.from).catch(() => undefined);
+    if (!info) {
+      throw new StageError(`artifact not found: ${path.relative(root, file.from)} (the compile step should produce it)`, {
+        hint: 'check stage.files[].from against where your build writes its output',
+      });
+    }
+    if (info.isDirectory()) {
+      for (const entry of await readdir(file.from, { recursive: true, withFileTypes: true })) {
+        if (!entry.isFile()) continue;
+        const absolute = path.join(entry.parentPath, entry.name);
+        const relative = path.relative(file.from, absolute).split(path.sep).join('/');
+        out.push({ from: absolute, to: path.posix.join(file.to, relative), mode: file.mode, info: await stat(absolute) });
+      }
+    } else {
+      out.push({ ...file, info: info.isSymbolicLink() ? await stat(file.from) : info });
+    }
+  }
+  return out;
+}
+
+async function copyAtomically(from: string, target: string, mode: number): Promise<string> {
+  await mkdir(path.dirname(target), { recursive: true });
+  const temp = path.join(path.dirname(target), `.tl-stage-${randomBytes(6).toString('hex')}`);
+  const hash = createHash('sha256');
+  const tap = new Transform({
+    transform(chunk: Buffer, _encoding, done) {
+      hash.update(chunk);
+      done(null, chunk);
+    },
+  });
+  try {
+    await pipeline(createReadStream(from), tap, createWriteStream(temp, { mode }));
+    await chmod(temp, mode); // the umask may have narrowed the mode given to open()
+    await rename(temp, target);
+  } catch (error) {
+    await rm(temp, { force: true });
+    throw new StageError(`could not stage ${from}: ${(error as Error).message}`);
+  }
+  return hash.digest('hex');
+}
+
+async function readManifest(file: string): Promise<Manifest> {
+  try {
+    return JSON.parse(await readFile(file, 'utf8')) as Manifest;
+  } catch {
+    return {};
+  }
+}
+
+export function formatBytes(bytes: number): string {
+  if (bytes < 1024) return `${bytes} B`;
+  if (bytes < 1024 ** 2) return `${(bytes / 1024).toFixed(1)} KiB`;
+  if (bytes < 1024 ** 3) return `${(bytes / 1024 ** 2).toFixed(1)} MiB`;
+  return `${(bytes / 1024 ** 3).toFixed(2)} GiB`;
+}

@@ -1,0 +1,99 @@
+/**
+ * The engine's public vocabulary. Everything that crosses the engine boundary (CLI, VS Code glue,
+ * webview, history file) speaks these types, so they stay plain data (JSON-serialisable).
+ */
+
+/** Stages in the order they run for every service. */
+export const STAGES = ['trigger', 'compile', 'stage', 'image', 'push', 'deploy', 'ready'] as const;
+export type StageName = (typeof STAGES)[number];
+
+export type StageStatus = 'ok' | 'failed' | 'skipped' | 'cancelled';
+export type RunStatus = 'ok' | 'failed' | 'cancelled';
+
+/** One line per stage per run; appended to .tightloop/history.jsonl. */
+export interface TimingRecord {
+  service: string;
+  runId: string;
+  stage: StageName;
+  /** Epoch milliseconds. */
+  startedAt: number;
+  durationMs: number;
+  status: StageStatus;
+  /** Human sentence: skip reason, failure cause, what was chosen and why. */
+  detail?: string;
+}
+
+export type LogStream = 'stdout' | 'stderr' | 'info' | 'warn' | 'error';
+
+export interface LogLine {
+  service: string;
+  runId?: string;
+  stage?: StageName | 'pod';
+  stream: LogStream;
+  text: string;
+  time: number;
+}
+
+/** A compiler diagnostic parsed from compile output (problemMatcher). Paths are absolute. */
+export interface Diagnostic {
+  file: string;
+  line: number;
+  column: number;
+  severity: 'error' | 'warning';
+  message: string;
+  code?: string;
+}
+
+/** What started a run; `changedFiles` are absolute paths. */
+export interface RunTrigger {
+  reason: 'manual' | 'watch' | 'save' | 'dependency' | 'initial';
+  changedFiles: string[];
+  /** Epoch ms of the first change that led to this run (for the trigger stage timing). */
+  firstChangeAt?: number;
+}
+
+export interface RunSummary {
+  service: string;
+  runId: string;
+  status: RunStatus;
+  startedAt: number;
+  durationMs: number;
+  trigger: RunTrigger;
+  records: TimingRecord[];
+  /** The failing stage, if any. */
+  failedStage?: StageName;
+  /** One-sentence cause when failed, prefixed with the stage ("compile: …"). */
+  error?: string;
+  /** How to fix it, when the stage knows. */
+  hint?: string;
+  /** Supporting lines: last output lines, events, the Dockerfile line… */
+  evidence?: string[];
+  /** The image reference deployed (digest form when known). */
+  image?: string;
+}
+
+/** Typed events; the engine never prints, consumers render these. */
+export type EngineEvent =
+  | { type: 'run-queued'; service: string; trigger: RunTrigger }
+  | { type: 'run-started'; service: string; runId: string; trigger: RunTrigger; startedAt: number }
+  | { type: 'stage-started'; service: string; runId: string; stage: StageName; startedAt: number }
+  | { type: 'stage-finished'; record: TimingRecord }
+  | { type: 'log'; line: LogLine }
+  | { type: 'diagnostics'; service: string; runId: string; diagnostics: Diagnostic[] }
+  | { type: 'run-finished'; summary: RunSummary }
+  | { type: 'changes-pending'; service: string; changedFiles: string[] }
+  | { type: 'config-error'; errors: ConfigIssue[] }
+  | { type: 'warning'; message: string; service?: string };
+
+/** A config problem with its exact position. */
+export interface ConfigIssue {
+  file: string;
+  /** 1-based; 0 when the file itself is the problem (missing). */
+  line: number;
+  column: number;
+  /** Dotted path to the field, e.g. `services.api.compile.timeout`. */
+  path: string;
+  message: string;
+  /** Offsets into the file, for editors that want an exact range. */
+  range?: [number, number];
+}
