@@ -1,6 +1,7 @@
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { loadConfig } from './config/load.js';
+import { toolsCheck } from './doctor/tools-check.js';
 import type { ResolvedConfig, Runnable } from './config/resolved.js';
 import { History } from './history/history.js';
 import { runPipeline } from './run-pipeline.js';
@@ -38,7 +39,7 @@ export class Engine {
   private readonly state: StateStore;
   private watcher?: SourceWatcher;
   private readonly manualPending = new Map<string, Set<string>>();
-  /** file → "mtime:size" of the version a save event already triggered, so the watcher's echo is dropped. */
+  /** file → "inode:mtime:size" of the version that last triggered a run, so echoes of it are dropped. */
   private readonly seen = new Map<string, string>();
   private saveBatch?: { files: Set<string>; at: number };
 
@@ -54,8 +55,12 @@ export class Engine {
       nodes,
       parallelism: config.settings.parallelism,
       emit: (event) => this.emit(event),
-      execute: (node, trigger, signal, runId, force) =>
-        runPipeline({ config, stages: this.stages, state: this.state, emit: (event) => this.emit(event) }, { node, runId, trigger, signal, force }),
+      execute: async (node, trigger, signal, runId, force) => {
+        const summary = await runPipeline({ config, stages: this.stages, state: this.state, emit: (event) => this.emit(event) }, { node, runId, trigger, signal, force });
+        // Written before the run counts as finished, so `history` right after `run` sees it.
+        await this.history.append(summary).catch((error: Error) => this.emit({ type: 'warning', message: `history not written: ${error.message}` }));
+        return summary;
+      },
     });
   }
 
@@ -77,9 +82,6 @@ export class Engine {
 
   private emit(event: EngineEvent): void {
     if (event.type === 'stage-started') this.scheduler.noteStage(event.service, event.stage);
-    if (event.type === 'run-finished' && event.summary.records.length > 0) {
-      void this.history.append(event.summary).catch((error: Error) => this.emit({ type: 'warning', message: `history not written: ${error.message}` }));
-    }
     for (const listener of this.listeners) {
       try {
         listener(event);
@@ -107,9 +109,8 @@ export class Engine {
     this.watcher = new SourceWatcher(
       this.fileMap,
       this.config.settings.quietWindowMs,
-      (batch) => this.changesArrived(batch.service, batch.files, batch.firstChangeAt, 'watch'),
+      (batch) => void this.watchedChanges(batch.service, batch.files, batch.firstChangeAt),
       (message) => this.emit({ type: 'warning', message }),
-      (file) => this.isNewVersion(file),
     );
     await this.watcher.start();
   }
@@ -138,18 +139,29 @@ export class Engine {
     this.saveBatch = undefined;
     const byService = new Map<string, string[]>();
     for (const file of batch.files) {
-      this.seen.set(file, await signatureOf(file));
+      this.seen.set(file, await signatureOf(file)); // a save always triggers, even with unchanged bytes
       for (const service of this.fileMap.servicesFor(file)) byService.set(service, [...(byService.get(service) ?? []), file]);
     }
     for (const [service, files] of byService) this.changesArrived(service, files, batch.at, 'save');
   }
 
-  /** False for the watcher's echo of a save that already triggered (same mtime and size). */
+  /**
+   * The watcher's batch, minus files whose exact bytes already triggered a run: an editor save
+   * seen again by the watcher, or chokidar's trailing event after a burst. Checked when the
+   * batch flushes (after the quiet window), since the file-system event can arrive before or
+   * after the editor's save event.
+   */
+  private async watchedChanges(service: string, files: string[], firstChangeAt: number): Promise<void> {
+    const fresh: string[] = [];
+    for (const file of files) if (await this.isNewVersion(file)) fresh.push(file);
+    if (fresh.length) this.changesArrived(service, fresh, firstChangeAt, 'watch');
+  }
+
+  /** Records the file's current signature; false when it equals the one last acted on. */
   private async isNewVersion(file: string): Promise<boolean> {
-    const known = this.seen.get(file);
-    if (known === undefined) return true;
-    if ((await signatureOf(file)) === known) return false;
-    this.seen.delete(file);
+    const now = await signatureOf(file);
+    if (this.seen.get(file) === now) return false;
+    this.seen.set(file, now);
     return true;
   }
 
@@ -200,7 +212,7 @@ export class Engine {
 
   async doctor(signal: AbortSignal = AbortSignal.timeout(30_000)): Promise<DoctorResult[]> {
     const results: DoctorResult[] = [{ check: 'config', status: 'ok', message: `${this.config.file} is valid (${this.names.length} services/tasks)` }];
-    for (const check of this.stages.doctor ?? []) {
+    for (const check of [toolsCheck, ...(this.stages.doctor ?? [])]) {
       try {
         results.push(...(await check.run(this.config, signal)));
       } catch (error) {
@@ -228,7 +240,7 @@ export class Engine {
 async function signatureOf(file: string): Promise<string> {
   try {
     const info = await stat(file);
-    return `${info.mtimeMs}:${info.size}`;
+    return `${info.ino}:${info.mtimeMs}:${info.size}`;
   } catch {
     return 'missing';
   }

@@ -28,7 +28,7 @@ const DELIVERY_STAGES: StageName[] = ['image', 'push', 'deploy', 'ready'];
 
 /** Runs one service (or task) through its stages, timing each; never throws. */
 export async function runPipeline(deps: PipelineDeps, request: RunRequest): Promise<RunSummary> {
-  const { node, runId, trigger, signal } = request;
+  const { node, runId, trigger } = request;
   const startedAt = Date.now();
   deps.emit({ type: 'run-started', service: node.name, runId, trigger, startedAt });
   const records: TimingRecord[] = [];
@@ -141,7 +141,12 @@ async function runService(
 
   const nextState: ServiceState = { inputs: newInputs, lastSuccess: state.lastSuccess };
   if (!failure && outputs.stagingHash) nextState.lastSuccess = { ...outputs, fingerprint, finishedAt: Date.now() };
-  await deps.state.set(service.name, nextState);
+  try {
+    await deps.state.set(service.name, nextState);
+  } catch (error) {
+    // Losing the skip state only costs a rebuild next time; it must not fail a good run.
+    deps.emit({ type: 'warning', service: service.name, message: `state not saved: ${(error as Error).message}` });
+  }
   return { failure, image: failure ? undefined : (outputs.deployRef ?? outputs.imageRef) };
 }
 
@@ -197,7 +202,7 @@ function unavailableReason(service: ResolvedService, name: StageName): string {
   if ((name === 'image' || name === 'push') && !service.image) return 'no image configured';
   if ((name === 'deploy' || name === 'ready') && !service.deploy) return 'no deploy configured';
   if (name === 'image' || name === 'push') return 'Docker integration not loaded';
-  return 'no Kubernetes cluster configured';
+  return 'no Kubernetes cluster configured (no kubeconfig found: set KUBECONFIG or kubernetes.kubeconfig)';
 }
 
 function inputsOf(service: ResolvedService, name: StageName): string[] | undefined {

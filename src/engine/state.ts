@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { RunOutputs } from './stages/stage.js';
@@ -37,7 +38,7 @@ export class StateStore {
     this.cache.set(service, state);
     const file = this.file(service);
     await mkdir(path.dirname(file), { recursive: true });
-    const temp = `${file}.${process.pid}.tmp`;
+    const temp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
     await writeFile(temp, JSON.stringify(state, null, 1));
     await rename(temp, file);
   }

@@ -136,7 +136,7 @@ function interpolateEnv(
       const found = env[name];
       if (found === undefined) {
         report(at, `environment variable ${name} is not set (used as \${env:${name}})`);
-        return '';
+        return `\${env:${name}}`; // keep the text so the schema does not add a second, misleading error
       }
       return found;
     });

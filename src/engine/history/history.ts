@@ -15,7 +15,9 @@ export interface StageStats {
  * a crash mid-write) is skipped with a warning, never fatal.
  */
 export class History {
-  private runs: RunSummary[] | undefined;
+  private loading?: Promise<RunSummary[]>;
+  /** Appends are chained so concurrent runs never interleave or lose a line. */
+  private writes: Promise<void> = Promise.resolve();
   readonly file: string;
 
   constructor(
@@ -26,14 +28,17 @@ export class History {
     this.file = path.join(root, '.tightloop', 'history.jsonl');
   }
 
-  async load(): Promise<RunSummary[]> {
-    if (this.runs) return this.runs;
+  load(): Promise<RunSummary[]> {
+    this.loading ??= this.read();
+    return this.loading;
+  }
+
+  private async read(): Promise<RunSummary[]> {
     let text = '';
     try {
       text = await readFile(this.file, 'utf8');
     } catch {
-      this.runs = [];
-      return this.runs;
+      return [];
     }
     const runs: RunSummary[] = [];
     text.split('\n').forEach((line, index) => {
@@ -46,18 +51,23 @@ export class History {
         this.warn(`${this.file}:${index + 1}: skipped a corrupt history line (${(error as Error).message})`);
       }
     });
-    this.runs = runs.slice(-this.limit);
-    return this.runs;
+    return runs.slice(-this.limit);
   }
 
-  async append(run: RunSummary): Promise<void> {
+  append(run: RunSummary): Promise<void> {
+    const write = this.writes.then(() => this.write(run));
+    this.writes = write.catch(() => {});
+    return write;
+  }
+
+  private async write(run: RunSummary): Promise<void> {
     const runs = await this.load();
     runs.push(run);
     await mkdir(path.dirname(this.file), { recursive: true });
     if (runs.length > this.limit * 1.2) {
-      this.runs = runs.slice(-this.limit);
+      runs.splice(0, runs.length - this.limit);
       const temp = `${this.file}.${process.pid}.tmp`;
-      await writeFile(temp, this.runs.map((r) => JSON.stringify(r)).join('\n') + '\n');
+      await writeFile(temp, runs.map((r) => JSON.stringify(r)).join('\n') + '\n');
       await rename(temp, this.file);
     } else {
       await appendFile(this.file, JSON.stringify(run) + '\n');

@@ -148,6 +148,11 @@ export class Scheduler {
     let summary: RunSummary;
     try {
       summary = await this.options.execute(node, pending.trigger, controller.signal, runId, pending.force);
+    } catch (error) {
+      // The pipeline reports stage failures itself; this is a bug or an I/O fault around it.
+      // Waiters must still get an answer, or `whenIdle` and `run` would hang forever.
+      summary = internalFailure(name, runId, pending.trigger, error);
+      this.options.emit({ type: 'run-finished', summary });
     } finally {
       this.permits.release();
       slot.running = undefined;
@@ -194,6 +199,12 @@ export class Scheduler {
     const waiters = slot.idleWaiters.splice(0);
     for (const wake of waiters) wake();
   }
+}
+
+function internalFailure(service: string, runId: string, trigger: RunTrigger, error: unknown): RunSummary {
+  const now = Date.now();
+  const message = error instanceof Error ? error.message : String(error);
+  return { service, runId, status: 'failed', startedAt: now, durationMs: 0, trigger, records: [], failedStage: 'trigger', error: `internal error: ${message}` };
 }
 
 function mergeInto(pending: Pending, trigger: RunTrigger, options: RequestOptions): void {

@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream, type Stats } from 'node:fs';
-import { chmod, lstat, mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, lstat, mkdir, readdir, readFile, rename, rm, rmdir, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -67,7 +67,7 @@ export const stagingStage: Stage = {
     }
     // Files staged by an earlier run but no longer configured would leak into the image.
     for (const stale of Object.keys(previous)) {
-      if (!next[stale]) await rm(path.join(spec.dir, stale), { force: true });
+      if (!next[stale]) await removeWithEmptyParents(path.join(spec.dir, stale), spec.dir);
     }
     await mkdir(path.dirname(manifestPath), { recursive: true });
     await writeFile(manifestPath, JSON.stringify(next));
@@ -135,6 +135,18 @@ async function copyAtomically(from: string, target: string, mode: number): Promi
     throw new StageError(`could not stage ${from}: ${(error as Error).message}`);
   }
   return hash.digest('hex');
+}
+
+/** Removes a file and then each parent folder that became empty, up to (not including) `root`. */
+async function removeWithEmptyParents(file: string, root: string): Promise<void> {
+  await rm(file, { force: true });
+  for (let dir = path.dirname(file); dir !== root && dir.startsWith(root); dir = path.dirname(dir)) {
+    try {
+      await rmdir(dir);
+    } catch {
+      return; // not empty (or gone): stop climbing
+    }
+  }
 }
 
 async function readManifest(file: string): Promise<Manifest> {

@@ -53,8 +53,6 @@ export class SourceWatcher {
     private readonly quietWindowMs: number,
     private readonly onBatch: (batch: ChangeBatch) => void,
     private readonly onError: (message: string) => void,
-    /** Lets the engine drop events it already acted on (an editor save seen twice). */
-    private readonly accept: (file: string) => boolean | Promise<boolean> = () => true,
   ) {}
 
   async start(): Promise<void> {
@@ -72,10 +70,6 @@ export class SourceWatcher {
   }
 
   changed(file: string, at = Date.now()): void {
-    void Promise.resolve(this.accept(file)).then((fresh) => fresh && this.add(file, at));
-  }
-
-  private add(file: string, at: number): void {
     for (const service of this.map.servicesFor(file)) {
       let batch = this.batches.get(service);
       if (!batch) {
@@ -94,6 +88,11 @@ export class SourceWatcher {
     if (!batch) return;
     this.batches.delete(service);
     this.onBatch({ service, files: [...batch.files], firstChangeAt: batch.firstChangeAt });
+  }
+
+  /** Folders chokidar actually entered (diagnostics and tests: ignored ones must never appear). */
+  watchedFolders(): string[] {
+    return Object.keys(this.watcher?.getWatched() ?? {});
   }
 
   async stop(): Promise<void> {

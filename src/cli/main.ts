@@ -1,0 +1,174 @@
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { ConfigError, CONFIG_FILE_NAME, Engine, findConfigFile, type EngineEvent, type RunSummary } from '../engine/index.js';
+import { createIntegrations } from '../engine/integrations.js';
+import { Progress } from './progress.js';
+import { palette, runTable, statsTable } from './render.js';
+
+const USAGE = `tightloop — save a file, see it running in your cluster, every stage timed.
+
+Usage:
+  tightloop run [service…]     run the services (default: all) once, dependencies first
+  tightloop watch [service…]   run once, then rebuild on every change until Ctrl-C
+  tightloop doctor             check the config, tools on PATH, Docker, registry and cluster
+  tightloop history [service]  recent runs with per-stage p50/p95
+
+Options:
+  -c, --config FILE   tightloop.yaml to use (default: found from the current folder upwards)
+      --json          machine-readable output: one JSON event per line
+      --force         ignore every skip (unchanged inputs, unchanged artifact)
+  -v, --verbose       stream every stage's log lines (compile output, build output)
+      --no-initial    watch: do not run before the first change
+  -h, --help          show this help`;
+
+/** Exit codes: 0 success, 1 a run or check failed, 2 bad usage or config, 130 interrupted. */
+export async function main(argv: string[]): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        config: { type: 'string', short: 'c' },
+        json: { type: 'boolean', default: false },
+        force: { type: 'boolean', default: false },
+        verbose: { type: 'boolean', short: 'v', default: false },
+        'no-initial': { type: 'boolean', default: false },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+    });
+  } catch (error) {
+    process.stderr.write(`tightloop: ${(error as Error).message}\n\n${USAGE}\n`);
+    return 2;
+  }
+  const { values, positionals } = parsed;
+  const [command, ...names] = positionals;
+  if (values.help || !command) {
+    process.stdout.write(`${USAGE}\n`);
+    return command || values.help ? 0 : 2;
+  }
+  if (!['run', 'watch', 'doctor', 'history'].includes(command)) {
+    process.stderr.write(`tightloop: unknown command "${command}"\n\n${USAGE}\n`);
+    return 2;
+  }
+
+  const configFile = values.config ? path.resolve(values.config) : findConfigFile(process.cwd());
+  if (!configFile) {
+    process.stderr.write(`tightloop: no ${CONFIG_FILE_NAME} in ${process.cwd()} or any parent folder (use --config FILE)\n`);
+    return 2;
+  }
+  let engine: Engine;
+  try {
+    engine = await Engine.create(configFile, { stages: createIntegrations });
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      if (values.json) for (const issue of error.issues) process.stdout.write(`${JSON.stringify({ type: 'config-error', issue })}\n`);
+      else process.stderr.write(`${error.message}\n${error.issues.length} problem(s) in ${configFile}\n`);
+      return 2;
+    }
+    process.stderr.write(`tightloop: ${(error as Error).message}\n`);
+    return 2;
+  }
+
+  const c = palette(process.stdout);
+  const progress = values.json ? undefined : new Progress(process.stdout);
+  engine.on((event) => {
+    if (values.json) return void process.stdout.write(`${JSON.stringify(event)}\n`);
+    render(event, progress!, c, values.verbose || command === 'watch');
+  });
+
+  try {
+    for (const name of names) {
+      if (!engine.names.includes(name)) {
+        process.stderr.write(`tightloop: unknown service or task "${name}" (known: ${engine.names.join(', ')})\n`);
+        return 2;
+      }
+    }
+    switch (command) {
+      case 'run':
+        return exitCode(await engine.run(names.length ? names : undefined, { force: values.force }));
+      case 'watch':
+        return await watch(engine, names, values['no-initial'], values.force, progress);
+      case 'doctor':
+        return await doctor(engine, values.json);
+      default:
+        return await history(engine, names[0], values.json);
+    }
+  } finally {
+    progress?.stop();
+    await engine.dispose();
+  }
+}
+
+function exitCode(summaries: RunSummary[]): number {
+  return summaries.every((s) => s.status === 'ok') ? 0 : 1;
+}
+
+function render(event: EngineEvent, progress: Progress, c: ReturnType<typeof palette>, showLogs: boolean): void {
+  progress.handle(event);
+  switch (event.type) {
+    case 'run-finished':
+      progress.print(runTable(event.summary, c));
+      break;
+    case 'log': {
+      const { line } = event;
+      // Failures print their own evidence; pod logs and warnings always show in watch mode.
+      if (showLogs || line.stream === 'warn') {
+        progress.print(`${c.dim(`${line.service} ${line.stage ?? ''} │`)} ${line.stream === 'stderr' || line.stream === 'error' ? c.red(line.text) : line.text}`);
+      }
+      break;
+    }
+    case 'changes-pending':
+      progress.print(c.yellow(`${event.service}: ${event.changedFiles.length} change(s) pending (trigger: manual; run \`tightloop run ${event.service}\`)`));
+      break;
+    case 'warning':
+      progress.print(c.yellow(`warning: ${event.message}`));
+      break;
+    default:
+  }
+}
+
+async function watch(engine: Engine, names: string[], noInitial: boolean, force: boolean, progress?: Progress): Promise<number> {
+  await engine.startWatching();
+  progress?.print(`watching ${engine.config.file} — Ctrl-C to stop`);
+  const services = names.length ? names : Object.values(engine.config.services).filter((s) => s.trigger === 'auto').map((s) => s.name);
+  if (!noInitial && services.length) void engine.run(services, { force });
+  await new Promise<void>((resolve) => {
+    process.once('SIGINT', resolve);
+    process.once('SIGTERM', resolve);
+  });
+  progress?.print('stopping: cancelling running stages…');
+  return 130;
+}
+
+async function doctor(engine: Engine, json: boolean): Promise<number> {
+  const results = await engine.doctor();
+  const c = palette(process.stdout);
+  for (const r of results) {
+    if (json) process.stdout.write(`${JSON.stringify(r)}\n`);
+    else {
+      const mark = r.status === 'ok' ? c.green('✓') : r.status === 'warn' ? c.yellow('!') : c.red('✗');
+      process.stdout.write(`${mark} ${r.check.padEnd(10)} ${r.service ? `${r.service}: ` : ''}${r.message}\n`);
+    }
+  }
+  return results.some((r) => r.status === 'fail') ? 1 : 0;
+}
+
+async function history(engine: Engine, service: string | undefined, json: boolean): Promise<number> {
+  const c = palette(process.stdout);
+  const names = service ? [service] : engine.names;
+  for (const name of names) {
+    const runs = await engine.recentRuns(name, 50);
+    if (json) {
+      for (const run of runs) process.stdout.write(`${JSON.stringify(run)}\n`);
+      continue;
+    }
+    if (runs.length === 0) {
+      process.stdout.write(`${name}: no runs yet\n`);
+      continue;
+    }
+    process.stdout.write(`${statsTable(name, await engine.stageStats(name, 50), runs, c)}\n\n`);
+  }
+  if (!json && names.length === 0) process.stdout.write(c.dim('no services\n'));
+  return 0;
+}

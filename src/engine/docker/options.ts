@@ -1,0 +1,60 @@
+/** Knobs for the Docker integration; every wait is bounded so no fault can hang a run. */
+export interface DockerTimeouts {
+  /** One short Engine API call (ping, inspect, tag, list, remove). */
+  apiMs: number;
+  /** A liveness ping sent while a build or push stream is quiet. */
+  pingMs: number;
+  /** How long a build/push stream may stay quiet before the daemon is pinged. */
+  silenceMs: number;
+  /** A whole build. */
+  buildMs: number;
+  /** A whole push. */
+  pushMs: number;
+  /** A push with no progress at all for this long is given up (the registry stalled). */
+  pushStallMs: number;
+  /** Registry reachability probe (doctor). */
+  registryProbeMs: number;
+  /** One `docker-credential-* get`. */
+  credentialHelperMs: number;
+  /** `kind load docker-image`. */
+  kindLoadMs: number;
+  /** Asking the Kubernetes side for cluster facts. */
+  clusterFactsMs: number;
+}
+
+export const DEFAULT_TIMEOUTS: DockerTimeouts = {
+  apiMs: 15_000,
+  pingMs: 5_000,
+  silenceMs: 5_000,
+  buildMs: 30 * 60_000,
+  pushMs: 10 * 60_000,
+  pushStallMs: 60_000,
+  registryProbeMs: 5_000,
+  credentialHelperMs: 10_000,
+  kindLoadMs: 5 * 60_000,
+  clusterFactsMs: 15_000,
+};
+
+export interface DockerStageOptions {
+  /** Environment read for DOCKER_HOST, DOCKER_CONTEXT, DOCKER_CONFIG, DOCKER_CERT_PATH, PATH (default: process.env). */
+  env?: Record<string, string | undefined>;
+  /** Home folder holding .docker/ (default: os.homedir()). */
+  home?: string;
+  timeouts?: Partial<DockerTimeouts>;
+  /** Compatibility-mode contexts above this size get a warning (default 100 MiB). */
+  largeContextBytes?: number;
+}
+
+export const DEFAULT_MAX_CONTEXT_BYTES = 2 * 1024 ** 3;
+export const DEFAULT_LARGE_CONTEXT_BYTES = 100 * 1024 ** 2;
+
+export function formatBytes(bytes: number): string {
+  if (bytes < 1024) return `${bytes} B`;
+  if (bytes < 1024 ** 2) return `${(bytes / 1024).toFixed(1)} KiB`;
+  if (bytes < 1024 ** 3) return `${(bytes / 1024 ** 2).toFixed(1)} MiB`;
+  return `${(bytes / 1024 ** 3).toFixed(2)} GiB`;
+}
+
+export function seconds(ms: number): string {
+  return ms < 1000 ? `${ms} ms` : `${+(ms / 1000).toFixed(1)} s`;
+}

@@ -1,0 +1,232 @@
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import picomatch from 'picomatch';
+import type { ResolvedService } from '../config/resolved.js';
+import type { StagedFile } from '../stages/stage.js';
+import { StageError } from '../stages/stage.js';
+import { listCompat, listStaging, excludingRule, type BuildContextFiles, type ContextEntry } from './context.js';
+import { contextSources, generateDockerfile, parseDockerfile, stageIsScratch, syntaxProblems, type ParsedDockerfile } from './dockerfile.js';
+import { archMismatch, readElf } from './elf.js';
+import { LABEL_MANAGED, LABEL_PLATFORM, LABEL_SERVICE } from './reference.js';
+import { DEFAULT_MAX_CONTEXT_BYTES, formatBytes } from './options.js';
+
+type ImageSpec = NonNullable<ResolvedService['image']>;
+
+/** Tightloop's labels; the platform one also keeps the builder cache of different platforms apart. */
+export function imageLabels(service: string, platform: string): Record<string, string> {
+  return { [LABEL_MANAGED]: 'true', [LABEL_SERVICE]: service, [LABEL_PLATFORM]: platform };
+}
+
+/** Everything known about a build before Docker is involved. */
+export interface BuildPlan {
+  service: string;
+  image: ImageSpec;
+  files: BuildContextFiles;
+  dockerfile: {
+    text: string;
+    /** How messages name it: a path relative to the config folder, or "generated Dockerfile". */
+    label: string;
+    generated: boolean;
+    /** For a generated one: what it is made from (see `forEnginePlatform`). */
+    entrypoint?: string;
+  };
+  parsed: ParsedDockerfile;
+  maxContextBytes: number;
+}
+
+export interface Problem {
+  message: string;
+  hint?: string;
+  evidence?: string[];
+}
+
+export interface PlanInput {
+  service: ResolvedService;
+  configRoot: string;
+  /** From the stage step of this run; falls back to stage.dir from the config. */
+  stagingDir?: string;
+  stagedFiles?: StagedFile[];
+}
+
+/** Lists the context and reads (or generates) the Dockerfile. Throws only when there is nothing to build from. */
+export async function planBuild(input: PlanInput, signal: AbortSignal): Promise<BuildPlan> {
+  const { service } = input;
+  const image = service.image;
+  if (!image) throw new StageError(`service ${service.name} has no image section`);
+  const compat = image.context !== undefined;
+  const root = compat ? image.context! : (input.stagingDir ?? service.stage?.dir);
+  if (!root) throw new StageError('no build context: the service has neither a stage section nor image.context');
+
+  let files: BuildContextFiles;
+  try {
+    files = compat ? await listCompat(root, signal) : await listStaging(root, signal);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
+      throw new StageError(compat ? `build context ${root} (image.context) does not exist` : `staging folder ${root} does not exist: nothing was staged`, {
+        hint: compat ? 'fix image.context in tightloop.yaml' : 'run the stage step first; check stage.files',
+      });
+    }
+    throw error;
+  }
+
+  let text: string;
+  let label: string;
+  let entrypoint: string | undefined;
+  const generated = !image.dockerfile;
+  if (image.dockerfile) {
+    label = path.relative(input.configRoot, image.dockerfile) || image.dockerfile;
+    text = await readFile(image.dockerfile, 'utf8').catch((error: NodeJS.ErrnoException) => {
+      throw new StageError(`cannot read the Dockerfile ${label}: ${error.code === 'ENOENT' ? 'it does not exist' : error.message}`);
+    });
+  } else {
+    if (compat) throw new StageError('image.context (compatibility mode) needs image.dockerfile: there is no staging folder to generate one from');
+    label = 'generated Dockerfile';
+    entrypoint = entrypointFor(service, files, input.stagedFiles);
+    text = generateDockerfile(image.base, entrypoint, imageLabels(service.name, image.platform));
+  }
+  return {
+    service: service.name,
+    image,
+    files,
+    dockerfile: { text, label, generated, entrypoint },
+    parsed: parseDockerfile(text, image.buildArgs),
+    maxContextBytes: image.maxContextBytes ?? DEFAULT_MAX_CONTEXT_BYTES,
+  };
+}
+
+/** A generated Dockerfile for a platform other than the engine's own: COPY first (see generateDockerfile). */
+export function forEnginePlatform(plan: BuildPlan, enginePlatform: string): BuildPlan {
+  if (!plan.dockerfile.generated || plan.image.platform === enginePlatform) return plan;
+  const text = generateDockerfile(plan.image.base, plan.dockerfile.entrypoint!, imageLabels(plan.service, plan.image.platform), false);
+  return { ...plan, dockerfile: { ...plan.dockerfile, text }, parsed: parseDockerfile(text, plan.image.buildArgs) };
+}
+
+/**
+ * Everything that would make the build or the container fail, found before building: Dockerfile
+ * syntax, missing artifacts, context size, COPY sources outside the context, binaries the image
+ * platform cannot run. Cheap except for reading ELF headers of the files the image gets.
+ */
+export async function findProblems(plan: BuildPlan, stagedFiles: StagedFile[] | undefined): Promise<Problem[]> {
+  const { dockerfile, parsed, files } = plan;
+  const syntax = syntaxProblems(parsed);
+  if (syntax.length) {
+    return syntax.map((p) => ({ message: `${dockerfile.label} line ${p.line}: ${p.message}`, hint: 'fix the Dockerfile; nothing was built' }));
+  }
+  const problems: Problem[] = [];
+  const byPath = new Map(files.entries.map((e) => [e.path, e]));
+
+  for (const staged of stagedFiles ?? []) {
+    if (files.mode === 'staging' && !byPath.has(staged.path)) {
+      problems.push({ message: `staged file ${staged.path} is missing from the staging folder ${files.root}`, hint: 'something removed it after the stage step; run again' });
+    }
+  }
+  if (files.mode === 'staging' && !files.entries.some((e) => e.type === 'file')) {
+    problems.push({ message: `the staging folder ${files.root} is empty: there is nothing to put in the image`, hint: 'check stage.files' });
+  }
+
+  if (files.bytes > plan.maxContextBytes) {
+    const largest = files.entries.filter((e) => e.type === 'file').sort((a, b) => b.size - a.size).slice(0, 3);
+    problems.push({
+      message: `build context is ${formatBytes(files.bytes)}, over the ${formatBytes(plan.maxContextBytes)} limit (image.maxContextSize); largest: ${largest.map((e) => `${e.path} (${formatBytes(e.size)})`).join(', ')}`,
+      hint: files.mode === 'compat' ? 'exclude large paths in .dockerignore, or raise image.maxContextSize' : 'stage fewer files, or raise image.maxContextSize',
+    });
+  }
+
+  // Context files the image receives, with the stages they are copied into.
+  const copied = new Map<ContextEntry, Set<number>>();
+  for (const source of contextSources(parsed, plan.image.buildArgs)) {
+    if (source.expanded === undefined) continue; // a variable we cannot resolve: the engine will judge
+    const where = `${dockerfile.label} line ${source.instruction.line}`;
+    const normalized = path.posix.normalize(source.expanded.replace(/^\/+/, '') || '.').replace(/\/+$/, '') || '.';
+    if (normalized === '..' || normalized.startsWith('../')) {
+      problems.push({ message: `${where}: ${source.instruction.keyword} source "${source.raw}" is outside the build context ${files.root}` });
+      continue;
+    }
+    const matches = entriesFor(normalized, files.entries);
+    if (matches.length) {
+      for (const entry of matches) copied.set(entry, (copied.get(entry) ?? new Set()).add(source.instruction.stage));
+      continue;
+    }
+    problems.push(missingSource(plan, where, source.instruction.keyword, source.raw, normalized));
+  }
+
+  problems.push(...(await binaryProblems(plan, copied)));
+  return problems;
+}
+
+function entriesFor(source: string, entries: ContextEntry[]): ContextEntry[] {
+  if (source === '.') return entries;
+  const glob = /[*?[]/.test(source);
+  const isMatch = glob ? picomatch(source, { dot: true }) : (p: string) => p === source;
+  const roots = entries.filter((e) => isMatch(e.path)).map((e) => e.path);
+  // A folder source copies everything below it.
+  return entries.filter((e) => roots.some((r) => e.path === r || e.path.startsWith(r + '/')));
+}
+
+function missingSource(plan: BuildPlan, where: string, keyword: string, raw: string, normalized: string): Problem {
+  const { files } = plan;
+  const trap = 'the build would fail with "failed to compute cache key: not found"';
+  if (files.mode === 'staging') {
+    const staged = files.entries.filter((e) => e.type === 'file').map((e) => e.path);
+    return {
+      message: `${where}: ${keyword} source "${raw}" is not in the staging folder ${files.root} (staged: ${staged.join(', ') || 'nothing'})`,
+      hint: 'the staging folder is the whole build context: add the file to stage.files, or fix the COPY path',
+    };
+  }
+  const rule = excludingRule(files.rules, normalized);
+  if (rule) {
+    return {
+      message: `${where}: ${keyword} source "${raw}" is excluded from the build context by .dockerignore line ${rule.line} ("${rule.pattern}"), so ${trap}`,
+      hint: `add "!${normalized}" to ${path.join(files.root, '.dockerignore')} after line ${rule.line}, or COPY from a path that is not ignored`,
+    };
+  }
+  return {
+    message: `${where}: ${keyword} source "${raw}" does not exist in the build context ${files.root}, so ${trap}`,
+    hint: 'was the artifact built? check the compile step output and the COPY path',
+  };
+}
+
+/** ELF checks of the files that end up in the image: architecture, and a loader present in FROM scratch. */
+async function binaryProblems(plan: BuildPlan, copied: Map<ContextEntry, Set<number>>): Promise<Problem[]> {
+  const problems: Problem[] = [];
+  const { platform } = plan.image;
+  // The image that runs is the last stage; only a file copied into it, FROM scratch, lacks a loader.
+  const last = plan.parsed.stages.length - 1;
+  const finalIsScratch = plan.dockerfile.generated ? plan.image.base.toLowerCase() === 'scratch' : stageIsScratch(plan.parsed, last);
+  const present = new Set(plan.files.entries.map((e) => e.path));
+  const basenames = new Set(plan.files.entries.map((e) => path.posix.basename(e.path)));
+  for (const [entry, stages] of copied) {
+    if (entry.type !== 'file' || entry.size < 52) continue;
+    const elf = await readElf(entry.abs).catch(() => undefined);
+    if (!elf || (elf.kind !== 'executable' && elf.kind !== 'shared object')) continue;
+    const mismatch = archMismatch(elf, platform);
+    if (mismatch) {
+      problems.push({
+        message: `${entry.path} ${mismatch}: the container would fail with "exec format error"`,
+        hint: `build it for ${platform} (e.g. GOARCH, or a Rust/C cross target), or set image.platform to match`,
+      });
+      continue;
+    }
+    if (finalIsScratch && stages.has(last) && elf.interpreter) {
+      const inImage = plan.dockerfile.generated ? present.has(elf.interpreter.replace(/^\/+/, '')) : basenames.has(path.posix.basename(elf.interpreter));
+      if (!inImage) {
+        problems.push({
+          message: `${entry.path} is dynamically linked (needs ${elf.interpreter}) but the image is FROM scratch, which has no such loader: the container would fail with "no such file or directory"`,
+          hint: 'link it statically (musl target, CGO_ENABLED=0, -static), or use a base image with a libc (image.base)',
+        });
+      }
+    }
+  }
+  return problems;
+}
+
+function entrypointFor(service: ResolvedService, files: BuildContextFiles, staged: StagedFile[] | undefined): string {
+  const regular = files.entries.filter((e) => e.type === 'file').map((e) => e.path);
+  const first = service.stage?.files[0]?.to.replace(/^\.?\/+/, '').replace(/\/+$/, '');
+  if (first && regular.includes(first)) return first;
+  if (first) {
+    const below = regular.find((p) => p.startsWith(first + '/'));
+    if (below) return below;
+  }
+  return staged?.[0]?.path ?? first ?? regular[0] ?? 'app';
+}

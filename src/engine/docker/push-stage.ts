@@ -1,0 +1,154 @@
+import type Docker from 'dockerode';
+import { execa } from 'execa';
+import type { Readable } from 'node:stream';
+import type { Stage, StageContext, StageResult } from '../stages/stage.js';
+import { StageError } from '../stages/stage.js';
+import { bounded, oneLine } from './abort.js';
+import { registryCredentials } from './auth.js';
+import type { DockerClient } from './client.js';
+import { decideDelivery, type Delivery } from './delivery.js';
+import { seconds } from './options.js';
+import { followProgress, Liveness } from './progress.js';
+import { splitTag } from './reference.js';
+import type { DockerRuntime } from './runtime.js';
+
+/** push: deliver the image the way the cluster can run it, and say which way and why. */
+export function createPushStage(runtime: DockerRuntime): Stage {
+  return {
+    name: 'push',
+    skipReason: (ctx) => (ctx.service.image ? undefined : 'no image configured'),
+    async run(ctx: StageContext): Promise<StageResult> {
+      const imageRef = ctx.outputs.imageRef;
+      if (!imageRef) throw new StageError('there is no image to deliver: the image stage produced none');
+      const delivery = await decideDelivery(ctx, runtime.config, runtime.timeouts.clusterFactsMs);
+      ctx.log(`delivery: ${delivery.mode}: ${delivery.why}`, 'info');
+
+      if (delivery.mode === 'shared-daemon') {
+        return {
+          status: 'skipped',
+          detail: `shared daemon, no push: ${delivery.why}; deploying ${imageRef}`,
+          outputs: { deployRef: imageRef, delivery: 'shared-daemon' },
+        };
+      }
+      const client = runtime.client();
+      if (delivery.mode === 'kind-load') {
+        await kindLoad(ctx, runtime, client, imageRef, delivery.cluster);
+        return { detail: `kind load into "${delivery.cluster}" (slow): ${delivery.why}`, outputs: { deployRef: imageRef, delivery: 'kind-load' } };
+      }
+      const digest = await push(ctx, runtime, client, imageRef, delivery);
+      const deployRef = `${delivery.pullRepository}@${digest}`;
+      return {
+        detail: `pushed to ${delivery.registry} (${delivery.why}); deploy by digest ${digest.slice(0, 19)}…`,
+        outputs: { digest, deployRef, delivery: 'push' },
+      };
+    },
+  };
+}
+
+async function push(ctx: StageContext, runtime: DockerRuntime, client: DockerClient, imageRef: string, delivery: Extract<Delivery, { mode: 'push' }>): Promise<string> {
+  const { timeouts } = runtime;
+  const tag = splitTag(imageRef)[1];
+  const target = `${delivery.pushRepository}:${tag}`;
+  if (target !== imageRef) {
+    await client.api(`tag ${target}`, ctx.signal, (s) => client.docker.getImage(imageRef).tag({ repo: delivery.pushRepository, tag, abortSignal: s }));
+  }
+  const credentials = await registryCredentials(delivery.registry, {
+    configDir: runtime.dockerConfigDir,
+    env: runtime.env,
+    signal: ctx.signal,
+    timeoutMs: timeouts.credentialHelperMs,
+  });
+  ctx.log(`pushing ${target} (credentials: ${credentials.source})`, 'info');
+
+  const registryDown = (cause: string) =>
+    new StageError(`registry ${delivery.registry} is not reachable from the Docker engine: ${cause}`, {
+      hint: `start the registry at ${delivery.registry} (or fix docker.registry), then run again`,
+    });
+  const deadline = bounded(ctx.signal, timeouts.pushMs);
+  const liveness = new Liveness(client, ctx.signal, {
+    silenceMs: timeouts.silenceMs,
+    pingMs: timeouts.pingMs,
+    dead: (quiet) => new StageError(`Docker engine at ${client.endpoint.url} stopped answering mid-push (no progress for ${seconds(quiet)} and no reply to a ping)`),
+    stallMs: timeouts.pushStallMs,
+    stalled: (quiet) => registryDown(`no push progress for ${seconds(quiet)}`),
+  });
+  const signal = AbortSignal.any([deadline.signal, liveness.signal]);
+  const failed = (error: unknown): never => {
+    if (ctx.signal.aborted) throw ctx.signal.reason;
+    if (liveness.signal.aborted) throw liveness.signal.reason;
+    if (deadline.timedOut()) throw new StageError(`the push to ${delivery.registry} did not finish within ${seconds(timeouts.pushMs)}`);
+    throw error;
+  };
+
+  try {
+    const stream = await client
+      .openStream('the push', signal, timeouts.apiMs, (s) =>
+        client.docker.getImage(target).push({ tag, abortSignal: s, ...(credentials.auth && { authconfig: credentials.auth as Docker.AuthConfig }) }),
+      )
+      .catch(failed);
+    let digest: string | undefined;
+    let engineError: string | undefined;
+    const layerStates = new Map<string, string>();
+    const { complete } = await followProgress(
+      stream as Readable,
+      (message) => {
+        if (message.error) engineError = message.errorDetail?.message ?? message.error;
+        if (message.aux?.Digest) digest = message.aux.Digest;
+        const status = message.status;
+        if (!status) return;
+        // Progress bars would flood the log: one line per layer state change is enough.
+        if (message.id && /^(Preparing|Waiting|Pushing)$/.test(status)) {
+          if (layerStates.get(message.id) === status) return;
+          layerStates.set(message.id, status);
+          if (status !== 'Pushing') return;
+        }
+        ctx.log(message.id ? `${message.id}: ${status}` : status, 'stdout');
+        digest ??= /digest: (sha256:[0-9a-f]{64})/.exec(status)?.[1];
+      },
+      signal,
+      () => liveness.touch(),
+    ).catch(failed);
+
+    if (engineError !== undefined) throw pushError(engineError, delivery.registry, credentials.source, registryDown);
+    if (!complete) failed(new StageError(`Docker engine at ${client.endpoint.url} closed the connection mid-push (it stopped or restarted)`));
+    if (!digest) throw new StageError(`the push of ${target} ended without a digest`);
+    ctx.log(`pushed ${target} → ${delivery.pullRepository}@${digest}`, 'info');
+    return digest;
+  } finally {
+    liveness.stop();
+  }
+}
+
+function pushError(raw: string, registry: string, credentialSource: string, registryDown: (cause: string) => StageError): StageError {
+  const cause = oneLine(raw);
+  if (/unauthorized|authentication required|no basic auth credentials|denied|forbidden|401/i.test(cause)) {
+    return new StageError(`registry ${registry} refused the push: ${cause} (credentials: ${credentialSource})`, {
+      hint: `run \`docker login ${registry}\` (or fix the credential helper), then run again`,
+    });
+  }
+  if (/connection refused|no such host|dial tcp|i\/o timeout|no route to host|EOF|connection reset|server gave HTTP response/i.test(cause)) return registryDown(cause);
+  return new StageError(`push to ${registry} failed: ${cause}`);
+}
+
+async function kindLoad(ctx: StageContext, runtime: DockerRuntime, client: DockerClient, imageRef: string, cluster: string): Promise<void> {
+  ctx.log('kind load copies the whole image into every node and is slow; a local registry (kube-public/local-registry-hosting) is much faster', 'warn');
+  const subprocess = execa('kind', ['load', 'docker-image', '--name', cluster, imageRef], {
+    env: { ...runtime.env, DOCKER_HOST: client.endpoint.url },
+    extendEnv: false,
+    cancelSignal: ctx.signal,
+    timeout: runtime.timeouts.kindLoadMs,
+    reject: false,
+    all: true,
+  });
+  subprocess.all?.on('data', (chunk: Buffer) => {
+    for (const line of chunk.toString('utf8').split('\n')) if (line.trim()) ctx.log(line, 'stdout');
+  });
+  const result = await subprocess;
+  if (result.isCanceled) throw ctx.signal.reason;
+  if ((result as { code?: string }).code === 'ENOENT') throw new StageError('`kind` is not on PATH, so the image cannot be loaded into the kind cluster', { hint: 'install kind, or run a local registry for the cluster' });
+  if (result.timedOut) throw new StageError(`kind load did not finish within ${seconds(runtime.timeouts.kindLoadMs)}`);
+  if (result.exitCode !== 0) {
+    const last = `${result.all ?? ''}`.trim().split('\n').pop() ?? '';
+    throw new StageError(`kind load docker-image failed (exit ${result.exitCode}): ${oneLine(last)}`);
+  }
+}

@@ -1,0 +1,62 @@
+import os from 'node:os';
+import type { ResolvedConfig } from '../config/resolved.js';
+import type { ClusterFactsProvider } from '../stages/stage.js';
+import { DockerClient } from './client.js';
+import { dockerConfigDir, resolveDockerEndpoint } from './host.js';
+import { DEFAULT_LARGE_CONTEXT_BYTES, DEFAULT_TIMEOUTS, type DockerStageOptions, type DockerTimeouts } from './options.js';
+
+/** State shared by the image and push stages and the doctor checks of one engine instance. */
+export class DockerRuntime {
+  readonly env: Record<string, string | undefined>;
+  readonly home: string;
+  readonly timeouts: DockerTimeouts;
+  readonly largeContextBytes: number;
+  /** File stat signature → sha256, so unchanged context files are not hashed again next run. */
+  readonly hashCache = new Map<string, { signature: string; sha256: string }>();
+  readonly cluster: ClusterFactsProvider | undefined;
+  private current: DockerClient | undefined;
+  private readonly platforms = new WeakMap<DockerClient, string>();
+
+  constructor(
+    readonly config: ResolvedConfig,
+    options: DockerStageOptions & { cluster?: ClusterFactsProvider } = {},
+  ) {
+    this.env = options.env ?? process.env;
+    this.home = options.home ?? os.homedir();
+    this.timeouts = { ...DEFAULT_TIMEOUTS, ...options.timeouts };
+    this.largeContextBytes = options.largeContextBytes ?? DEFAULT_LARGE_CONTEXT_BYTES;
+    this.cluster = options.cluster;
+  }
+
+  get dockerConfigDir(): string {
+    return dockerConfigDir(this.env, this.home);
+  }
+
+  /**
+   * The client for the engine as configured right now. Resolved on every run, so switching the
+   * docker context (or restarting Docker elsewhere) is picked up without restarting Tightloop.
+   */
+  client(): DockerClient {
+    const endpoint = resolveDockerEndpoint(this.config.docker.host, this.env, this.home);
+    if (this.current && this.current.endpoint.url === endpoint.url && this.current.endpoint.source === endpoint.source) return this.current;
+    this.current?.dispose();
+    this.current = new DockerClient(endpoint, this.timeouts);
+    return this.current;
+  }
+
+  /** "os/arch" of the engine, asked once per engine. */
+  async enginePlatform(client: DockerClient, signal: AbortSignal): Promise<string> {
+    let known = this.platforms.get(client);
+    if (!known) {
+      const version = await client.version(signal);
+      known = `${version.Os}/${version.Arch}`;
+      this.platforms.set(client, known);
+    }
+    return known;
+  }
+
+  dispose(): void {
+    this.current?.dispose();
+    this.current = undefined;
+  }
+}

@@ -1,0 +1,44 @@
+import { existsSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { ResolvedConfig } from './config/resolved.js';
+import type { StageSet } from './stages/stage.js';
+
+/**
+ * The default Docker and Kubernetes stages. Loaded lazily, and only when a service needs them,
+ * so a config without images never loads dockerode and activation stays cheap.
+ */
+export async function createIntegrations(config: ResolvedConfig): Promise<StageSet> {
+  const services = Object.values(config.services);
+  const set: StageSet = { doctor: [] };
+  const disposers: (() => Promise<void>)[] = [];
+  if (services.some((s) => s.deploy) && kubeconfigAvailable(config)) {
+    const { createKubeStages } = await import('./kube/index.js');
+    const kube = createKubeStages(config);
+    Object.assign(set, { deploy: kube.deploy, ready: kube.ready, cluster: kube.cluster });
+    set.doctor!.push(...(kube.doctor ?? []));
+    disposers.push(() => kube.dispose());
+  }
+  if (services.some((s) => s.image)) {
+    const { createDockerStages } = await import('./docker/index.js');
+    const docker = createDockerStages(config);
+    Object.assign(set, { image: docker.image, push: docker.push });
+    set.doctor!.push(...(docker.doctor ?? []));
+    disposers.push(() => docker.dispose());
+  }
+  set.dispose = async () => {
+    await Promise.allSettled(disposers.map((dispose) => dispose()));
+  };
+  return set;
+}
+
+/**
+ * Without any kubeconfig there is no cluster to deploy to: deploy and ready are then skipped as
+ * "no Kubernetes cluster configured" instead of failing, so compile → push still works alone.
+ */
+function kubeconfigAvailable(config: ResolvedConfig): boolean {
+  if (config.kubernetes.kubeconfig) return true; // explicit: a missing file must be reported, not skipped
+  const fromEnv = (process.env.KUBECONFIG ?? '').split(path.delimiter).filter(Boolean);
+  const candidates = fromEnv.length ? fromEnv : [path.join(os.homedir(), '.kube', 'config')];
+  return candidates.some((file) => existsSync(file));
+}

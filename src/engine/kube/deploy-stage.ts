@@ -1,0 +1,130 @@
+import { PatchStrategy, type V1Pod } from '@kubernetes/client-node';
+import { StageError, type Stage, type StageContext } from '../stages/stage.js';
+import { statusCode, type KubeClient } from './client.js';
+import { contextAllowed, refusedContextError } from './kubeconfig.js';
+import type { Baseline } from './rollout.js';
+import {
+  apiFailure,
+  label,
+  parseWorkload,
+  patchWorkload,
+  pickContainer,
+  podSelector,
+  podUid,
+  resolveWorkload,
+  type Workload,
+} from './workload.js';
+
+/**
+ * The deploy stage: change the workload so the new image runs.
+ *  - set-image: strategic merge patch of the one container's image (containers merge by name, so
+ *    sidecars are untouched; a JSON merge patch would replace the whole list).
+ *  - rollout-restart: JSON merge patch of the kubectl.kubernetes.io/restartedAt template annotation,
+ *    exactly what `kubectl rollout restart` changes (only a map, so merge patch is exact).
+ *  - delete-pods: delete the current pods so the controller recreates them (fixed tags with
+ *    imagePullPolicy: Always); no patch at all.
+ * The allow-list is checked before the first request of any kind.
+ */
+
+export interface DeployShared {
+  client(ctx: StageContext): KubeClient;
+  rememberBaseline(ctx: StageContext, b: Baseline): void;
+}
+
+export function createDeployStage(shared: DeployShared): Stage {
+  return {
+    name: 'deploy',
+    skipReason: (ctx) => (ctx.service.deploy ? undefined : 'no deploy configured'),
+    async run(ctx) {
+      const d = ctx.service.deploy!;
+      const client = shared.client(ctx);
+      const allowed = ctx.config.kubernetes.allowContexts;
+      if (!contextAllowed(client.context, allowed)) throw refusedContextError(client.context, allowed);
+
+      const w = await resolveWorkload(client, parseWorkload(d.workload, d.namespace), ctx.signal);
+      const container = pickContainer(w, d.container);
+      const selector = podSelector(w);
+      const before = await listPods(client, w, selector, ctx.signal);
+      const startedAt = Date.now();
+      const base = { kind: w.kind, name: w.name, namespace: w.namespace, selector, container, startedAt };
+      const what = label(w);
+
+      if (d.strategy === 'delete-pods') {
+        const deleted = await deletePods(client, w, before, ctx.signal);
+        const generation = w.object.metadata?.generation ?? 0;
+        shared.rememberBaseline(ctx, { ...base, generation, replaced: new Set(deleted.map(podUid)) });
+        const detail = deleted.length ? `deleted ${deleted.length} pod${deleted.length === 1 ? '' : 's'} of ${what}` : `${what} had no pods to delete`;
+        ctx.log(detail);
+        return { detail, outputs: { deployedGeneration: generation } };
+      }
+
+      const previousGeneration = w.object.metadata?.generation ?? 0;
+      let body: object;
+      let contentType: string;
+      let change: string;
+      if (d.strategy === 'set-image') {
+        const image = ctx.outputs.deployRef ?? ctx.lastSuccess?.deployRef;
+        if (!image) {
+          throw new StageError('set-image needs an image reference, but no image was built or pushed for this run.', {
+            hint: 'Configure services.<name>.image, or use strategy rollout-restart / delete-pods for a fixed tag.',
+          });
+        }
+        const currentImage = w.object.spec?.template.spec?.containers.find((c) => c.name === container)?.image;
+        if (currentImage === image) {
+          shared.rememberBaseline(ctx, { ...base, generation: previousGeneration, replaced: new Set() });
+          const detail = `${what} already runs ${image}`;
+          ctx.log(detail);
+          return { detail, outputs: { deployedGeneration: previousGeneration } };
+        }
+        body = { spec: { template: { spec: { containers: [{ name: container, image }] } } } };
+        contentType = PatchStrategy.StrategicMergePatch;
+        change = `set ${container} image to ${image}`;
+      } else {
+        const at = new Date().toISOString();
+        body = { spec: { template: { metadata: { annotations: { 'kubectl.kubernetes.io/restartedAt': at } } } } };
+        contentType = PatchStrategy.MergePatch;
+        change = `restarted (restartedAt ${at})`;
+      }
+
+      let patched;
+      try {
+        patched = await patchWorkload(client, w.kind, w.namespace, w.name, body, client.options(ctx.signal, { 'Content-Type': contentType }));
+      } catch (err) {
+        throw apiFailure(err, client, `patch ${what} in namespace ${w.namespace}`);
+      }
+      const generation = patched.metadata?.generation ?? previousGeneration;
+      // No new generation means the template did not change: no pod will be replaced.
+      const replaced = generation > previousGeneration ? new Set(before.map(podUid)) : new Set<string>();
+      shared.rememberBaseline(ctx, { ...base, generation, replaced });
+      const detail = `${change} on ${what} (generation ${generation})`;
+      ctx.log(`${detail}, context ${client.context}`);
+      return { detail, outputs: { deployedGeneration: generation } };
+    },
+  };
+}
+
+export async function listPods(client: KubeClient, w: Workload, selector: string, signal: AbortSignal): Promise<V1Pod[]> {
+  try {
+    return (await client.core.listNamespacedPod({ namespace: w.namespace, labelSelector: selector }, client.options(signal))).items;
+  } catch (err) {
+    throw apiFailure(err, client, `list the pods of ${label(w)}`);
+  }
+}
+
+async function deletePods(client: KubeClient, w: Workload, pods: V1Pod[], signal: AbortSignal): Promise<V1Pod[]> {
+  const deleted: V1Pod[] = [];
+  for (const pod of pods) {
+    if (pod.metadata?.deletionTimestamp) {
+      deleted.push(pod); // already going; still wait for it to be gone
+      continue;
+    }
+    try {
+      await client.core.deleteNamespacedPod({ name: pod.metadata!.name!, namespace: w.namespace }, client.options(signal));
+      deleted.push(pod);
+    } catch (err) {
+      if (statusCode(err) === 404) continue; // gone meanwhile
+      throw apiFailure(err, client, `delete pod ${pod.metadata?.name}`);
+    }
+  }
+  return deleted;
+}

@@ -1,0 +1,102 @@
+import type { ResolvedConfig } from '../config/resolved.js';
+import type { ClusterFacts, ClusterFactsProvider, StageContext, StageSet } from '../stages/stage.js';
+import type { LogLine } from '../types.js';
+import { KubeClient } from './client.js';
+import { createDeployStage } from './deploy-stage.js';
+import { createKubeDoctorChecks } from './doctor.js';
+import { readClusterFacts } from './facts.js';
+import { ServiceFollowers } from './followers.js';
+import { loadKubeConfig } from './kubeconfig.js';
+import { createReadyStage } from './ready-stage.js';
+import type { Baseline } from './rollout.js';
+import type { RetryPolicy } from './watcher.js';
+
+/**
+ * The Kubernetes integration: deploy + ready stages, cluster facts for the image stages, doctor
+ * checks, and the followers (pod logs, port-forwards) that live until dispose().
+ *
+ * The kubeconfig is re-read for every run, like kubectl, so `kubectl config use-context` takes
+ * effect on the next run (and the allow-list is checked against the context actually used).
+ */
+
+export interface KubeStagesOptions {
+  /** Where pod log lines go after ready (stage "pod"); default: the ready stage's ctx.log. */
+  logSink?(line: LogLine): void;
+  /** Environment for KUBECONFIG and the home folder (tests); default: the process's. */
+  env?: NodeJS.ProcessEnv;
+  homeDir?: string;
+  /** Per-request deadline for API calls (watches excepted). Default 15 s. */
+  requestTimeoutMs?: number;
+  /** How often a dropped watch is retried before ready fails. Default 5 attempts from 150 ms, doubling. */
+  watchRetry?: RetryPolicy;
+  /** How long cluster facts are cached. Default 60 s. */
+  factsTtlMs?: number;
+}
+
+export type KubeStages = Pick<StageSet, 'deploy' | 'ready' | 'cluster' | 'doctor'> & { dispose(): Promise<void> };
+
+export function createKubeStages(config: ResolvedConfig, opts: KubeStagesOptions = {}): KubeStages {
+  const where = { ...(opts.env && { env: opts.env }), ...(opts.homeDir && { homeDir: opts.homeDir }) };
+  const clientFor = (c: ResolvedConfig) => new KubeClient(loadKubeConfig(c.kubernetes, c.root, where), opts.requestTimeoutMs);
+  const baselines = new Map<string, Baseline>();
+  const followers = new Map<string, ServiceFollowers>();
+  const key = (ctx: StageContext) => `${ctx.service.name}\u0000${ctx.runId}`;
+
+  const shared = {
+    client: (ctx: StageContext) => clientFor(ctx.config),
+    rememberBaseline: (ctx: StageContext, b: Baseline) => void baselines.set(key(ctx), b),
+    takeBaseline: (ctx: StageContext) => {
+      const b = baselines.get(key(ctx));
+      baselines.delete(key(ctx));
+      return b;
+    },
+    afterReady: (ctx: StageContext, client: KubeClient, b: Baseline, pods: Parameters<ServiceFollowers['update']>[3]) => {
+      const service = ctx.service;
+      let f = followers.get(service.name);
+      if (!f) {
+        const sink = opts.logSink;
+        f = new ServiceFollowers(
+          sink
+            ? (text, stream) => sink({ service: service.name, runId: ctx.runId, stage: 'pod', stream, text, time: Date.now() })
+            : (text, stream) => ctx.log(text, stream),
+        );
+        followers.set(service.name, f);
+      }
+      f.update(service, client, b, pods).catch((err: Error) => ctx.log(`log streaming / port-forward: ${err.message}`, 'warn'));
+    },
+    ...(opts.watchRetry && { watchRetry: opts.watchRetry }),
+  };
+
+  const ttl = opts.factsTtlMs ?? 60_000;
+  let cached: { key: string; at: number; facts: Promise<ClusterFacts> } | undefined;
+  const cluster: ClusterFactsProvider = {
+    facts(signal) {
+      const client = clientFor(config);
+      const k = `${client.context}\u0000${client.server}`;
+      if (!cached || cached.key !== k || Date.now() - cached.at > ttl) {
+        const facts = readClusterFacts(client, signal);
+        cached = { key: k, at: Date.now(), facts };
+        // A failed read is not cached: the next run asks again.
+        facts.catch(() => {
+          if (cached?.facts === facts) cached = undefined;
+        });
+      }
+      return cached.facts;
+    },
+  };
+
+  return {
+    deploy: createDeployStage(shared),
+    ready: createReadyStage(shared),
+    cluster,
+    doctor: createKubeDoctorChecks(where),
+    async dispose() {
+      baselines.clear();
+      await Promise.all([...followers.values()].map((f) => f.dispose()));
+      followers.clear();
+    },
+  };
+}
+
+export { contextAllowed, loadKubeConfig } from './kubeconfig.js';
+export { readClusterFacts, parseLocalRegistryHosting, detectFlavor } from './facts.js';

@@ -1,0 +1,217 @@
+import assert from 'node:assert/strict';
+import { readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { describe, it } from 'node:test';
+import type { Stage, StageSet } from '../../src/engine/stages/stage.js';
+import type { EngineEvent, RunSummary } from '../../src/engine/types.js';
+import { engineIn, put, sleep, until, workspace } from '../helpers/workspace.js';
+
+const runsOf = (events: EngineEvent[], service: string) =>
+  events.flatMap((e) => (e.type === 'run-finished' && e.summary.service === service ? [e.summary] : []));
+
+/** A compile that takes a while and snapshots input.txt at its END, like a real build. */
+function slowCopyService(onChange: 'queue' | 'restart', seconds = 0.6) {
+  return `version: 1
+services:
+  api:
+    onChange: ${onChange}
+    watch: { paths: [input.txt] }
+    compile: { command: "sleep ${seconds} && mkdir -p out && cp input.txt out/artifact" }
+    stage: { dir: staged, files: [{ from: out/artifact, to: artifact }] }
+`;
+}
+
+describe('scheduler', () => {
+  it('queue: a burst of 100 changes during a compile makes exactly one follow-up run that sees the last content', async () => {
+    const dir = await workspace({ 'input.txt': 'v0' });
+    const { engine, events } = await engineIn(dir, slowCopyService('queue'));
+    const first = engine.run(['api']);
+    await until(() => events.some((e) => e.type === 'stage-started' && e.stage === 'compile'), 5000, 'compile start');
+    const input = path.join(dir, 'input.txt');
+    for (let i = 1; i <= 100; i++) {
+      await writeFile(input, `v${i}`);
+      engine.notifySaved([input]);
+      if (i % 10 === 0) await sleep(5);
+    }
+    await first;
+    await engine.whenIdle();
+    const runs = runsOf(events, 'api');
+    assert.equal(runs.length, 2, `runs: ${runs.map((r) => r.status).join(', ')}`);
+    assert.deepEqual(runs.map((r) => r.status), ['ok', 'ok']);
+    assert.equal(runs[1]!.trigger.reason, 'save');
+    assert.equal(runs[1]!.trigger.changedFiles.length, 1);
+    assert.equal(await readFile(path.join(dir, 'staged/artifact'), 'utf8'), 'v100');
+  });
+
+  it('restart: changes during compile cancel it; the last run is ok and sees the last content; runs never overlap', async () => {
+    const dir = await workspace({ 'input.txt': 'v0' });
+    const { engine, events } = await engineIn(dir, slowCopyService('restart', 1));
+    void engine.run(['api']);
+    await until(() => events.some((e) => e.type === 'stage-started' && e.stage === 'compile'), 5000, 'compile start');
+    const input = path.join(dir, 'input.txt');
+    for (let i = 1; i <= 100; i++) {
+      await writeFile(input, `v${i}`);
+      engine.notifySaved([input]);
+    }
+    await engine.whenIdle();
+    const runs = runsOf(events, 'api');
+    const last = runs.at(-1)!;
+    assert.equal(last.status, 'ok');
+    assert.ok(runs.length >= 2, 'the first compile must have been restarted');
+    for (const earlier of runs.slice(0, -1)) {
+      assert.equal(earlier.status, 'cancelled');
+      assert.match(earlier.error!, /cancelled during compile: superseded by a newer change/);
+    }
+    assert.equal(await readFile(path.join(dir, 'staged/artifact'), 'utf8'), 'v100');
+    // Never two runs of one service at once: each run starts after the previous one finished.
+    const timeline = events.filter((e) => e.type === 'run-started' || e.type === 'run-finished').map((e) => e.type);
+    assert.deepEqual(timeline, runs.flatMap(() => ['run-started', 'run-finished']));
+  });
+
+  it('cancel stops a running compile and reports the run as cancelled', async () => {
+    const dir = await workspace({ 'input.txt': 'v0' });
+    const { engine, events } = await engineIn(dir, slowCopyService('queue', 30));
+    const running = engine.run(['api']);
+    await until(() => events.some((e) => e.type === 'stage-started' && e.stage === 'compile'), 5000, 'compile start');
+    engine.cancel('api');
+    const [summary] = await running;
+    assert.equal(summary!.status, 'cancelled');
+    assert.equal(summary!.failedStage, 'compile');
+    assert.equal(summary!.records.find((r) => r.stage === 'compile')?.status, 'cancelled');
+  });
+
+  it('runs dependencies first, in order', async () => {
+    const dir = await workspace();
+    const { engine } = await engineIn(dir, `version: 1
+services:
+  svc: { dependsOn: [b], compile: { command: "echo svc >> order" } }
+tasks:
+  a: { command: "echo a >> order" }
+  b: { command: "echo b >> order", dependsOn: [a] }
+`);
+    const [summary] = await engine.run(['svc']);
+    assert.equal(summary!.status, 'ok');
+    assert.equal(await readFile(path.join(dir, 'order'), 'utf8'), 'a\nb\nsvc\n');
+  });
+
+  it('never runs a dependent after its dependency failed', async () => {
+    const dir = await workspace();
+    const { engine, events } = await engineIn(dir, `version: 1
+services:
+  svc: { dependsOn: [b], compile: { command: "echo svc >> order" } }
+tasks:
+  a: { command: "echo a >> order; exit 1" }
+  b: { command: "echo b >> order", dependsOn: [a] }
+`);
+    const [summary] = await engine.run(['svc']);
+    assert.equal(summary!.status, 'failed');
+    assert.equal(summary!.error, 'not run: dependency "b" failed');
+    assert.equal(await readFile(path.join(dir, 'order'), 'utf8'), 'a\n');
+    assert.equal(runsOf(events, 'b')[0]!.error, 'not run: dependency "a" failed');
+    assert.match(runsOf(events, 'a')[0]!.error!, /^compile: ".*" exited with code 1$/);
+  });
+
+  for (const parallelism of [1, 2]) {
+    it(`runs independent services in parallel up to the limit (${parallelism})`, async () => {
+      const dir = await workspace();
+      const { engine } = await engineIn(dir, `version: 1
+settings: { parallelism: ${parallelism} }
+services:
+  idle: { compile: { command: "true" } }
+tasks:
+  x: { command: "date +%s%N > x.start; sleep 0.4; date +%s%N > x.end" }
+  y: { command: "date +%s%N > y.start; sleep 0.4; date +%s%N > y.end" }
+`);
+      await engine.run(['x', 'y']);
+      const t = async (f: string) => BigInt((await readFile(path.join(dir, f), 'utf8')).trim());
+      const overlap = (await t('x.start')) < (await t('y.end')) && (await t('y.start')) < (await t('x.end'));
+      assert.equal(overlap, parallelism === 2);
+    });
+  }
+});
+
+/** A stand-in image stage: real enough to count builds (the Docker suite tests the real one). */
+function countingImageStage(): { stages: StageSet; builds: string[] } {
+  const builds: string[] = [];
+  const image: Stage = {
+    name: 'image',
+    async run(ctx) {
+      builds.push(ctx.outputs.stagingHash!);
+      return { outputs: { imageRef: `r/api:tl-${ctx.outputs.stagingHash!.slice(0, 12)}` } };
+    },
+  };
+  return { stages: { image }, builds };
+}
+
+describe('skips', () => {
+  const config = `version: 1
+services:
+  api:
+    compile: { command: "mkdir -p out && cp input.txt out/artifact && chmod 755 out/artifact" }
+    stage: { dir: staged, files: [{ from: out/artifact, to: bin/api }] }
+    image: { repository: r/api }
+`;
+
+  it('skips every later stage when the staged bytes are identical to the last success', async () => {
+    const dir = await workspace({ 'input.txt': 'one' });
+    const { stages, builds } = countingImageStage();
+    const { engine } = await engineIn(dir, config, stages);
+    const [first] = await engine.run(['api']);
+    assert.equal(first!.records.find((r) => r.stage === 'image')?.status, 'ok');
+    const [second] = await engine.run(['api']);
+    const later = second!.records.filter((r) => ['image', 'push', 'deploy', 'ready'].includes(r.stage));
+    assert.deepEqual(later.map((r) => r.status), ['skipped', 'skipped', 'skipped', 'skipped']);
+    assert.match(later[0]!.detail!, /^unchanged: staged files identical to the last successful run/);
+    assert.equal(builds.length, 1);
+    await put(dir, 'input.txt', 'two');
+    const [third] = await engine.run(['api']);
+    assert.equal(third!.records.find((r) => r.stage === 'image')?.status, 'ok');
+    assert.equal(builds.length, 2);
+    assert.notEqual(builds[0], builds[1]);
+  });
+
+  it('--force rebuilds an unchanged artifact', async () => {
+    const dir = await workspace({ 'input.txt': 'one' });
+    const { stages, builds } = countingImageStage();
+    const { engine } = await engineIn(dir, config, stages);
+    await engine.run(['api']);
+    await engine.run(['api'], { force: true });
+    assert.equal(builds.length, 2);
+  });
+
+  it('does not treat a failed delivery as a success to compare against', async () => {
+    const dir = await workspace({ 'input.txt': 'one' });
+    let fail = true;
+    const image: Stage = {
+      name: 'image',
+      async run() {
+        if (fail) throw new Error('daemon down');
+        return {};
+      },
+    };
+    const { engine } = await engineIn(dir, config, { image });
+    const [first] = await engine.run(['api']);
+    assert.equal(first!.status, 'failed');
+    assert.equal(first!.error, 'image: daemon down');
+    fail = false;
+    const [second] = await engine.run(['api']);
+    assert.equal(second!.records.find((r) => r.stage === 'image')?.status, 'ok');
+  });
+
+  it('skips a stage whose declared inputs are unchanged', async () => {
+    const dir = await workspace({ 'Cargo.lock': 'a', 'input.txt': 'x' });
+    const { engine } = await engineIn(dir, `version: 1
+services:
+  api:
+    compile: { command: "echo run >> count", inputs: [Cargo.lock] }
+`);
+    const statusOf = (s: RunSummary | undefined) => s!.records.find((r) => r.stage === 'compile')!;
+    assert.equal(statusOf((await engine.run(['api']))[0]).status, 'ok');
+    const second = statusOf((await engine.run(['api']))[0]);
+    assert.equal(second.status, 'skipped');
+    assert.match(second.detail!, /^inputs unchanged/);
+    await put(dir, 'Cargo.lock', 'b');
+    assert.equal(statusOf((await engine.run(['api']))[0]).status, 'ok');
+    assert.equal(await readFile(path.join(dir, 'count'), 'utf8'), 'run\nrun\n');
+  });
+});
