@@ -4,6 +4,7 @@ import path from 'node:path';
 import { describe, it } from 'node:test';
 import { formatIssue, loadConfig, parseConfigText, ConfigError } from '../../src/engine/config/load.js';
 import { configJsonSchema } from '../../src/engine/config/json-schema.js';
+import { configReferenceMarkdown } from '../../src/engine/config/reference-doc.js';
 import { parseDuration, parseSize } from '../../src/engine/config/duration.js';
 import { put, workspace } from '../helpers/workspace.js';
 
@@ -179,8 +180,8 @@ describe('config resolution', () => {
     assert.equal(parseSize('lots'), undefined);
   });
 
-  it('ships a JSON Schema that matches the zod schema (run `npm run gen:schema` after schema changes)', async () => {
-    const shipped = await readFile('schema/tightloop.schema.json', 'utf8');
-    assert.equal(shipped, configJsonSchema());
+  it('ships a JSON Schema and a config reference that match the zod schema (run `npm run gen:schema` after schema changes)', async () => {
+    assert.equal(await readFile('schema/tightloop.schema.json', 'utf8'), configJsonSchema());
+    assert.equal(await readFile('docs/config-reference.md', 'utf8'), configReferenceMarkdown());
   });
 });

@@ -110,8 +110,8 @@ export const ServiceSchema = z.strictObject({
 });
 
 export const TaskSchema = z.strictObject({
-  command: z.string().min(1),
-  cwd: z.string().optional(),
+  command: z.string().min(1).describe('Shell command.'),
+  cwd: z.string().optional().describe('Working directory (default: the config folder).'),
   env: Env.optional(),
   timeout: Duration.default('10m'),
   dependsOn: z.array(Name).default([]),
@@ -126,8 +126,8 @@ export const KubernetesSchema = z.strictObject({
     .array(z.string())
     .default(DEFAULT_ALLOW_CONTEXTS)
     .describe('Globs of context names Tightloop may write to. Anything else is refused.'),
-  namespace: z.string().default('default'),
-});
+  namespace: z.string().default('default').describe('Namespace of the workloads (a service may override it).'),
+}).describe('The cluster to deploy to. Without any kubeconfig, deploy and ready are skipped.');
 
 export const DockerSchema = z.strictObject({
   host: z.string().optional().describe('Docker host (default: DOCKER_HOST, the current docker context, or the local socket).'),
@@ -136,21 +136,24 @@ export const DockerSchema = z.strictObject({
     .enum(['auto', 'push', 'shared-daemon', 'kind-load'])
     .default('auto')
     .describe('How images reach the cluster; auto decides from the cluster facts.'),
-});
+}).describe('The Docker engine that builds images, and how they are delivered.');
 
 export const SettingsSchema = z.strictObject({
   quietWindowMs: z.number().int().min(0).max(5000).default(30).describe('Batch file changes arriving within this window.'),
   parallelism: z.number().int().min(1).optional().describe('Services built at once (default: CPU count).'),
   historyLimit: z.number().int().min(10).default(2000).describe('Runs kept in .tightloop/history.jsonl.'),
-});
+}).describe('Engine settings.');
 
 export const ConfigSchema = z.strictObject({
-  version: z.literal(1),
+  version: z.literal(1).describe('Config format version.'),
   kubernetes: KubernetesSchema.optional(),
   docker: DockerSchema.optional(),
   settings: SettingsSchema.prefault({}),
-  services: z.record(Name, ServiceSchema).refine((s) => Object.keys(s).length > 0, 'at least one service is required'),
-  tasks: z.record(Name, TaskSchema).default({}),
+  services: z
+    .record(Name, ServiceSchema)
+    .refine((s) => Object.keys(s).length > 0, 'at least one service is required')
+    .describe('Services: watch → compile → stage → image → push → deploy → ready.'),
+  tasks: z.record(Name, TaskSchema).default({}).describe('Commands run after their dependencies (e.g. smoke tests after a deploy).'),
 });
 
 export type RawConfig = z.input<typeof ConfigSchema>;
