@@ -1,5 +1,5 @@
 // Bundles the three deliverables with esbuild:
-//   dist/cli.js        the `tightloop` CLI (ESM, Node)
+//   dist/cli.cjs       the `tightloop` CLI (CJS, Node)
 //   dist/extension.cjs the VS Code extension (CJS, `vscode` external)
 //   dist/webview.js    the panel's browser code (IIFE)
 // dockerode's optional native helpers (cpu-features, ssh2's sshcrypto.node) stay external: they are
@@ -29,25 +29,29 @@ const common = {
   legalComments: 'none',
 };
 
+/**
+ * Node bundles are CommonJS: bundled CJS dependencies expect require/__dirname, and VS Code loads
+ * extensions with require(). ESM dependencies read import.meta.url; in CJS that is this file's URL.
+ */
+const nodeCjs = {
+  ...common,
+  outdir: 'dist',
+  outExtension: { '.js': '.cjs' },
+  format: 'cjs',
+  define: { 'import.meta.url': '__tlImportMetaUrl' },
+  banner: { js: "const __tlImportMetaUrl = require('node:url').pathToFileURL(__filename).href;" },
+};
+
 const builds = [
   {
-    ...common,
+    ...nodeCjs,
     entryPoints: { cli: 'src/cli/bin.ts' },
-    outdir: 'dist',
-    format: 'esm',
-    // Bundled CommonJS dependencies call require(); give ESM output one.
-    banner: { js: "#!/usr/bin/env node\nimport { createRequire as __tlCreateRequire } from 'node:module';\nconst require = __tlCreateRequire(import.meta.url);" },
+    banner: { js: `#!/usr/bin/env node\n${nodeCjs.banner.js}` },
   },
   {
-    ...common,
+    ...nodeCjs,
     entryPoints: { extension: 'src/extension/extension.ts' },
-    outdir: 'dist',
-    outExtension: { '.js': '.cjs' },
-    format: 'cjs',
     external: ['vscode'],
-    // ESM dependencies read import.meta.url; in CJS that is this file's URL.
-    define: { 'import.meta.url': '__tlImportMetaUrl' },
-    banner: { js: "const __tlImportMetaUrl = require('node:url').pathToFileURL(__filename).href;" },
   },
   {
     entryPoints: { webview: 'webview/main.ts' },

@@ -11,4 +11,4 @@ bash scripts/services.sh start
 npm run --silent build
 command=run
 if [[ "${1:-}" == watch ]]; then command=watch; shift; fi
-exec node dist/cli.js "$command" --config examples/hello-service/tightloop.yaml "$@"
+exec node dist/cli.cjs "$command" --config examples/hello-service/tightloop.yaml "$@"
