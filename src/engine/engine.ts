@@ -8,10 +8,15 @@ import { runPipeline } from './run-pipeline.js';
 import { Scheduler } from './scheduler/scheduler.js';
 import type { DoctorResult, StageSet } from './stages/stage.js';
 import { StateStore } from './state.js';
-import type { EngineEvent, RunSummary, RunTrigger, StageName } from './types.js';
+import type { EngineEvent, LogLine, RunSummary, RunTrigger, StageName } from './types.js';
 import { ServiceFileMap, SourceWatcher } from './watch/watcher.js';
 
-export type StageSetFactory = (config: ResolvedConfig) => Promise<StageSet> | StageSet;
+/** What an integration may call back into: log lines that belong to no single run (pod logs). */
+export interface EngineHooks {
+  log(line: LogLine): void;
+}
+
+export type StageSetFactory = (config: ResolvedConfig, hooks: EngineHooks) => Promise<StageSet> | StageSet;
 
 export interface EngineOptions {
   /** Docker/Kubernetes stages; default: none (image..ready are skipped as not configured). */
@@ -66,9 +71,17 @@ export class Engine {
 
   /** Loads and validates the config (throws ConfigError listing every problem) and builds the engine. */
   static async create(configFile: string, options: EngineOptions = {}): Promise<Engine> {
-    const config = await loadConfig(configFile);
-    const stages = options.stages ? await options.stages(config) : {};
-    return new Engine(config, stages);
+    return Engine.start(await loadConfig(configFile), options);
+  }
+
+  /** Builds the engine for an already loaded config, with its stages. */
+  static async start(config: ResolvedConfig, options: EngineOptions = {}): Promise<Engine> {
+    // The engine exists only after its stages; hooks forward to it once it does.
+    let engine: Engine | undefined;
+    const hooks: EngineHooks = { log: (line) => engine?.emit({ type: 'log', line }) };
+    const stages = options.stages ? await options.stages(config, hooks) : {};
+    engine = new Engine(config, stages);
+    return engine;
   }
 
   static fromConfig(config: ResolvedConfig, stages: StageSet = {}): Engine {

@@ -2,26 +2,29 @@ import { existsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { ResolvedConfig } from './config/resolved.js';
+import type { EngineHooks } from './engine.js';
 import type { StageSet } from './stages/stage.js';
 
 /**
  * The default Docker and Kubernetes stages. Loaded lazily, and only when a service needs them,
  * so a config without images never loads dockerode and activation stays cheap.
  */
-export async function createIntegrations(config: ResolvedConfig): Promise<StageSet> {
+export async function createIntegrations(config: ResolvedConfig, hooks?: EngineHooks): Promise<StageSet> {
   const services = Object.values(config.services);
   const set: StageSet = { doctor: [] };
   const disposers: (() => Promise<void>)[] = [];
   if (services.some((s) => s.deploy) && kubeconfigAvailable(config)) {
     const { createKubeStages } = await import('./kube/index.js');
-    const kube = createKubeStages(config);
+    // Pod logs after ready belong to no stage of the run: they reach the engine as stage 'pod'.
+    const kube = createKubeStages(config, hooks ? { logSink: (line) => hooks.log(line) } : undefined);
     Object.assign(set, { deploy: kube.deploy, ready: kube.ready, cluster: kube.cluster });
     set.doctor!.push(...(kube.doctor ?? []));
     disposers.push(() => kube.dispose());
   }
   if (services.some((s) => s.image)) {
     const { createDockerStages } = await import('./docker/index.js');
-    const docker = createDockerStages(config);
+    // Doctor also probes the registry the cluster advertises (KEP-1755), when there is a cluster.
+    const docker = createDockerStages(config, { cluster: set.cluster });
     Object.assign(set, { image: docker.image, push: docker.push });
     set.doctor!.push(...(docker.doctor ?? []));
     disposers.push(() => docker.dispose());

@@ -86,16 +86,27 @@ export function excludingRule(rules: DockerignoreRule[], relPath: string): Docke
 }
 
 /**
- * Fills `sha256` of every file (reusing `cache` for files whose stat signature is unchanged) and
- * returns a hash of the whole listing: paths, types, modes, contents, link targets.
+ * Fills `sha256` of every file and returns a hash of the whole listing: paths, types, modes,
+ * contents, link targets. A file is only read when nothing vouches for its content: not `cache`
+ * (same stat signature as last time), nor `staged` (the stage step hashed it while copying it in,
+ * moments ago, and renamed it into place; same size and mode).
  */
-export async function hashContext(files: BuildContextFiles, cache: Map<string, { signature: string; sha256: string }>, signal: AbortSignal): Promise<string> {
+export async function hashContext(
+  files: BuildContextFiles,
+  cache: Map<string, { signature: string; sha256: string }>,
+  signal: AbortSignal,
+  staged: { path: string; size: number; mode: number; sha256: string }[] = [],
+): Promise<string> {
   const whole = createHash('sha256');
+  const stagedByPath = new Map(staged.map((f) => [f.path, f]));
   for (const entry of files.entries) {
     if (signal.aborted) throw signal.reason;
     if (entry.type === 'file') {
       const cached = cache.get(entry.abs);
-      if (cached && cached.signature === entry.signature) {
+      const known = files.mode === 'staging' ? stagedByPath.get(entry.path) : undefined;
+      if (known && known.size === entry.size && (known.mode & 0o7777) === (entry.mode & 0o7777) && /^[0-9a-f]{64}$/.test(known.sha256)) {
+        entry.sha256 = known.sha256;
+      } else if (cached && cached.signature === entry.signature) {
         entry.sha256 = cached.sha256;
       } else {
         const hash = createHash('sha256');

@@ -40,6 +40,7 @@ export async function decideDelivery(ctx: StageContext, config: ResolvedConfig, 
       factsProblem = limit.timedOut() ? `no cluster facts within ${factsTimeoutMs / 1000} s` : oneLine((error as Error).message);
     }
   }
+  checkNodeArchitecture(ctx.service.image!.platform, facts);
   const push = (registry: string, why: string, pullHost = registry): Delivery => ({
     mode: 'push',
     why,
@@ -79,5 +80,15 @@ export async function decideDelivery(ctx: StageContext, config: ResolvedConfig, 
   }
   throw new StageError('no way to deliver the image to the cluster', {
     hint: `${factsProblem ? `cluster facts unavailable (${factsProblem}); ` : ''}set docker.registry, or name a registry in image.repository (e.g. localhost:5000/${path}), or set docker.delivery`,
+  });
+}
+
+/** An image no node can run is certain to crash-loop with "exec format error": say so now. */
+function checkNodeArchitecture(platform: string, facts: ClusterFacts | undefined): void {
+  const arch = platform.split('/')[1];
+  const nodes = facts?.nodeArchitectures ?? [];
+  if (!arch || nodes.length === 0 || nodes.includes(arch)) return;
+  throw new StageError(`the image is ${platform} but the nodes of cluster ${facts!.context} are ${nodes.join(', ')}: its pods would fail with "exec format error"`, {
+    hint: `set image.platform to linux/${nodes[0]} and build the binary for it`,
   });
 }

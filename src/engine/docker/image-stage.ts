@@ -4,15 +4,15 @@ import { StageError } from '../stages/stage.js';
 import { buildImage } from './build.js';
 import { hashContext } from './context.js';
 import { baseImages } from './dockerfile.js';
-import { collectGarbage } from './gc.js';
 import { formatBytes, seconds } from './options.js';
 import { findProblems, forEnginePlatform, planBuild, type BuildPlan, type Problem } from './plan.js';
 import { contentTag } from './reference.js';
+import type { DockerClient } from './client.js';
 import type { DockerRuntime } from './runtime.js';
 
 /**
  * image: preflight (no Docker needed), content tag, skip when that tag exists, else build from an
- * in-process tar of the context; then keep the newest N images of the service.
+ * in-process tar of the context. (Old images are cleaned up after delivery, see the push stage.)
  */
 export function createImageStage(runtime: DockerRuntime): Stage {
   return {
@@ -30,22 +30,18 @@ export function createImageStage(runtime: DockerRuntime): Stage {
 
       const client = runtime.client();
       const plan = forEnginePlatform(planned, await runtime.enginePlatform(client, ctx.signal));
-      const contentHash = await hashContext(plan.files, runtime.hashCache, ctx.signal);
-      const ref = contentTag(plan.image.repository, await tagHash(plan, contentHash, ctx, runtime));
-      const protect = new Set([ctx.lastSuccess?.imageId].filter((id): id is string => !!id));
-      const gc = (keepId: string) =>
-        collectGarbage(client, ctx.service.name, plan.image.keep, new Set([...protect, keepId]), (text, stream) => ctx.log(text, stream), ctx.signal);
-
+      const contentHash = await hashContext(plan.files, runtime.hashCache, ctx.signal, ctx.outputs.stagedFiles);
+      const ref = contentTag(plan.image.repository, await tagHash(plan, contentHash, ctx, client));
+      // A cleanup still running from the last run could otherwise remove the tag found here.
+      await runtime.settled(ctx.service.name);
       const existing = await client.inspectImage(ref, ctx.signal);
       if (existing) {
         ctx.log(`${ref} already exists (${existing.Id.slice(7, 19)}): build skipped`, 'info');
-        await gc(existing.Id);
         return { status: 'skipped', detail: `image ${ref} already exists: same staged bytes, Dockerfile, args and platform`, outputs: { imageRef: ref, imageId: existing.Id } };
       }
 
       ctx.log(`building ${ref} (${plan.image.platform}) with ${plan.dockerfile.label} on ${client.endpoint.url}`, 'info');
       const imageId = await buildImage(client, plan, ref, ctx);
-      await gc(imageId);
       const took = Math.round(performance.now() - started);
       return {
         detail: `built ${ref} from ${formatBytes(plan.files.bytes)} of context in ${seconds(took)}`,
@@ -59,7 +55,7 @@ export function createImageStage(runtime: DockerRuntime): Stage {
  * The tag covers everything that decides the image: staged bytes, Dockerfile, build args,
  * platform, the service label, and the IDs of external base images (a rebuilt base → new tag).
  */
-async function tagHash(plan: BuildPlan, contentHash: string, ctx: StageContext, runtime: DockerRuntime): Promise<string> {
+async function tagHash(plan: BuildPlan, contentHash: string, ctx: StageContext, client: DockerClient): Promise<string> {
   const hash = createHash('sha256')
     .update('tightloop-image v1\n')
     .update(`service ${plan.service}\nplatform ${plan.image.platform}\ncontext ${contentHash}\n`)
@@ -67,7 +63,7 @@ async function tagHash(plan: BuildPlan, contentHash: string, ctx: StageContext, 
     .update(`dockerignore ${plan.files.dockerignoreText ?? ''}\n`);
   for (const [key, value] of Object.entries(plan.image.buildArgs).sort(([a], [b]) => a.localeCompare(b))) hash.update(`arg ${key}=${value}\n`);
   for (const base of baseImages(plan.parsed)) {
-    const found = await runtime.client().inspectImage(base, ctx.signal);
+    const found = await client.inspectImage(base, ctx.signal);
     hash.update(`base ${base} ${found?.Id ?? 'absent'}\n`);
   }
   return hash.digest('hex');

@@ -17,12 +17,14 @@ export { DEFAULT_TIMEOUTS } from './options.js';
 export function createDockerStages(
   config: ResolvedConfig,
   opts: DockerStageOptions & { cluster?: ClusterFactsProvider } = {},
-): Pick<StageSet, 'image' | 'push' | 'doctor'> & { dispose(): Promise<void> } {
+): Pick<StageSet, 'image' | 'push' | 'doctor'> & { dispose(): Promise<void>; settled(): Promise<void> } {
   const runtime = new DockerRuntime(config, opts);
   return {
     image: createImageStage(runtime),
     push: createPushStage(runtime),
     doctor: createDoctorChecks(runtime),
-    dispose: async () => runtime.dispose(),
+    dispose: () => runtime.dispose(),
+    /** Resolves when background image cleanup is done (it runs after the image stage returns). */
+    settled: () => runtime.settled(),
   };
 }

@@ -90,13 +90,14 @@ export interface LivenessOptions {
 
 /**
  * Watches a long operation: while it is quiet, pings the engine on a separate connection. A frozen
- * or dead engine fails the ping within `pingMs`, and `signal` aborts with a one-line cause. A
- * healthy but silent build (a long RUN) keeps going.
+ * or dead engine fails two pings in a row (one slow answer from a busy engine is forgiven), and
+ * `signal` aborts with a one-line cause. A healthy but silent build (a long RUN) keeps going.
  */
 export class Liveness {
   private readonly controller = new AbortController();
   private last = Date.now();
   private pinging = false;
+  private failures = 0;
   private readonly timer: NodeJS.Timeout;
   readonly signal = this.controller.signal;
 
@@ -110,10 +111,13 @@ export class Liveness {
       if (this.pinging || quiet < options.silenceMs) return;
       this.pinging = true;
       client.ping(parent, options.pingMs).then(
-        () => (this.pinging = false),
+        () => {
+          this.pinging = false;
+          this.failures = 0;
+        },
         (error: unknown) => {
           this.pinging = false;
-          if (!parent.aborted) this.controller.abort(options.dead(Date.now() - this.last, error));
+          if (++this.failures >= 2 && !parent.aborted) this.controller.abort(options.dead(Date.now() - this.last, error));
         },
       );
     }, Math.max(50, Math.floor(options.silenceMs / 2)));
@@ -121,6 +125,7 @@ export class Liveness {
 
   touch(): void {
     this.last = Date.now();
+    this.failures = 0;
   }
 
   stop(): void {

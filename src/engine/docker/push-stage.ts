@@ -7,6 +7,7 @@ import { bounded, oneLine } from './abort.js';
 import { registryCredentials } from './auth.js';
 import type { DockerClient } from './client.js';
 import { decideDelivery, type Delivery } from './delivery.js';
+import { collectGarbage } from './gc.js';
 import { seconds } from './options.js';
 import { followProgress, Liveness } from './progress.js';
 import { splitTag } from './reference.js';
@@ -18,30 +19,54 @@ export function createPushStage(runtime: DockerRuntime): Stage {
     name: 'push',
     skipReason: (ctx) => (ctx.service.image ? undefined : 'no image configured'),
     async run(ctx: StageContext): Promise<StageResult> {
-      const imageRef = ctx.outputs.imageRef;
-      if (!imageRef) throw new StageError('there is no image to deliver: the image stage produced none');
-      const delivery = await decideDelivery(ctx, runtime.config, runtime.timeouts.clusterFactsMs);
-      ctx.log(`delivery: ${delivery.mode}: ${delivery.why}`, 'info');
-
-      if (delivery.mode === 'shared-daemon') {
-        return {
-          status: 'skipped',
-          detail: `shared daemon, no push: ${delivery.why}; deploying ${imageRef}`,
-          outputs: { deployRef: imageRef, delivery: 'shared-daemon' },
-        };
-      }
-      const client = runtime.client();
-      if (delivery.mode === 'kind-load') {
-        await kindLoad(ctx, runtime, client, imageRef, delivery.cluster);
-        return { detail: `kind load into "${delivery.cluster}" (slow): ${delivery.why}`, outputs: { deployRef: imageRef, delivery: 'kind-load' } };
-      }
-      const digest = await push(ctx, runtime, client, imageRef, delivery);
-      const deployRef = `${delivery.pullRepository}@${digest}`;
-      return {
-        detail: `pushed to ${delivery.registry} (${delivery.why}); deploy by digest ${digest.slice(0, 19)}…`,
-        outputs: { digest, deployRef, delivery: 'push' },
-      };
+      const result = await deliver(ctx, runtime);
+      cleanUpLater(ctx, runtime);
+      return result;
     },
+  };
+}
+
+/**
+ * Keeps the newest N images of the service. Started once the image is delivered and run in the
+ * background, so it never competes with the build or the push (nor delays the deploy); the next
+ * image stage of the service waits for it before looking for its tag.
+ */
+function cleanUpLater(ctx: StageContext, runtime: DockerRuntime): void {
+  const protect = new Set([ctx.outputs.imageId, ctx.lastSuccess?.imageId].filter((id): id is string => !!id));
+  let client: DockerClient;
+  try {
+    client = runtime.client();
+  } catch {
+    return; // no engine to clean up in; the next delivery tries again
+  }
+  runtime.background(ctx.service.name, () =>
+    collectGarbage(client, ctx.service.name, ctx.service.image!.keep, protect, (text, stream) => ctx.log(text, stream), ctx.signal),
+  );
+}
+
+async function deliver(ctx: StageContext, runtime: DockerRuntime): Promise<StageResult> {
+  const imageRef = ctx.outputs.imageRef;
+  if (!imageRef) throw new StageError('there is no image to deliver: the image stage produced none');
+  const delivery = await decideDelivery(ctx, runtime.config, runtime.timeouts.clusterFactsMs);
+  ctx.log(`delivery: ${delivery.mode}: ${delivery.why}`, 'info');
+
+  if (delivery.mode === 'shared-daemon') {
+    return {
+      status: 'skipped',
+      detail: `shared daemon, no push: ${delivery.why}; deploying ${imageRef}`,
+      outputs: { deployRef: imageRef, delivery: 'shared-daemon' },
+    };
+  }
+  const client = runtime.client();
+  if (delivery.mode === 'kind-load') {
+    await kindLoad(ctx, runtime, client, imageRef, delivery.cluster);
+    return { detail: `kind load into "${delivery.cluster}" (slow): ${delivery.why}`, outputs: { deployRef: imageRef, delivery: 'kind-load' } };
+  }
+  const digest = await push(ctx, runtime, client, imageRef, delivery);
+  const deployRef = `${delivery.pullRepository}@${digest}`;
+  return {
+    detail: `pushed to ${delivery.registry} (${delivery.why}); deploy by digest ${digest.slice(0, 19)}…`,
+    outputs: { digest, deployRef, delivery: 'push' },
   };
 }
 

@@ -16,6 +16,7 @@ export class DockerRuntime {
   readonly cluster: ClusterFactsProvider | undefined;
   private current: DockerClient | undefined;
   private readonly platforms = new WeakMap<DockerClient, string>();
+  private readonly pending = new Map<string, Promise<unknown>>();
 
   constructor(
     readonly config: ResolvedConfig,
@@ -44,6 +45,24 @@ export class DockerRuntime {
     return this.current;
   }
 
+  /**
+   * Runs image cleanup after the stage has returned, off the loop's critical path, one at a time
+   * per service. Safe to delay: it never removes the image just built or the one deployed.
+   */
+  background(service: string, work: () => Promise<unknown>): void {
+    const previous = this.pending.get(service) ?? Promise.resolve();
+    const next = previous.then(work).catch(() => {});
+    this.pending.set(service, next);
+    void next.then(() => {
+      if (this.pending.get(service) === next) this.pending.delete(service);
+    });
+  }
+
+  /** Waits for background cleanup: of one service (before its next build looks for its tag), or all. */
+  async settled(service?: string): Promise<void> {
+    await (service === undefined ? Promise.all([...this.pending.values()]) : this.pending.get(service));
+  }
+
   /** "os/arch" of the engine, asked once per engine. */
   async enginePlatform(client: DockerClient, signal: AbortSignal): Promise<string> {
     let known = this.platforms.get(client);
@@ -55,7 +74,8 @@ export class DockerRuntime {
     return known;
   }
 
-  dispose(): void {
+  async dispose(): Promise<void> {
+    await this.settled();
     this.current?.dispose();
     this.current = undefined;
   }

@@ -2,7 +2,7 @@ import { PatchStrategy, type V1Pod } from '@kubernetes/client-node';
 import { StageError, type Stage, type StageContext } from '../stages/stage.js';
 import { statusCode, type KubeClient } from './client.js';
 import { contextAllowed, refusedContextError } from './kubeconfig.js';
-import type { Baseline } from './rollout.js';
+import { RESTARTED_AT, type Baseline, type CurrentPod } from './rollout.js';
 import {
   apiFailure,
   label,
@@ -44,15 +44,19 @@ export function createDeployStage(shared: DeployShared): Stage {
       const w = await resolveWorkload(client, parseWorkload(d.workload, d.namespace), ctx.signal);
       const container = pickContainer(w, d.container);
       const selector = podSelector(w);
-      const before = await listPods(client, w, selector, ctx.signal);
       const startedAt = Date.now();
       const base = { kind: w.kind, name: w.name, namespace: w.namespace, selector, container, startedAt };
       const what = label(w);
 
       if (d.strategy === 'delete-pods') {
-        const deleted = await deletePods(client, w, before, ctx.signal);
+        const spec = w.object.spec?.template.spec?.containers.find((c) => c.name === container);
+        const policy = spec?.imagePullPolicy ?? defaultPullPolicy(spec?.image ?? '');
+        if (policy !== 'Always') {
+          ctx.log(`${container} has imagePullPolicy ${policy}: recreated pods may start from the image already cached on the node; delete-pods is meant for imagePullPolicy: Always`, 'warn');
+        }
+        const deleted = await deletePods(client, w, await listPods(client, w, selector, ctx.signal), ctx.signal);
         const generation = w.object.metadata?.generation ?? 0;
-        shared.rememberBaseline(ctx, { ...base, generation, replaced: new Set(deleted.map(podUid)) });
+        shared.rememberBaseline(ctx, { ...base, generation, current: { notUids: new Set(deleted.map(podUid)) } });
         const detail = deleted.length ? `deleted ${deleted.length} pod${deleted.length === 1 ? '' : 's'} of ${what}` : `${what} had no pods to delete`;
         ctx.log(detail);
         return { detail, outputs: { deployedGeneration: generation } };
@@ -62,6 +66,7 @@ export function createDeployStage(shared: DeployShared): Stage {
       let body: object;
       let contentType: string;
       let change: string;
+      let current: CurrentPod;
       if (d.strategy === 'set-image') {
         const image = ctx.outputs.deployRef ?? ctx.lastSuccess?.deployRef;
         if (!image) {
@@ -71,17 +76,19 @@ export function createDeployStage(shared: DeployShared): Stage {
         }
         const currentImage = w.object.spec?.template.spec?.containers.find((c) => c.name === container)?.image;
         if (currentImage === image) {
-          shared.rememberBaseline(ctx, { ...base, generation: previousGeneration, replaced: new Set() });
+          shared.rememberBaseline(ctx, { ...base, generation: previousGeneration, current: { image } });
           const detail = `${what} already runs ${image}`;
           ctx.log(detail);
           return { detail, outputs: { deployedGeneration: previousGeneration } };
         }
         body = { spec: { template: { spec: { containers: [{ name: container, image }] } } } };
+        current = { image };
         contentType = PatchStrategy.StrategicMergePatch;
         change = `set ${container} image to ${image}`;
       } else {
         const at = new Date().toISOString();
-        body = { spec: { template: { metadata: { annotations: { 'kubectl.kubernetes.io/restartedAt': at } } } } };
+        body = { spec: { template: { metadata: { annotations: { [RESTARTED_AT]: at } } } } };
+        current = { restartedAt: at };
         contentType = PatchStrategy.MergePatch;
         change = `restarted (restartedAt ${at})`;
       }
@@ -93,14 +100,19 @@ export function createDeployStage(shared: DeployShared): Stage {
         throw apiFailure(err, client, `patch ${what} in namespace ${w.namespace}`);
       }
       const generation = patched.metadata?.generation ?? previousGeneration;
-      // No new generation means the template did not change: no pod will be replaced.
-      const replaced = generation > previousGeneration ? new Set(before.map(podUid)) : new Set<string>();
-      shared.rememberBaseline(ctx, { ...base, generation, replaced });
+      shared.rememberBaseline(ctx, { ...base, generation, current });
       const detail = `${change} on ${what} (generation ${generation})`;
       ctx.log(`${detail}, context ${client.context}`);
       return { detail, outputs: { deployedGeneration: generation } };
     },
   };
+}
+
+/** The API server's default: Always for :latest or an untagged image, else IfNotPresent. */
+function defaultPullPolicy(image: string): string {
+  if (image.includes('@')) return 'IfNotPresent';
+  const tag = image.split('/').pop()!.split(':')[1];
+  return tag === undefined || tag === 'latest' ? 'Always' : 'IfNotPresent';
 }
 
 export async function listPods(client: KubeClient, w: Workload, selector: string, signal: AbortSignal): Promise<V1Pod[]> {

@@ -40,6 +40,7 @@ export function createKubeStages(config: ResolvedConfig, opts: KubeStagesOptions
   const clientFor = (c: ResolvedConfig) => new KubeClient(loadKubeConfig(c.kubernetes, c.root, where), opts.requestTimeoutMs);
   const baselines = new Map<string, Baseline>();
   const followers = new Map<string, ServiceFollowers>();
+  const latestCtx = new Map<string, StageContext>();
   const key = (ctx: StageContext) => `${ctx.service.name}\u0000${ctx.runId}`;
 
   const shared = {
@@ -52,14 +53,16 @@ export function createKubeStages(config: ResolvedConfig, opts: KubeStagesOptions
     },
     afterReady: (ctx: StageContext, client: KubeClient, b: Baseline, pods: Parameters<ServiceFollowers['update']>[3]) => {
       const service = ctx.service;
+      // Without a sink, lines go to the log of the latest ready stage of this service.
+      latestCtx.set(service.name, ctx);
       let f = followers.get(service.name);
       if (!f) {
         const sink = opts.logSink;
-        f = new ServiceFollowers(
-          sink
-            ? (text, stream) => sink({ service: service.name, runId: ctx.runId, stage: 'pod', stream, text, time: Date.now() })
-            : (text, stream) => ctx.log(text, stream),
-        );
+        f = new ServiceFollowers((text, stream) => {
+          const last = latestCtx.get(service.name)!;
+          if (sink) sink({ service: service.name, runId: last.runId, stage: 'pod', stream, text, time: Date.now() });
+          else last.log(text, stream);
+        });
         followers.set(service.name, f);
       }
       f.update(service, client, b, pods).catch((err: Error) => ctx.log(`log streaming / port-forward: ${err.message}`, 'warn'));
@@ -94,6 +97,7 @@ export function createKubeStages(config: ResolvedConfig, opts: KubeStagesOptions
       baselines.clear();
       await Promise.all([...followers.values()].map((f) => f.dispose()));
       followers.clear();
+      latestCtx.clear();
     },
   };
 }

@@ -56,7 +56,7 @@ async function currentBaseline(client: KubeClient, ctx: StageContext): Promise<B
     selector: podSelector(w),
     container: pickContainer(w, d.container),
     generation: w.object.metadata?.generation ?? 0,
-    replaced: new Set(),
+    current: {},
     startedAt: Date.now(),
   };
 }

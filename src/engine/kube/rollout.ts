@@ -4,8 +4,13 @@ import { desiredReplicas, podUid, type WorkloadKind, type WorkloadObject } from 
 /**
  * Pure rollout arithmetic: is the rollout finished, and is any new pod in a state that will not fix
  * itself. "Finished" combines what `kubectl rollout status` checks on the workload status with
- * what Tightloop needs on top: every pod that existed before the change is gone (not merely
- * terminating) and the wanted number of new pods is Ready.
+ * what Tightloop needs on top: every pod not of the new version is gone (not merely terminating)
+ * and the wanted number of new-version pods is Ready.
+ *
+ * "New version" is described by what deploy changed (the image, the restartedAt annotation, or the
+ * pods it deleted) rather than by which pods existed before: after a rollback to a template the
+ * workload ran before (set-image back to the previous image), the controller keeps the existing
+ * pods of that template, and they are exactly the ones to wait for.
  */
 
 export interface Baseline {
@@ -17,9 +22,28 @@ export interface Baseline {
   container: string;
   /** The workload generation after our write; the controller must have observed it. */
   generation: number;
-  /** Pods that must disappear (the old ones); empty when nothing was changed. */
-  replaced: Set<string>;
+  /** What a pod of the new version looks like; pods that do not match must disappear. */
+  current: CurrentPod;
   startedAt: number;
+}
+
+export interface CurrentPod {
+  /** set-image: the container runs this image. */
+  image?: string;
+  /** rollout-restart: the template annotation kubectl.kubernetes.io/restartedAt has this value. */
+  restartedAt?: string;
+  /** delete-pods: not one of the deleted pods. */
+  notUids?: Set<string>;
+}
+
+export const RESTARTED_AT = 'kubectl.kubernetes.io/restartedAt';
+
+export function isCurrentPod(p: V1Pod, b: Pick<Baseline, 'container' | 'current'>): boolean {
+  const { image, restartedAt, notUids } = b.current;
+  if (image !== undefined && p.spec?.containers.find((c) => c.name === b.container)?.image !== image) return false;
+  if (restartedAt !== undefined && p.metadata?.annotations?.[RESTARTED_AT] !== restartedAt) return false;
+  if (notUids?.has(podUid(p))) return false;
+  return true;
 }
 
 export interface Assessment {
@@ -35,8 +59,10 @@ export interface Assessment {
 export function assess(kind: WorkloadKind, workload: WorkloadObject, pods: V1Pod[], baseline: Baseline): Assessment {
   const desired = desiredReplicas(kind, workload);
   const statusDone = statusComplete(kind, workload, baseline.generation);
-  const oldLeft = pods.filter((p) => baseline.replaced.has(podUid(p)));
-  const newPods = pods.filter((p) => !baseline.replaced.has(podUid(p)) && !p.metadata?.deletionTimestamp && isCurrentRevision(kind, workload, p));
+  const isNew = (p: V1Pod) => isCurrentPod(p, baseline) && isCurrentRevision(kind, workload, p);
+  // Terminating pods count as old even when they match: ready means they are gone.
+  const oldLeft = pods.filter((p) => !isNew(p) || p.metadata?.deletionTimestamp);
+  const newPods = pods.filter((p) => isNew(p) && !p.metadata?.deletionTimestamp);
   const readyNew = newPods.filter(isPodReady);
   const done = statusDone && oldLeft.length === 0 && readyNew.length >= desired;
   const parts = [`${Math.min(readyNew.length, desired)}/${desired} new pod${desired === 1 ? '' : 's'} ready`];

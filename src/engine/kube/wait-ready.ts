@@ -123,8 +123,11 @@ export function waitForRollout(client: KubeClient, b: Baseline, opts: WaitOption
       );
     }
 
-    workloadWatch.start();
-    podWatch.start();
+    if (opts.signal.aborted) onAbort();
+    else {
+      workloadWatch.start();
+      podWatch.start();
+    }
   });
 }
 
