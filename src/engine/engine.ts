@@ -77,11 +77,11 @@ export class Engine {
   /** Builds the engine for an already loaded config, with its stages. */
   static async start(config: ResolvedConfig, options: EngineOptions = {}): Promise<Engine> {
     // The engine exists only after its stages; hooks forward to it once it does.
-    let engine: Engine | undefined;
-    const hooks: EngineHooks = { log: (line) => engine?.emit({ type: 'log', line }) };
+    const created: { engine?: Engine } = {};
+    const hooks: EngineHooks = { log: (line) => created.engine?.emit({ type: 'log', line }) };
     const stages = options.stages ? await options.stages(config, hooks) : {};
-    engine = new Engine(config, stages);
-    return engine;
+    created.engine = new Engine(config, stages);
+    return created.engine;
   }
 
   static fromConfig(config: ResolvedConfig, stages: StageSet = {}): Engine {
