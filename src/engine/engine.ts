@@ -47,6 +47,8 @@ export class Engine {
   /** file → "inode:mtime:size" of the version that last triggered a run, so echoes of it are dropped. */
   private readonly seen = new Map<string, string>();
   private saveBatch?: { files: Set<string>; at: number };
+  /** service → time of its latest raw file change (watcher event or editor save). */
+  private readonly lastActivity = new Map<string, number>();
 
   private constructor(
     readonly config: ResolvedConfig,
@@ -60,6 +62,8 @@ export class Engine {
       nodes,
       parallelism: config.settings.parallelism,
       emit: (event) => this.emit(event),
+      lastActivity: (name) => this.lastActivity.get(name),
+      settleMs: Math.max(4 * config.settings.quietWindowMs, 50),
       execute: async (node, trigger, signal, runId, force) => {
         const summary = await runPipeline({ config, stages: this.stages, state: this.state, emit: (event) => this.emit(event) }, { node, runId, trigger, signal, force });
         // Written before the run counts as finished, so `history` right after `run` sees it.
@@ -124,6 +128,7 @@ export class Engine {
       this.config.settings.quietWindowMs,
       (batch) => void this.watchedChanges(batch.service, batch.files, batch.firstChangeAt),
       (message) => this.emit({ type: 'warning', message }),
+      (service, at) => this.lastActivity.set(service, at),
     );
     await this.watcher.start();
   }
@@ -144,7 +149,11 @@ export class Engine {
       this.saveBatch = { files: new Set(), at };
       setImmediate(() => void this.flushSaves());
     }
-    for (const file of files) this.saveBatch.files.add(path.resolve(file));
+    for (const file of files) {
+      const absolute = path.resolve(file);
+      this.saveBatch.files.add(absolute);
+      for (const service of this.fileMap.servicesFor(absolute)) this.lastActivity.set(service, at);
+    }
   }
 
   private async flushSaves(): Promise<void> {

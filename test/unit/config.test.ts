@@ -161,7 +161,7 @@ describe('config resolution', () => {
     assert.equal(api.image?.platform, 'linux/amd64');
     assert.deepEqual(api.deploy?.portForwards, [{ local: 8080, remote: 80 }]);
     assert.equal(api.deploy?.readyTimeoutMs, 120_000);
-    assert.equal(config.settings.quietWindowMs, 30);
+    assert.equal(config.settings.quietWindowMs, 15);
     assert.ok(config.kubernetes.allowContexts.includes('kind-*'));
   });
 

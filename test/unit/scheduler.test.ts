@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, it } from 'node:test';
@@ -67,6 +68,25 @@ describe('scheduler', () => {
     const timeline = events.filter((e) => e.type === 'run-started' || e.type === 'run-finished').map((e) => e.type);
     assert.deepEqual(timeline, runs.flatMap(() => ['run-started', 'run-finished']));
   });
+
+  for (const mode of ['queue', 'restart'] as const) {
+    it(`${mode}: a 1-second stream of saves (one every 10 ms) ends in at most 2 runs, the last with the last content`, async () => {
+      const dir = await workspace({ 'input.txt': 'v0' });
+      const { engine, events } = await engineIn(dir, slowCopyService(mode, 0.2));
+      const input = path.join(dir, 'input.txt');
+      for (let i = 1; i <= 100; i++) {
+        writeFileSync(input, `v${i}`);
+        engine.notifySaved([input]);
+        await sleep(10);
+      }
+      await until(() => runsOf(events, 'api').length > 0 && !engine.status()[0]!.running, 15_000, 'the last run');
+      await engine.whenIdle();
+      const runs = runsOf(events, 'api');
+      assert.ok(runs.length <= 2, `runs: ${runs.map((r) => r.status).join(', ')}`);
+      assert.equal(runs.at(-1)!.status, 'ok');
+      assert.equal(await readFile(path.join(dir, 'staged/artifact'), 'utf8'), 'v100');
+    });
+  }
 
   it('cancel stops a running compile and reports the run as cancelled', async () => {
     const dir = await workspace({ 'input.txt': 'v0' });

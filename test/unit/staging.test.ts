@@ -55,6 +55,17 @@ services:
     assert.equal(failed!.error, 'stage: artifact not found: build/missing (the compile step should produce it)');
   });
 
+  it('does not copy again when a rebuilt artifact has identical bytes', async () => {
+    const dir = await workspace({ 'build/api': 'same bytes', 'assets/x': '', 'build/conf': '' });
+    const { engine } = await engineIn(dir, config);
+    await engine.run(['api']);
+    const before = await stat(path.join(dir, 'staged/bin/api'));
+    await writeFile(path.join(dir, 'build/api'), 'same bytes'); // new mtime, same content
+    const [second] = await engine.run(['api']);
+    assert.match(second!.records.find((r) => r.stage === 'stage')!.detail!, /nothing copied/);
+    assert.equal((await stat(path.join(dir, 'staged/bin/api'))).ino, before.ino);
+  });
+
   it('a reader never sees a half-written binary: the target is replaced by rename', async () => {
     const dir = await workspace({ 'build/api': 'a'.repeat(4 << 20), 'assets/x': '', 'build/conf': '' });
     const { engine } = await engineIn(dir, config);

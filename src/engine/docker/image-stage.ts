@@ -1,13 +1,12 @@
-import { createHash } from 'node:crypto';
 import type { Stage, StageContext, StageResult } from '../stages/stage.js';
 import { StageError } from '../stages/stage.js';
 import { buildImage } from './build.js';
 import { hashContext } from './context.js';
-import { baseImages } from './dockerfile.js';
 import { formatBytes, seconds } from './options.js';
 import { findProblems, forEnginePlatform, planBuild, type BuildPlan, type Problem } from './plan.js';
 import { contentTag } from './reference.js';
-import type { DockerClient } from './client.js';
+import { tagHash } from './tag.js';
+import { assembleDirect, chooseRoute } from './direct-route.js';
 import type { DockerRuntime } from './runtime.js';
 
 /**
@@ -28,10 +27,16 @@ export function createImageStage(runtime: DockerRuntime): Stage {
       const problems = await findProblems(planned, ctx.outputs.stagedFiles);
       if (problems.length) throw problemError(problems);
 
+      const route = await chooseRoute(ctx, runtime, planned);
+      if (route.direct) return assembleDirect(ctx, runtime, planned, route, started);
+      runtime.direct.delete(ctx.service.name);
+      ctx.log(route.why, 'info');
+
       const client = runtime.client();
       const plan = forEnginePlatform(planned, await runtime.enginePlatform(client, ctx.signal));
       const contentHash = await hashContext(plan.files, runtime.hashCache, ctx.signal, ctx.outputs.stagedFiles);
-      const ref = contentTag(plan.image.repository, await tagHash(plan, contentHash, ctx, client));
+      // The tag comes from the platform-independent plan, so the direct path names the same image alike.
+      const ref = contentTag(plan.image.repository, await tagHash(planned, contentHash, (base) => client.inspectImage(base, ctx.signal).then((found) => found?.Id)));
       // A cleanup still running from the last run could otherwise remove the tag found here.
       await runtime.settled(ctx.service.name);
       const existing = await client.inspectImage(ref, ctx.signal);
@@ -44,29 +49,11 @@ export function createImageStage(runtime: DockerRuntime): Stage {
       const imageId = await buildImage(client, plan, ref, ctx);
       const took = Math.round(performance.now() - started);
       return {
-        detail: `built ${ref} from ${formatBytes(plan.files.bytes)} of context in ${seconds(took)}`,
+        detail: `built ${ref} from ${formatBytes(plan.files.bytes)} of context in ${seconds(took)} (${route.why})`,
         outputs: { imageRef: ref, imageId },
       };
     },
   };
-}
-
-/**
- * The tag covers everything that decides the image: staged bytes, Dockerfile, build args,
- * platform, the service label, and the IDs of external base images (a rebuilt base → new tag).
- */
-async function tagHash(plan: BuildPlan, contentHash: string, ctx: StageContext, client: DockerClient): Promise<string> {
-  const hash = createHash('sha256')
-    .update('tightloop-image v1\n')
-    .update(`service ${plan.service}\nplatform ${plan.image.platform}\ncontext ${contentHash}\n`)
-    .update(`dockerfile ${plan.dockerfile.text}\n`)
-    .update(`dockerignore ${plan.files.dockerignoreText ?? ''}\n`);
-  for (const [key, value] of Object.entries(plan.image.buildArgs).sort(([a], [b]) => a.localeCompare(b))) hash.update(`arg ${key}=${value}\n`);
-  for (const base of baseImages(plan.parsed)) {
-    const found = await client.inspectImage(base, ctx.signal);
-    hash.update(`base ${base} ${found?.Id ?? 'absent'}\n`);
-  }
-  return hash.digest('hex');
 }
 
 function logContext(ctx: StageContext, plan: BuildPlan, largeBytes: number): void {

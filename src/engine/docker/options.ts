@@ -43,6 +43,8 @@ export interface DockerStageOptions {
   timeouts?: Partial<DockerTimeouts>;
   /** Compatibility-mode contexts above this size get a warning (default 100 MiB). */
   largeContextBytes?: number;
+  /** Layer blobs of direct pushes (benchmarks compare them); default: none to a loopback registry, else gzip. */
+  layerCompression?: 'gzip' | 'none';
 }
 
 export const DEFAULT_MAX_CONTEXT_BYTES = 2 * 1024 ** 3;

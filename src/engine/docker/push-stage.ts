@@ -8,10 +8,11 @@ import { registryCredentials } from './auth.js';
 import type { DockerClient } from './client.js';
 import { decideDelivery, type Delivery } from './delivery.js';
 import { collectGarbage } from './gc.js';
-import { seconds } from './options.js';
+import { DirectRegistry } from './direct-push.js';
+import { formatBytes, seconds } from './options.js';
 import { followProgress, Liveness } from './progress.js';
 import { splitTag } from './reference.js';
-import type { DockerRuntime } from './runtime.js';
+import type { DirectHandover, DockerRuntime } from './runtime.js';
 
 /** push: deliver the image the way the cluster can run it, and say which way and why. */
 export function createPushStage(runtime: DockerRuntime): Stage {
@@ -19,7 +20,10 @@ export function createPushStage(runtime: DockerRuntime): Stage {
     name: 'push',
     skipReason: (ctx) => (ctx.service.image ? undefined : 'no image configured'),
     async run(ctx: StageContext): Promise<StageResult> {
+      const direct = runtime.direct.get(ctx.service.name);
+      if (direct && direct.ref === ctx.outputs.imageRef) return pushDirect(ctx, runtime, direct);
       const result = await deliver(ctx, runtime);
+      // Direct pushes leave nothing in the engine; only engine-built images need collecting.
       cleanUpLater(ctx, runtime);
       return result;
     },
@@ -42,6 +46,36 @@ function cleanUpLater(ctx: StageContext, runtime: DockerRuntime): void {
   runtime.background(ctx.service.name, () =>
     collectGarbage(client, ctx.service.name, ctx.service.image!.keep, protect, (text, stream) => ctx.log(text, stream), ctx.signal),
   );
+}
+
+/** The image stage assembled the image in-process (or found its tag in the registry): upload it, no engine. */
+async function pushDirect(ctx: StageContext, runtime: DockerRuntime, handover: DirectHandover): Promise<StageResult> {
+  const delivery = await decideDelivery(ctx, runtime.config, runtime.timeouts.clusterFactsMs);
+  ctx.log(`delivery: ${delivery.mode}: ${delivery.why}`, 'info');
+  if (delivery.mode !== 'push') {
+    runtime.direct.delete(ctx.service.name);
+    throw new StageError(`the image was assembled for a registry push, but delivery is now ${delivery.mode} (${delivery.why})`, { hint: 'run again: the next run builds it in the engine' });
+  }
+  const tag = splitTag(handover.ref)[1];
+  const registry = handover.registry.delivery.pushRepository === delivery.pushRepository ? handover.registry : await DirectRegistry.open(runtime, delivery, ctx.signal);
+  const deployRefOf = (digest: string) => `${delivery.pullRepository}@${digest}`;
+  if (handover.existingDigest && registry === handover.registry) {
+    const digest = handover.existingDigest;
+    return {
+      status: 'skipped',
+      detail: `unchanged tag already in registry ${delivery.registry} (${handover.why}); deploy by digest ${digest.slice(0, 19)}…`,
+      outputs: { digest, deployRef: deployRefOf(digest), delivery: 'push' },
+    };
+  }
+  if (!handover.image) throw new StageError(`there is no assembled image for ${handover.ref} to push to ${delivery.registry}: run again`);
+  const image = handover.image;
+  ctx.log(`pushing ${delivery.pushRepository}:${tag} straight to the registry (credentials: ${registry.credentialSource})`, 'info');
+  const pushed = await registry.push(image, tag, ctx.signal, (text) => ctx.log(text, 'stdout'));
+  ctx.log(`pushed ${delivery.pushRepository}:${tag} → ${deployRefOf(image.digest)}`, 'info');
+  return {
+    detail: `pushed to ${delivery.registry} directly (${delivery.why}): ${pushed.uploaded} of ${pushed.total} blobs uploaded (${formatBytes(pushed.bytes)}), ${handover.why}; deploy by digest ${image.digest.slice(0, 19)}…`,
+    outputs: { digest: image.digest, deployRef: deployRefOf(image.digest), delivery: 'push' },
+  };
 }
 
 async function deliver(ctx: StageContext, runtime: DockerRuntime): Promise<StageResult> {

@@ -2,6 +2,9 @@ import os from 'node:os';
 import type { ResolvedConfig } from '../config/resolved.js';
 import type { ClusterFactsProvider } from '../stages/stage.js';
 import { DockerClient } from './client.js';
+import type { DirectImage } from './direct-image.js';
+import type { LayerCompression } from './direct-layers.js';
+import type { DirectRegistry } from './direct-push.js';
 import { dockerConfigDir, resolveDockerEndpoint } from './host.js';
 import { DEFAULT_LARGE_CONTEXT_BYTES, DEFAULT_TIMEOUTS, type DockerStageOptions, type DockerTimeouts } from './options.js';
 
@@ -14,6 +17,13 @@ export class DockerRuntime {
   /** File stat signature → sha256, so unchanged context files are not hashed again next run. */
   readonly hashCache = new Map<string, { signature: string; sha256: string }>();
   readonly cluster: ClusterFactsProvider | undefined;
+  /** Layer blobs of direct pushes; default: uncompressed to a loopback registry, gzip elsewhere. */
+  readonly layerCompression: LayerCompression | undefined;
+  /**
+   * Per service, the image the image stage assembled in-process (or found in the registry) for the
+   * push stage to upload: the hand-over of the direct path, which has no engine to keep it in.
+   */
+  readonly direct = new Map<string, DirectHandover>();
   private current: DockerClient | undefined;
   private readonly platforms = new WeakMap<DockerClient, string>();
   private readonly pending = new Map<string, Promise<unknown>>();
@@ -27,6 +37,12 @@ export class DockerRuntime {
     this.timeouts = { ...DEFAULT_TIMEOUTS, ...options.timeouts };
     this.largeContextBytes = options.largeContextBytes ?? DEFAULT_LARGE_CONTEXT_BYTES;
     this.cluster = options.cluster;
+    this.layerCompression = options.layerCompression;
+  }
+
+  /** TIGHTLOOP_ENGINE_BUILD=1 forces the engine builder and engine push (to compare the two paths). */
+  get engineForced(): boolean {
+    return this.env.TIGHTLOOP_ENGINE_BUILD === '1';
   }
 
   get dockerConfigDir(): string {
@@ -79,4 +95,15 @@ export class DockerRuntime {
     this.current?.dispose();
     this.current = undefined;
   }
+}
+
+export interface DirectHandover {
+  ref: string;
+  registry: DirectRegistry;
+  /** Why the direct path was taken (for the push stage's detail). */
+  why: string;
+  /** Assembled, to be uploaded; absent when the registry already has the tag. */
+  image?: DirectImage;
+  /** The registry's digest for the tag when it already had it. */
+  existingDigest?: string;
 }

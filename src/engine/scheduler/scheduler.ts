@@ -8,6 +8,14 @@ export interface SchedulerOptions {
   parallelism: number;
   execute: (node: Runnable, trigger: RunTrigger, signal: AbortSignal, runId: string, force: boolean) => Promise<RunSummary>;
   emit: (event: EngineEvent) => void;
+  /** When the service's files last changed (raw events, before batching); see `settleMs`. */
+  lastActivity?: (name: string) => number | undefined;
+  /**
+   * A follow-up run (changes that arrived during a run) waits until files have been quiet this
+   * long, so a burst of saves ends in one run that sees the last content instead of a chain of
+   * runs that each get superseded. The first change of a quiet period still starts at once.
+   */
+  settleMs?: number;
 }
 
 export interface RequestOptions {
@@ -21,6 +29,8 @@ interface Pending {
   waiters: ((summary: RunSummary) => void)[];
   withDependencies: boolean;
   force: boolean;
+  /** Created while a run of the service was in progress. */
+  followUp: boolean;
 }
 
 interface Slot {
@@ -60,7 +70,13 @@ export class Scheduler {
         mergeInto(slot.pending, trigger, options);
         slot.pending.waiters.push(resolve);
       } else {
-        slot.pending = { trigger: { ...trigger, changedFiles: [...trigger.changedFiles] }, waiters: [resolve], withDependencies: !!options.withDependencies, force: !!options.force };
+        slot.pending = {
+          trigger: { ...trigger, changedFiles: [...trigger.changedFiles] },
+          waiters: [resolve],
+          withDependencies: !!options.withDependencies,
+          force: !!options.force,
+          followUp: !!slot.running,
+        };
       }
     });
     this.options.emit({ type: 'run-queued', service: name, trigger });
@@ -132,6 +148,7 @@ export class Scheduler {
         return;
       }
     }
+    if (slot.pending?.followUp) await this.settle(name);
     await this.permits.acquire();
     const pending = slot.pending;
     if (!pending) {
@@ -162,6 +179,18 @@ export class Scheduler {
     if (summary.status === 'ok' && this.cascade && didWork(summary)) this.triggerDependents(name);
     if (slot.pending) void this.pump(name);
     else this.wakeIdle(slot);
+  }
+
+  /** Waits until the service's files have been quiet for `settleMs` (bounded: at most 10 s). */
+  private async settle(name: string): Promise<void> {
+    const settleMs = this.options.settleMs ?? 0;
+    const deadline = Date.now() + 10_000;
+    for (;;) {
+      const last = this.options.lastActivity?.(name);
+      const quietFor = last === undefined ? Infinity : Date.now() - last;
+      if (quietFor >= settleMs || Date.now() >= deadline) return;
+      await new Promise((r) => setTimeout(r, settleMs - quietFor));
+    }
   }
 
   private triggerDependents(name: string): void {

@@ -1,10 +1,8 @@
-import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream, createWriteStream, type Stats } from 'node:fs';
-import { chmod, lstat, mkdir, readdir, readFile, rename, rm, rmdir, stat, writeFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import type { Stats } from 'node:fs';
+import { chmod, copyFile, lstat, mkdir, readdir, readFile, rename, rm, rmdir, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { Transform } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
-import { sha256 } from '../hash.js';
+import { hashFile, sha256 } from '../hash.js';
 import type { Stage, StageContext, StageResult, StagedFile } from '../stages/stage.js';
 import { StageError } from '../stages/stage.js';
 
@@ -51,8 +49,12 @@ export const stagingStage: Stage = {
         next[item.to] = old;
         continue;
       }
-      const digest = await copyAtomically(item.from, target, mode);
-      const written = await stat(target);
+      // The compiler rewrote the file (new mtime) but often with the same bytes: hash before
+      // copying, and keep the staged file when it is already identical.
+      const digest = await hashFile(item.from);
+      const unchanged = old && old.sha256 === digest && old.mode === mode && targetInfo && signature(targetInfo) === old.targetSignature;
+      if (!unchanged) await copyAtomically(item.from, target, mode);
+      const written = unchanged ? targetInfo : await stat(target);
       next[item.to] = {
         path: item.to,
         sha256: digest,
@@ -62,8 +64,10 @@ export const stagingStage: Stage = {
         sourceSignature: signature(sourceInfo),
         targetSignature: signature(written),
       };
-      copied++;
-      bytes += written.size;
+      if (!unchanged) {
+        copied++;
+        bytes += written.size;
+      }
     }
     // Files staged by an earlier run but no longer configured would leak into the image.
     for (const stale of Object.keys(previous)) {
@@ -116,25 +120,18 @@ async function expandFiles(files: { from: string; to: string; mode?: number }[],
   return out;
 }
 
-async function copyAtomically(from: string, target: string, mode: number): Promise<string> {
+/** Copies to a temp name beside the target, then renames it into place (atomic on one file system). */
+async function copyAtomically(from: string, target: string, mode: number): Promise<void> {
   await mkdir(path.dirname(target), { recursive: true });
   const temp = path.join(path.dirname(target), `.tl-stage-${randomBytes(6).toString('hex')}`);
-  const hash = createHash('sha256');
-  const tap = new Transform({
-    transform(chunk: Buffer, _encoding, done) {
-      hash.update(chunk);
-      done(null, chunk);
-    },
-  });
   try {
-    await pipeline(createReadStream(from), tap, createWriteStream(temp, { mode }));
-    await chmod(temp, mode); // the umask may have narrowed the mode given to open()
+    await copyFile(from, temp); // kernel copy (copy_file_range / reflink where the file system can)
+    await chmod(temp, mode);
     await rename(temp, target);
   } catch (error) {
     await rm(temp, { force: true });
     throw new StageError(`could not stage ${from}: ${(error as Error).message}`);
   }
-  return hash.digest('hex');
 }
 
 /** Removes a file and then each parent folder that became empty, up to (not including) `root`. */

@@ -53,6 +53,8 @@ export class SourceWatcher {
     private readonly quietWindowMs: number,
     private readonly onBatch: (batch: ChangeBatch) => void,
     private readonly onError: (message: string) => void,
+    /** Every raw change, before batching (the scheduler's settle rule needs the real last change). */
+    private readonly onActivity: (service: string, at: number) => void = () => {},
   ) {}
 
   async start(): Promise<void> {
@@ -71,6 +73,7 @@ export class SourceWatcher {
 
   changed(file: string, at = Date.now()): void {
     for (const service of this.map.servicesFor(file)) {
+      this.onActivity(service, at);
       let batch = this.batches.get(service);
       if (!batch) {
         batch = { files: new Set(), firstChangeAt: at, timer: undefined as unknown as NodeJS.Timeout };
