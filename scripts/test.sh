@@ -20,5 +20,5 @@ npm run --silent lint
 node scripts/run-tests.mjs test/unit test/extension-unit test/docker test/kube
 if [[ "${TIGHTLOOP_SKIP_E2E:-0}" != 1 ]]; then
   bash scripts/e2e-setup.sh
-  node test/e2e/run.mjs
+  npm run --silent test:e2e
 fi

@@ -141,7 +141,8 @@ export class Engine {
 
   /**
    * An editor saved these files: trigger at once, without the watcher's delay. Saves in the same
-   * tick (Save All) make one batch; the watcher's later event for the same bytes is ignored.
+   * tick (Save All) make one batch; whichever of the save and the watcher's event for the same
+   * bytes arrives second is ignored.
    */
   notifySaved(files: string[]): void {
     const at = Date.now();
@@ -161,7 +162,10 @@ export class Engine {
     this.saveBatch = undefined;
     const byService = new Map<string, string[]>();
     for (const file of batch.files) {
-      this.seen.set(file, await signatureOf(file)); // a save always triggers, even with unchanged bytes
+      // In remote and web windows the watcher often sees the write before the editor's save
+      // event arrives: then these bytes already triggered, and a second run would only
+      // supersede the first.
+      if (!(await this.isNewVersion(file))) continue;
       for (const service of this.fileMap.servicesFor(file)) byService.set(service, [...(byService.get(service) ?? []), file]);
     }
     for (const [service, files] of byService) this.changesArrived(service, files, batch.at, 'save');

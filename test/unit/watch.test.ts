@@ -103,6 +103,20 @@ services:
     await engine.whenIdle();
   });
 
+  it('an editor save that arrives after the watcher already triggered for the same bytes is dropped', async () => {
+    const dir = await workspace({ 'src/main.rs': '', 'Cargo.toml': '', 'docs/x': '' });
+    const { engine, events } = await engineIn(dir, CONFIG);
+    await engine.startWatching();
+    const file = path.join(dir, 'src/main.rs');
+    await writeFile(file, 'written by a remote editor');
+    await until(() => runStarts(events).length === 1, 5000, 'the watcher run');
+    engine.notifySaved([file]); // the editor's save event, late
+    await sleep(300);
+    await engine.whenIdle();
+    assert.equal(runStarts(events).length, 1);
+    assert.equal(events.filter((e) => e.type === 'run-finished' && e.summary.status !== 'ok').length, 0, 'the watcher run was not superseded');
+  });
+
   it('manual services only report pending changes', async () => {
     const dir = await workspace({ 'src/main.rs': '', 'Cargo.toml': '', 'docs/a.md': '' });
     const { engine, events } = await engineIn(dir, CONFIG);

@@ -1,0 +1,189 @@
+import type { Diagnostic, EngineEvent, RunSummary, StageName, TimingRecord } from '../../engine/types.js';
+import { LogBuffer } from './log-buffer.js';
+
+export interface ServiceEntry {
+  name: string;
+  kind: 'service' | 'task';
+  manual: boolean;
+  queued: boolean;
+  live?: {
+    runId: string;
+    startedAt: number;
+    trigger: string;
+    stage?: StageName;
+    stageStartedAt?: number;
+    records: TimingRecord[];
+  };
+  last?: RunSummary;
+  pending: string[];
+  /** Finished runs with at least one stage, oldest first, capped at the history limit. */
+  history: RunSummary[];
+  diagnostics: Diagnostic[];
+}
+
+export interface ModelChange {
+  services: Set<string>;
+  /** Services whose history (and thus p50/p95/sparkline) changed. */
+  history: Set<string>;
+  diagnostics: Set<string>;
+}
+
+export interface ServiceDescriptor {
+  name: string;
+  kind: 'service' | 'task';
+  manual: boolean;
+}
+
+/**
+ * The extension's picture of the engine, built only from its events (plus the history file at
+ * start). The status bar, the panel and the quick picks read this; nothing here knows VS Code.
+ */
+export class RunModel {
+  private readonly entries = new Map<string, ServiceEntry>();
+  readonly logs = new LogBuffer();
+  private listeners = new Set<(change: ModelChange) => void>();
+
+  constructor(private historyLimit = 50) {}
+
+  setHistoryLimit(limit: number): void {
+    this.historyLimit = limit;
+    for (const entry of this.entries.values()) entry.history = entry.history.slice(-limit);
+  }
+
+  /** A new engine (config loaded or reloaded): start over with its services and their history. */
+  reset(services: ServiceDescriptor[], history: Map<string, RunSummary[]> = new Map()): void {
+    this.entries.clear();
+    this.logs.clear();
+    for (const s of services) {
+      const runs = (history.get(s.name) ?? []).filter((r) => r.records.length > 0).slice(-this.historyLimit);
+      this.entries.set(s.name, { ...s, queued: false, pending: [], history: runs, last: runs.at(-1), diagnostics: [] });
+    }
+    this.notify({ services: new Set(this.entries.keys()), history: new Set(this.entries.keys()), diagnostics: new Set(this.entries.keys()) });
+  }
+
+  /** Forget everything (no config, untrusted, config error). */
+  clear(): void {
+    const names = new Set(this.entries.keys());
+    this.entries.clear();
+    this.logs.clear();
+    this.notify({ services: names, history: names, diagnostics: names });
+  }
+
+  onChange(listener: (change: ModelChange) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  get(name: string): ServiceEntry | undefined {
+    return this.entries.get(name);
+  }
+
+  all(): ServiceEntry[] {
+    return [...this.entries.values()];
+  }
+
+  services(): ServiceEntry[] {
+    return this.all().filter((e) => e.kind === 'service');
+  }
+
+  tasks(): ServiceEntry[] {
+    return this.all().filter((e) => e.kind === 'task');
+  }
+
+  running(): ServiceEntry[] {
+    return this.all().filter((e) => e.live);
+  }
+
+  /** Looks a finished run up by id: the last run, or one in the history. */
+  findRun(service: string, runId: string): RunSummary | undefined {
+    const entry = this.entries.get(service);
+    if (!entry) return undefined;
+    if (entry.last?.runId === runId) return entry.last;
+    return entry.history.find((r) => r.runId === runId);
+  }
+
+  apply(event: EngineEvent): void {
+    const change: ModelChange = { services: new Set(), history: new Set(), diagnostics: new Set() };
+    switch (event.type) {
+      case 'run-queued': {
+        const entry = this.entries.get(event.service);
+        if (!entry) return;
+        entry.queued = true;
+        change.services.add(entry.name);
+        break;
+      }
+      case 'run-started': {
+        const entry = this.entries.get(event.service);
+        if (!entry) return;
+        entry.live = { runId: event.runId, startedAt: event.startedAt, trigger: event.trigger.reason, records: [] };
+        entry.queued = false;
+        entry.pending = [];
+        this.logs.startRun(entry.name, event.runId);
+        change.services.add(entry.name);
+        break;
+      }
+      case 'stage-started': {
+        const entry = this.entries.get(event.service);
+        if (!entry?.live || entry.live.runId !== event.runId) return;
+        entry.live.stage = event.stage;
+        entry.live.stageStartedAt = event.startedAt;
+        change.services.add(entry.name);
+        break;
+      }
+      case 'stage-finished': {
+        const entry = this.entries.get(event.record.service);
+        if (!entry?.live || entry.live.runId !== event.record.runId) return;
+        entry.live.records.push(event.record);
+        if (event.record.stage === 'trigger' && event.record.detail) entry.live.trigger = event.record.detail;
+        change.services.add(entry.name);
+        break;
+      }
+      case 'run-finished': {
+        const summary = event.summary;
+        const entry = this.entries.get(summary.service);
+        if (!entry) return;
+        if (entry.live?.runId === summary.runId) entry.live = undefined;
+        // A run that ended without starting (cancelled while queued, dependency failed) empties the queue.
+        else if (!entry.live) entry.queued = false;
+        entry.last = summary;
+        if (summary.records.length > 0) {
+          entry.history.push(summary);
+          if (entry.history.length > this.historyLimit) entry.history.splice(0, entry.history.length - this.historyLimit);
+          change.history.add(entry.name);
+        }
+        // The next successful compile clears compiler problems.
+        if (summary.status === 'ok' && entry.diagnostics.length > 0) {
+          entry.diagnostics = [];
+          change.diagnostics.add(entry.name);
+        }
+        change.services.add(entry.name);
+        break;
+      }
+      case 'diagnostics': {
+        const entry = this.entries.get(event.service);
+        if (!entry) return;
+        entry.diagnostics = event.diagnostics;
+        change.diagnostics.add(entry.name);
+        change.services.add(entry.name);
+        break;
+      }
+      case 'changes-pending': {
+        const entry = this.entries.get(event.service);
+        if (!entry) return;
+        entry.pending = event.changedFiles;
+        change.services.add(entry.name);
+        break;
+      }
+      case 'log':
+        this.logs.add(event.line);
+        return;
+      default:
+        return;
+    }
+    this.notify(change);
+  }
+
+  private notify(change: ModelChange): void {
+    for (const listener of this.listeners) listener(change);
+  }
+}
