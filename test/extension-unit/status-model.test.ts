@@ -51,7 +51,7 @@ describe('status bar picture', () => {
     assert.equal(p.ticking, false);
     assert.match(p.tooltip, /\| Stage \| Time \| \|/);
     assert.match(p.tooltip, /\| image \| — \| \$\(debug-step-over\) no image configured \|/);
-    assert.match(p.tooltip, /\| push \| — \| \$\(debug-step-over\) 〃 \|/, 'a repeated reason is said once');
+    assert.match(p.tooltip, /\| push \| — \| \$\(debug-step-over\) same as above \|/, 'a repeated reason is said once');
     assert.ok(p.tooltip.includes(`(command:tightloop.rebuildService?${encodeURIComponent('["api"]')} "Rebuild api")`));
     assert.doesNotMatch(p.tooltip, /cancelRun/);
   });

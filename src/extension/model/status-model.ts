@@ -161,7 +161,7 @@ export function tooltipFor(entry: ServiceEntry, input: StatusInput, running: Ser
     for (const r of records) {
       // One reason for several skipped stages is said once.
       const same = previous && r.detail && previous.status === r.status && previous.detail === r.detail;
-      lines.push(`| ${r.stage} | ${r.status === 'skipped' ? '—' : formatMs(r.durationMs)} | ${statusIcon(r.status)} ${same ? '〃' : md(short(r.detail ?? ''))} |`);
+      lines.push(`| ${r.stage} | ${r.status === 'skipped' ? '—' : formatMs(r.durationMs)} | ${statusIcon(r.status)} ${same ? 'same as above' : md(short(r.detail ?? ''))} |`);
       previous = r;
     }
     if (live?.stage && !records.some((r) => r.stage === live.stage)) {
