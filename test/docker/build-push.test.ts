@@ -17,7 +17,8 @@ describe('image + push against the real engine and registry', () => {
     const name = h.uniqueName();
     const repository = `${h.REGISTRY}/tl-test/${name}`;
     const config = h.makeConfig(root, [h.makeService(name, { repository, ...image }, h.path.join(root, 'staging'))], docker);
-    const stages = createDockerStages(config, { env: { ...process.env, DOCKER_CONFIG: h.path.join(root, 'docker-config') } });
+    // These tests are about the engine builder: force it (a registry push would otherwise go direct).
+    const stages = createDockerStages(config, { env: { ...process.env, DOCKER_CONFIG: h.path.join(root, 'docker-config'), TIGHTLOOP_ENGINE_BUILD: '1' } });
     cleanups.push(async () => {
       await stages.dispose();
       await h.removeImages(name);

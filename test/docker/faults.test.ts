@@ -26,7 +26,8 @@ async function service(docker: Parameters<typeof h.makeConfig>[2] = {}, options:
   const root = await h.tempDir();
   const name = h.uniqueName();
   const config = h.makeConfig(root, [h.makeService(name, { repository: repository ?? `tl-test/${name}` }, h.path.join(root, 'staging'))], docker);
-  const stages = createDockerStages(config, { env: { ...process.env, DOCKER_CONFIG: h.path.join(root, 'docker-config') }, ...options });
+  // Faults of the engine build and the engine push: force that path (direct-push.test.ts covers the other).
+  const stages = createDockerStages(config, { env: { ...process.env, DOCKER_CONFIG: h.path.join(root, 'docker-config'), TIGHTLOOP_ENGINE_BUILD: '1' }, ...options });
   const staged = async (text: string, size?: number) => {
     const binary = await h.helloBinary(text);
     return h.stage(h.path.join(root, 'staging'), [{ path: 'app', content: size ? h.padTo(binary, size, text) : binary }]);
@@ -203,7 +204,7 @@ describe('registry faults', () => {
       { mode: 0o755 },
     );
     await h.writeFile(h.path.join(configDir, 'config.json'), JSON.stringify({ auths: { [registry.host]: { auth: wrong } }, credHelpers: { [registry.host]: 'tltest' } }));
-    const fixed = createDockerStages(s.config, { env: { ...process.env, PATH: `${bin}:${process.env.PATH}`, DOCKER_CONFIG: configDir } });
+    const fixed = createDockerStages(s.config, { env: { ...process.env, PATH: `${bin}:${process.env.PATH}`, DOCKER_CONFIG: configDir, TIGHTLOOP_ENGINE_BUILD: '1' } });
     try {
       await h.runStage(fixed.push!, t);
       assert.match(t.outputs.digest!, /^sha256:/);

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import path from 'node:path';
-import { PassThrough, type Readable } from 'node:stream';
+import { PassThrough, Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
 import picomatch from 'picomatch';
@@ -38,7 +38,12 @@ export interface LayerBlob {
   /** sha256 and size of the blob as uploaded. */
   digest: string;
   size: number;
+  /** The gzipped blob, kept when small enough: compressing it again for the upload would double the cost. */
+  bytes?: Buffer;
 }
+
+/** Gzipped layers up to this size stay in memory between the image and push stages. */
+const KEEP_COMPRESSED_BYTES = 256 * 1024 * 1024;
 
 /** A fixed mtime and owner: the same staged bytes always give the same layer digest. */
 const EPOCH = new Date(0);
@@ -128,9 +133,10 @@ export function packLayer(recipe: LayerRecipe, signal: AbortSignal): Readable {
 }
 
 /** The blob as uploaded: the tar, gzipped (level 1: fast, and deterministic for the same bytes) or not. */
-export function openLayer(recipe: LayerRecipe, compression: LayerCompression, signal: AbortSignal): Readable {
-  const tarStream = packLayer(recipe, signal);
-  if (compression === 'none') return tarStream;
+export function openLayer(layer: LayerBlob, signal: AbortSignal): Readable {
+  if (layer.bytes) return Readable.from([layer.bytes]);
+  const tarStream = packLayer(layer.recipe, signal);
+  if (layer.compression === 'none') return tarStream;
   const gzip = createGzip({ level: 1 });
   tarStream.on('error', (error) => gzip.destroy(error));
   return tarStream.pipe(gzip);
@@ -146,6 +152,7 @@ export async function measureLayer(recipe: LayerRecipe, compression: LayerCompre
   const diff = createHash('sha256');
   const blob = compression === 'none' ? diff : createHash('sha256');
   let size = 0;
+  const kept: Buffer[] = [];
   const tarStream = packLayer(recipe, signal);
   const counted = new PassThrough();
   if (compression === 'none') {
@@ -166,9 +173,11 @@ export async function measureLayer(recipe: LayerRecipe, compression: LayerCompre
     for await (const chunk of counted as AsyncIterable<Buffer>) {
       blob.update(chunk);
       size += chunk.length;
+      if (size <= KEEP_COMPRESSED_BYTES) kept.push(chunk);
     }
     await tee;
   }
   const diffId = `sha256:${diff.digest('hex')}`;
-  return { recipe, compression, mediaType: LAYER_MEDIA_TYPE[compression], diffId, digest: compression === 'none' ? diffId : `sha256:${blob.digest('hex')}`, size };
+  const bytes = compression === 'gzip' && size <= KEEP_COMPRESSED_BYTES ? Buffer.concat(kept) : undefined;
+  return { recipe, compression, mediaType: LAYER_MEDIA_TYPE[compression], diffId, digest: compression === 'none' ? diffId : `sha256:${blob.digest('hex')}`, size, bytes };
 }

@@ -56,7 +56,7 @@ export class DirectRegistry {
     const signal = limit.signal;
     try {
       const blobs = [
-        ...image.layers.map((l) => ({ digest: l.digest, size: l.size, open: () => openLayer(l.recipe, l.compression, signal) })),
+        ...image.layers.map((l) => ({ digest: l.digest, size: l.size, open: () => openLayer(l, signal) })),
         { digest: image.configDigest, size: image.config.length, bytes: image.config },
       ];
       let uploaded = 0;

@@ -101,6 +101,8 @@ export class RegistryClient {
       else {
         const source = body.open();
         source.on('error', (error) => req.destroy(error));
+        // A refused or failed request must not leave the layer's files open.
+        req.on('close', () => source.destroy());
         source.pipe(req);
       }
     });
