@@ -8,9 +8,10 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 export NEEDRESTART_SUSPEND=1
 
 bash scripts/ensure-deps.sh
-had_services=$(ls .tightloop-services/*.pid 2>/dev/null | wc -l)
+# Stop on exit only what this run started (services.sh stop kills recorded PIDs only): services
+# a developer already had running stay up.
+if compgen -G '.tightloop-services/*.pid' >/dev/null; then had_services=1; else had_services=0; fi
 bash scripts/services.sh start
-# Stop on exit only what this run started (services.sh stop kills recorded PIDs only).
 if [[ "$had_services" == 0 ]]; then trap 'bash scripts/services.sh stop || true' EXIT; fi
 eval "$(bash scripts/services.sh env)"
 
