@@ -65,6 +65,9 @@ export class Engine {
       lastActivity: (name) => this.lastActivity.get(name),
       settleMs: Math.max(4 * config.settings.quietWindowMs, 50),
       execute: async (node, trigger, signal, runId, force) => {
+        // What this run will read is at least as new as the files are now: a later event for
+        // these exact bytes (chokidar's trailing event after a burst) is an echo, not a change.
+        for (const file of trigger.changedFiles) this.seen.set(file, await signatureOf(file));
         const summary = await runPipeline({ config, stages: this.stages, state: this.state, emit: (event) => this.emit(event) }, { node, runId, trigger, signal, force });
         // Written before the run counts as finished, so `history` right after `run` sees it.
         await this.history.append(summary).catch((error: Error) => this.emit({ type: 'warning', message: `history not written: ${error.message}` }));

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { ServiceFileMap, SourceWatcher } from '../../src/engine/watch/watcher.js';
@@ -115,6 +115,28 @@ services:
     await engine.whenIdle();
     assert.equal(runStarts(events).length, 1);
     assert.equal(events.filter((e) => e.type === 'run-finished' && e.summary.status !== 'ok').length, 0, 'the watcher run was not superseded');
+  });
+
+  it('200 writes in 2 s through the watcher alone end in at most 2 runs, the last staging the last content', async () => {
+    const dir = await workspace({ 'src/input.txt': 'v0' });
+    const { engine, events } = await engineIn(dir, `version: 1
+services:
+  api:
+    watch: { paths: [src] }
+    compile: { command: "sleep 0.1 && mkdir -p out && cp src/input.txt out/artifact" }
+    stage: { dir: staged, files: [{ from: out/artifact, to: artifact }] }
+`);
+    await engine.startWatching();
+    for (let i = 1; i <= 200; i++) {
+      writeFileSync(path.join(dir, 'src/input.txt'), `v${i}`);
+      await sleep(10);
+    }
+    await sleep(500); // past the quiet window, the settle time and chokidar's trailing events
+    await engine.whenIdle();
+    const runs = events.flatMap((e) => (e.type === 'run-finished' ? [e.summary] : []));
+    assert.ok(runs.length >= 1 && runs.length <= 2, `runs: ${runs.map((r) => r.status).join(', ')}`);
+    assert.equal(runs.at(-1)!.status, 'ok');
+    assert.equal(await readFile(path.join(dir, 'staged/artifact'), 'utf8'), 'v200');
   });
 
   it('manual services only report pending changes', async () => {
