@@ -63,7 +63,9 @@ export class Engine {
       parallelism: config.settings.parallelism,
       emit: (event) => this.emit(event),
       lastActivity: (name) => this.lastActivity.get(name),
-      settleMs: Math.max(4 * config.settings.quietWindowMs, 50),
+      // chokidar throttles events per file (gaps of 60-140 ms inside a burst were measured), so
+      // a follow-up waits for 200 ms of quiet at least.
+      settleMs: Math.max(4 * config.settings.quietWindowMs, 200),
       execute: async (node, trigger, signal, runId, force) => {
         // What this run will read is at least as new as the files are now: a later event for
         // these exact bytes (chokidar's trailing event after a burst) is an echo, not a change.

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, it } from 'node:test';
@@ -7,10 +8,16 @@ import { runCommand } from '../../src/engine/compile/run-command.js';
 import { StageError } from '../../src/engine/stages/stage.js';
 import { sleep, until, workspace } from '../helpers/workspace.js';
 
+/** Running, i.e. exists and is not a zombie (an exited process its parent has not reaped yet). */
 function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
+  } catch {
+    return false;
+  }
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
   } catch {
     return false;
   }

@@ -1,4 +1,5 @@
 import { execa } from 'execa';
+import { readdirSync, readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
 import { formatDuration } from '../config/duration.js';
@@ -111,13 +112,40 @@ function killGroup(pgid: number, sig: NodeJS.Signals): boolean {
   }
 }
 
+/**
+ * True while a process of the group still runs. A killed compiler's children can linger as
+ * zombies until PID 1 reaps them (late on some VMs and init-less containers); they hold nothing,
+ * so a group of zombies only counts as gone (read from /proc where there is one).
+ */
 function groupAlive(pgid: number): boolean {
   try {
     process.kill(-pgid, 0);
-    return true;
   } catch {
     return false;
   }
+  return !onlyZombiesLeft(pgid);
+}
+
+function onlyZombiesLeft(pgid: number): boolean {
+  let entries: string[];
+  try {
+    entries = readdirSync('/proc');
+  } catch {
+    return false; // no /proc: trust kill(0)
+  }
+  for (const entry of entries) {
+    if (!/^\d+$/.test(entry)) continue;
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+    } catch {
+      continue; // exited meanwhile
+    }
+    // "pid (comm) state ppid pgrp …": comm may contain spaces and parentheses, so split after the last ')'.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    if (Number(fields[2]) === pgid && fields[0] !== 'Z') return false;
+  }
+  return true;
 }
 
 async function terminateGroup(pgid: number, graceMs: number): Promise<void> {

@@ -139,7 +139,7 @@ export const DockerSchema = z.strictObject({
 }).describe('The Docker engine that builds images, and how they are delivered.');
 
 export const SettingsSchema = z.strictObject({
-  quietWindowMs: z.number().int().min(0).max(5000).default(15).describe('Batch file changes arriving within this window (ms); a run that follows a running one also waits until changes were quiet for 4× this (at least 50 ms).'),
+  quietWindowMs: z.number().int().min(0).max(5000).default(15).describe('Batch file changes arriving within this window (ms); a run that follows a running one also waits until changes were quiet for 4× this (at least 200 ms).'),
   parallelism: z.number().int().min(1).optional().describe('Services built at once (default: CPU count).'),
   historyLimit: z.number().int().min(10).default(2000).describe('Runs kept in .tightloop/history.jsonl.'),
 }).describe('Engine settings.');

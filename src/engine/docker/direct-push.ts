@@ -9,6 +9,14 @@ import { splitRepository } from './reference.js';
 import { RegistryClient, registryErrorText, type RegistryReply, type RegistryRequest } from './registry-client.js';
 import type { DockerRuntime } from './runtime.js';
 
+/** Without these accept types a registry may convert the manifest and answer another digest. */
+const ANY_MANIFEST = [
+  MANIFEST_MEDIA_TYPE,
+  'application/vnd.docker.distribution.manifest.list.v2+json',
+  'application/vnd.oci.image.manifest.v1+json',
+  'application/vnd.oci.image.index.v1+json',
+].join(', ');
+
 type PushDelivery = Extract<Delivery, { mode: 'push' }>;
 
 /** A registry session for the repository pushed to, with the credentials the docker CLI would use. */
@@ -84,6 +92,42 @@ export class DirectRegistry {
       if (limit.timedOut()) throw new StageError(`the push to ${this.delivery.registry} did not finish within ${seconds(this.runtime.timeouts.pushMs)}`);
       throw error;
     }
+  }
+
+  /**
+   * DELETE of a manifest by digest (this removes every tag on it). 405 or UNSUPPORTED means the
+   * registry has deletes disabled; any other refusal is returned as text for a warning.
+   */
+  async deleteManifest(digest: string, signal: AbortSignal): Promise<'deleted' | 'missing' | 'unsupported' | string> {
+    const reply = await this.call({ method: 'DELETE', path: `/v2/${this.name}/manifests/${digest}` }, signal, 'delete a manifest in');
+    if (reply.status === 202 || reply.status === 200) return 'deleted';
+    if (reply.status === 404) return 'missing';
+    if (reply.status === 405 || /UNSUPPORTED/.test(reply.body.toString('utf8'))) return 'unsupported';
+    return `HTTP ${reply.status} ${registryErrorText(reply)}`;
+  }
+
+  /** Every tag of the repository (following the Link header's pages); none when the repository is unknown. */
+  async listTags(signal: AbortSignal): Promise<string[]> {
+    const tags: string[] = [];
+    let next: string | undefined = `/v2/${this.name}/tags/list?n=1000`;
+    while (next) {
+      const reply = await this.call({ method: 'GET', path: next }, signal, 'list tags in');
+      if (reply.status === 404) break;
+      if (reply.status !== 200) throw this.refused(reply, 'listing tags');
+      tags.push(...((JSON.parse(reply.body.toString('utf8')) as { tags?: string[] | null }).tags ?? []));
+      next = /<([^>]+)>;\s*rel="next"/.exec(String(reply.headers.link ?? ''))?.[1];
+    }
+    return tags;
+  }
+
+  /** The digest a tag points at (whatever the manifest type), or undefined when it is gone. */
+  async headManifest(tag: string, signal: AbortSignal): Promise<string | undefined> {
+    const reply = await this.call({ method: 'HEAD', path: `/v2/${this.name}/manifests/${tag}`, headers: { accept: ANY_MANIFEST } }, signal, 'look up a tag in');
+    if (reply.status === 404) return undefined;
+    if (reply.status !== 200) throw this.refused(reply, `looking up ${tag}`);
+    const digest = String(reply.headers['docker-content-digest'] ?? '');
+    if (!digest) throw new StageError(`registry ${this.delivery.registry} gave no digest for ${tag}`);
+    return digest;
   }
 
   private async hasBlob(digest: string, signal: AbortSignal): Promise<boolean> {

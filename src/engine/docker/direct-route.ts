@@ -46,6 +46,8 @@ export async function assembleDirect(ctx: StageContext, runtime: DockerRuntime, 
   const registry = await DirectRegistry.open(runtime, delivery, ctx.signal);
   ctx.log(route.why, 'info');
 
+  // A registry GC still running from the last push could otherwise delete the tag found here.
+  await runtime.settled(ctx.service.name);
   let existing: Awaited<ReturnType<DirectRegistry['manifestDigest']>>;
   try {
     existing = await registry.manifestDigest(tag, bounded(ctx.signal, runtime.timeouts.apiMs).signal);

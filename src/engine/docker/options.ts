@@ -20,6 +20,8 @@ export interface DockerTimeouts {
   kindLoadMs: number;
   /** Asking the Kubernetes side for cluster facts. */
   clusterFactsMs: number;
+  /** One background registry GC after a direct push (each request is also bounded by apiMs). */
+  registryGcMs: number;
 }
 
 export const DEFAULT_TIMEOUTS: DockerTimeouts = {
@@ -33,6 +35,7 @@ export const DEFAULT_TIMEOUTS: DockerTimeouts = {
   credentialHelperMs: 10_000,
   kindLoadMs: 5 * 60_000,
   clusterFactsMs: 15_000,
+  registryGcMs: 2 * 60_000,
 };
 
 export interface DockerStageOptions {

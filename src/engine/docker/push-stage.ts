@@ -12,6 +12,7 @@ import { DirectRegistry } from './direct-push.js';
 import { formatBytes, seconds } from './options.js';
 import { followProgress, Liveness } from './progress.js';
 import { splitTag } from './reference.js';
+import { collectRegistryGarbage, PushRecord } from './registry-gc.js';
 import type { DirectHandover, DockerRuntime } from './runtime.js';
 
 /** push: deliver the image the way the cluster can run it, and say which way and why. */
@@ -61,6 +62,7 @@ async function pushDirect(ctx: StageContext, runtime: DockerRuntime, handover: D
   const deployRefOf = (digest: string) => `${delivery.pullRepository}@${digest}`;
   if (handover.existingDigest && registry === handover.registry) {
     const digest = handover.existingDigest;
+    await recordAndCollect(ctx, runtime, registry, tag, digest, true);
     return {
       status: 'skipped',
       detail: `unchanged tag already in registry ${delivery.registry} (${handover.why}); deploy by digest ${digest.slice(0, 19)}…`,
@@ -72,10 +74,29 @@ async function pushDirect(ctx: StageContext, runtime: DockerRuntime, handover: D
   ctx.log(`pushing ${delivery.pushRepository}:${tag} straight to the registry (credentials: ${registry.credentialSource})`, 'info');
   const pushed = await registry.push(image, tag, ctx.signal, (text) => ctx.log(text, 'stdout'));
   ctx.log(`pushed ${delivery.pushRepository}:${tag} → ${deployRefOf(image.digest)}`, 'info');
+  await recordAndCollect(ctx, runtime, registry, tag, image.digest, false);
   return {
     detail: `pushed to ${delivery.registry} directly (${delivery.why}): ${pushed.uploaded} of ${pushed.total} blobs uploaded (${formatBytes(pushed.bytes)}), ${handover.why}; deploy by digest ${image.digest.slice(0, 19)}…`,
     outputs: { digest: image.digest, deployRef: deployRefOf(image.digest), delivery: 'push' },
   };
+}
+
+/**
+ * Records the tag as ours (or, found already in the registry, marks our own record of it as newest)
+ * and starts the registry GC in the background, queued like the engine GC: the next image stage of
+ * the service waits for it before looking its tag up. Neither can fail the push.
+ */
+async function recordAndCollect(ctx: StageContext, runtime: DockerRuntime, registry: DirectRegistry, tag: string, digest: string, found: boolean): Promise<void> {
+  const record = new PushRecord(ctx.config.root, ctx.service.name);
+  try {
+    await record.add({ repository: registry.delivery.pushRepository, tag, digest }, found);
+  } catch (error) {
+    ctx.log(`could not record ${tag} in ${record.file} (it will not be cleaned up): ${oneLine((error as Error).message)}`, 'warn');
+  }
+  const protect = new Set([digest, ctx.outputs.digest, ctx.lastSuccess?.digest].filter((d): d is string => !!d));
+  runtime.background(ctx.service.name, () =>
+    collectRegistryGarbage(registry, record, ctx.service.image!.keep, protect, (text, stream) => ctx.log(text, stream), ctx.signal, runtime.timeouts.registryGcMs),
+  );
 }
 
 async function deliver(ctx: StageContext, runtime: DockerRuntime): Promise<StageResult> {

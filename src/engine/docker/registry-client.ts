@@ -13,7 +13,7 @@ export interface RegistryReply {
 }
 
 export interface RegistryRequest {
-  method: 'GET' | 'HEAD' | 'POST' | 'PUT';
+  method: 'GET' | 'HEAD' | 'POST' | 'PUT' | 'DELETE';
   /** Path below the registry root (/v2/…) or an absolute URL (an upload Location, a token realm). */
   path: string;
   headers?: Record<string, string>;
@@ -30,7 +30,8 @@ export interface RegistryRequest {
 export class RegistryClient {
   readonly base: string;
   private authorization: string | undefined;
-  private challenged = false;
+  /** The last challenge answered: a different one (a delete needs another token scope) is answered again. */
+  private answered: string | undefined;
 
   constructor(
     readonly registry: string,
@@ -44,9 +45,9 @@ export class RegistryClient {
   /** Sends a request, answering one auth challenge; the reply of any status is returned. */
   async send(request: RegistryRequest, signal: AbortSignal): Promise<RegistryReply> {
     const reply = await this.raw(request, signal, this.authorization);
-    if (reply.status !== 401 || this.challenged) return reply;
-    this.challenged = true;
     const challenge = String(reply.headers['www-authenticate'] ?? '');
+    if (reply.status !== 401 || this.answered === challenge) return reply;
+    this.answered = challenge;
     this.authorization = await this.answer(challenge, signal);
     if (!this.authorization) return reply;
     return this.raw(request, signal, this.authorization);
