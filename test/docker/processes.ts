@@ -41,15 +41,15 @@ export interface RegistryProcess {
   stop(): Promise<void>;
 }
 
-/** docker-registry on 127.0.0.1:<port>, loopback only, optionally requiring htpasswd auth. */
-export async function startRegistry(dir: string, options: { port?: number; auth?: boolean } = {}): Promise<RegistryProcess> {
+/** docker-registry on 127.0.0.1:<port>, loopback only, optionally requiring htpasswd auth or with deletes disabled. */
+export async function startRegistry(dir: string, options: { port?: number; auth?: boolean; deletes?: boolean } = {}): Promise<RegistryProcess> {
   const port = options.port ?? (await freePort());
   await mkdir(path.join(dir, 'data'), { recursive: true });
   const auth = options.auth ? `auth: { htpasswd: { realm: tightloop-test, path: ${path.join(dir, 'htpasswd')} } }\n` : '';
   if (options.auth) await writeFile(path.join(dir, 'htpasswd'), HTPASSWD);
   await writeFile(
     path.join(dir, 'registry.yml'),
-    `version: 0.1\nlog: { level: warn }\nstorage: { filesystem: { rootdirectory: ${path.join(dir, 'data')} }, delete: { enabled: true } }\nhttp: { addr: 127.0.0.1:${port} }\n${auth}`,
+    `version: 0.1\nlog: { level: warn }\nstorage: { filesystem: { rootdirectory: ${path.join(dir, 'data')} }, delete: { enabled: ${options.deletes ?? true} } }\nhttp: { addr: 127.0.0.1:${port} }\n${auth}`,
   );
   const log = openSync(path.join(dir, 'registry.log'), 'a');
   const child = spawn('docker-registry', ['serve', path.join(dir, 'registry.yml')], { stdio: ['ignore', log, log] });
