@@ -5,6 +5,7 @@ import { lstat, readdir, readFile, readlink } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import tar from 'tar-stream';
+import { addTarEntry } from './tar-entry.js';
 
 /** One entry of the build context, path relative to the context root (posix). */
 export interface ContextEntry {
@@ -136,17 +137,7 @@ export function packContext(files: BuildContextFiles, extra: { name: string; con
       if (content === undefined) pack.entry(header, done);
       else pack.entry(header, content, done);
     });
-  // tar-stream is built on streamx: feed entries by plain pipe(), which both stream kinds speak.
-  const addFile = (header: Partial<tar.Header> & { name: string }, abs: string) =>
-    new Promise<void>((resolve, reject) => {
-      const sink = pack.entry(header, (error) => (error ? reject(error) : resolve()));
-      const source = createReadStream(abs, { signal });
-      source.on('error', (error) => {
-        sink.destroy(error);
-        reject(error);
-      });
-      source.pipe(sink as unknown as NodeJS.WritableStream);
-    });
+  const addFile = (header: Partial<tar.Header> & { name: string }, abs: string) => addTarEntry(pack, header, abs, signal);
   (async () => {
     for (const file of extra) await add({ ...base, name: file.name, mode: 0o644 }, file.content);
     for (const entry of files.entries) {

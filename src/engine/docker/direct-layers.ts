@@ -1,11 +1,11 @@
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import path from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
 import picomatch from 'picomatch';
 import tar from 'tar-stream';
+import { addTarEntry } from './tar-entry.js';
 import type { ContextEntry } from './context.js';
 import type { CopyStep } from './direct-spec.js';
 
@@ -108,17 +108,7 @@ function withParents(entries: LayerEntry[]): LayerEntry[] {
 /** The layer as an uncompressed tar stream, made while it is read. A file that changes size fails it. */
 export function packLayer(recipe: LayerRecipe, signal: AbortSignal): Readable {
   const pack = tar.pack();
-  const entry = (header: Partial<tar.Header> & { name: string }, abs?: string) =>
-    new Promise<void>((resolve, reject) => {
-      const sink = pack.entry(header, (error) => (error ? reject(error) : resolve()));
-      if (!abs) return;
-      const source = createReadStream(abs, { signal });
-      source.on('error', (error) => {
-        sink.destroy(error);
-        reject(error);
-      });
-      source.pipe(sink as unknown as NodeJS.WritableStream);
-    });
+  const entry = (header: Partial<tar.Header> & { name: string }, abs?: string) => addTarEntry(pack, header, abs, signal);
   (async () => {
     for (const e of recipe.entries) {
       if (signal.aborted) throw signal.reason;
