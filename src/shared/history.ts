@@ -1,3 +1,4 @@
+import { percentile, stageStats } from '../engine/history/stats.js';
 import { STAGES, type RunSummary, type StageName } from '../engine/types.js';
 import type { HistoryPoint, ServiceHistory } from './messages.js';
 
@@ -35,24 +36,13 @@ export function analyseHistory(service: string, runs: RunSummary[], limit: numbe
     return point;
   });
 
-  const stats = STAGES.map((stage) => {
-    const durations = recent.flatMap((r) => durationsOf(r, stage));
-    return { stage, count: durations.length, p50: percentile(durations, 50), p95: percentile(durations, 95) };
-  }).filter((s) => s.count > 0);
+  const stats = stageStats(recent);
 
   return { service, stats, points, medianMs };
 }
 
 function durationsOf(run: RunSummary, stage: StageName): number[] {
   return run.records.filter((r) => r.stage === stage && r.status !== 'skipped').map((r) => r.durationMs);
-}
-
-/** Nearest-rank percentile, like the engine's (duplicated so the webview bundle stays Node-free). */
-export function percentile(values: number[], p: number): number {
-  if (values.length === 0) return 0;
-  const sorted = [...values].sort((a, b) => a - b);
-  const rank = Math.ceil((p / 100) * sorted.length);
-  return sorted[Math.min(sorted.length - 1, Math.max(0, rank - 1))]!;
 }
 
 function round2(n: number): number {

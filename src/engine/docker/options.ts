@@ -53,12 +53,7 @@ export interface DockerStageOptions {
 export const DEFAULT_MAX_CONTEXT_BYTES = 2 * 1024 ** 3;
 export const DEFAULT_LARGE_CONTEXT_BYTES = 100 * 1024 ** 2;
 
-export function formatBytes(bytes: number): string {
-  if (bytes < 1024) return `${bytes} B`;
-  if (bytes < 1024 ** 2) return `${(bytes / 1024).toFixed(1)} KiB`;
-  if (bytes < 1024 ** 3) return `${(bytes / 1024 ** 2).toFixed(1)} MiB`;
-  return `${(bytes / 1024 ** 3).toFixed(2)} GiB`;
-}
+export { formatBytes } from '../config/duration.js';
 
 export function seconds(ms: number): string {
   return ms < 1000 ? `${ms} ms` : `${+(ms / 1000).toFixed(1)} s`;

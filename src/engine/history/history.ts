@@ -1,13 +1,9 @@
 import { appendFile, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { STAGES, type RunSummary, type StageName } from '../types.js';
+import type { RunSummary } from '../types.js';
+import { stageStats, type StageStats } from './stats.js';
 
-export interface StageStats {
-  stage: StageName;
-  count: number;
-  p50: number;
-  p95: number;
-}
+export { percentile, stageStats, type StageStats } from './stats.js';
 
 /**
  * Append-only run log (.tightloop/history.jsonl, one RunSummary a line). Bounded: when it grows
@@ -83,19 +79,4 @@ export class History {
   async stats(service: string, count = 50): Promise<StageStats[]> {
     return stageStats(await this.recent(service, count));
   }
-}
-
-export function stageStats(runs: RunSummary[]): StageStats[] {
-  return STAGES.map((stage) => {
-    const durations = runs.flatMap((r) => r.records.filter((rec) => rec.stage === stage && rec.status !== 'skipped').map((rec) => rec.durationMs));
-    return { stage, count: durations.length, p50: percentile(durations, 50), p95: percentile(durations, 95) };
-  }).filter((s) => s.count > 0);
-}
-
-/** Nearest-rank percentile; 0 for an empty list. */
-export function percentile(values: number[], p: number): number {
-  if (values.length === 0) return 0;
-  const sorted = [...values].sort((a, b) => a - b);
-  const rank = Math.ceil((p / 100) * sorted.length);
-  return sorted[Math.min(sorted.length - 1, Math.max(0, rank - 1))]!;
 }
