@@ -1,5 +1,6 @@
-import { appendFile, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { appendFile, readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { ensureStateFolder, STATE_DIR_NAME } from '../state-dir.js';
 import type { RunSummary } from '../types.js';
 import { stageStats, type StageStats } from './stats.js';
 
@@ -15,13 +16,15 @@ export class History {
   /** Appends are chained so concurrent runs never interleave or lose a line. */
   private writes: Promise<void> = Promise.resolve();
   readonly file: string;
+  private readonly root: string;
 
   constructor(
     root: string,
     private readonly limit: number,
     private readonly warn: (message: string) => void = () => {},
   ) {
-    this.file = path.join(root, '.tightloop', 'history.jsonl');
+    this.root = root;
+    this.file = path.join(root, STATE_DIR_NAME, 'history.jsonl');
   }
 
   load(): Promise<RunSummary[]> {
@@ -59,7 +62,7 @@ export class History {
   private async write(run: RunSummary): Promise<void> {
     const runs = await this.load();
     runs.push(run);
-    await mkdir(path.dirname(this.file), { recursive: true });
+    await ensureStateFolder(this.root);
     if (runs.length > this.limit * 1.2) {
       runs.splice(0, runs.length - this.limit);
       const temp = `${this.file}.${process.pid}.tmp`;
