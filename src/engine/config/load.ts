@@ -5,6 +5,7 @@ import path from 'node:path';
 import { LineCounter, parseDocument } from 'yaml';
 import type { ConfigIssue } from '../types.js';
 import { parseDuration, parseSize } from './duration.js';
+import { unknownFieldMessage } from './field-hints.js';
 import { PositionFinder } from './positions.js';
 import type { ResolvedConfig, ResolvedService, ResolvedTask } from './resolved.js';
 import { ConfigSchema, DEFAULT_ALLOW_CONTEXTS, type ParsedConfig } from './schema.js';
@@ -77,7 +78,7 @@ export function parseConfigText(
   if (!parsed.success) {
     for (const zodIssue of parsed.error.issues) {
       if (zodIssue.code === 'unrecognized_keys') {
-        for (const key of zodIssue.keys) issues.push(issueAt(zodIssue.path, unknownKeyMessage(key), key));
+        for (const key of zodIssue.keys) issues.push(issueAt(zodIssue.path, unknownFieldMessage(zodIssue.path, key), key));
       } else {
         issues.push(issueAt(zodIssue.path, zodIssue.message));
       }
@@ -94,34 +95,6 @@ export function parseConfigText(
 
 function sortIssues(issues: ConfigIssue[]): ConfigIssue[] {
   return issues.sort((a, b) => a.line - b.line || a.column - b.column);
-}
-
-const KNOWN_KEYS = [
-  'version', 'kubernetes', 'docker', 'settings', 'services', 'tasks', 'watch', 'paths', 'ignore', 'trigger', 'onChange',
-  'dependsOn', 'compile', 'command', 'cwd', 'env', 'timeout', 'problemMatcher', 'inputs', 'stage', 'dir', 'files',
-  'from', 'to', 'mode', 'image', 'repository', 'dockerfile', 'base', 'context', 'platform', 'buildArgs', 'keep',
-  'maxContextSize', 'deploy', 'workload', 'container', 'namespace', 'strategy', 'readyTimeout', 'portForwards',
-  'streamLogs', 'kubeconfig', 'allowContexts', 'host', 'registry', 'delivery', 'quietWindowMs', 'parallelism',
-  'historyLimit',
-];
-
-function unknownKeyMessage(key: string): string {
-  const close = KNOWN_KEYS.find((k) => k !== key && editDistance(k.toLowerCase(), key.toLowerCase()) <= 2);
-  return close ? `unknown field "${key}" (did you mean "${close}"?)` : `unknown field "${key}"`;
-}
-
-function editDistance(a: string, b: string): number {
-  const row = Array.from({ length: b.length + 1 }, (_, i) => i);
-  for (let i = 1; i <= a.length; i++) {
-    let previous = row[0]!;
-    row[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const current = row[j]!;
-      row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, previous + (a[i - 1] === b[j - 1] ? 0 : 1));
-      previous = current;
-    }
-  }
-  return row[b.length]!;
 }
 
 /** Expands `${env:NAME}` in every string value; a missing variable is reported at its field. */
