@@ -27,7 +27,7 @@ export function formatIssue(issue: ConfigIssue): string {
 }
 
 /** Load, validate and resolve a config file; throws ConfigError listing every problem at once. */
-export async function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): Promise<ResolvedConfig> {
+export async function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env, options: ParseOptions = {}): Promise<ResolvedConfig> {
   const absolute = path.resolve(file);
   let text: string;
   try {
@@ -36,9 +36,14 @@ export async function loadConfig(file: string, env: NodeJS.ProcessEnv = process.
     const reason = (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'file not found' : (error as Error).message;
     throw new ConfigError([{ file: absolute, line: 0, column: 0, path: '', message: reason }]);
   }
-  const result = parseConfigText(text, absolute, env);
+  const result = parseConfigText(text, absolute, env, options);
   if (!result.config) throw new ConfigError(result.issues);
   return result.config;
+}
+
+export interface ParseOptions {
+  /** 1-based lines the user edited lately, most recent first (an editor knows; it orders hints). */
+  recentEdits?: number[];
 }
 
 /** Pure variant for editors: never throws, returns every issue with its position. */
@@ -46,6 +51,7 @@ export function parseConfigText(
   text: string,
   file: string,
   env: NodeJS.ProcessEnv = process.env,
+  options: ParseOptions = {},
 ): { config?: ResolvedConfig; issues: ConfigIssue[] } {
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: true, prettyErrors: false });
@@ -89,7 +95,11 @@ export function parseConfigText(
 
   const root = path.dirname(file);
   const config = resolve(parsed.data, file, root);
-  for (const problem of checkSemantics(config, parsed.data)) issues.push(issueAt(problem.path, problem.message));
+  const editRank = (fieldPath: readonly PropertyKey[]) => {
+    const rank = options.recentEdits?.indexOf(where.locate(fieldPath).line) ?? -1;
+    return rank < 0 ? undefined : rank;
+  };
+  for (const problem of checkSemantics(config, parsed.data, editRank)) issues.push(issueAt(problem.path, problem.message));
   return issues.length > 0 ? { issues: sortIssues(issues) } : { config, issues: [] };
 }
 
