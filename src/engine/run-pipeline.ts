@@ -153,14 +153,14 @@ async function runService(
 async function runTask(deps: PipelineDeps, request: RunRequest, task: ResolvedTask, record: Record_): Promise<Failure | undefined> {
   const startedAt = Date.now();
   const started = performance.now();
-  deps.emit({ type: 'stage-started', service: task.name, runId: request.runId, stage: 'compile', startedAt });
+  deps.emit({ type: 'stage-started', service: task.name, runId: request.runId, stage: 'task', startedAt });
   try {
-    const result = await runCommand(task, request.signal, (text, stream) => emitLog(deps, task.name, request.runId, 'compile', text, stream));
-    record({ service: task.name, runId: request.runId, stage: 'compile', startedAt, durationMs: performance.now() - started, status: 'ok', detail: `task, pid ${result.pid}` });
+    const result = await runCommand(task, request.signal, (text, stream) => emitLog(deps, task.name, request.runId, 'task', text, stream));
+    record({ service: task.name, runId: request.runId, stage: 'task', startedAt, durationMs: performance.now() - started, status: 'ok', detail: `pid ${result.pid}` });
     return undefined;
   } catch (error) {
-    const failure = toFailure('compile', error, request.signal);
-    record({ service: task.name, runId: request.runId, stage: 'compile', startedAt, durationMs: performance.now() - started, status: failure.cancelled ? 'cancelled' : 'failed', detail: failure.message });
+    const failure = toFailure('task', error, request.signal);
+    record({ service: task.name, runId: request.runId, stage: 'task', startedAt, durationMs: performance.now() - started, status: failure.cancelled ? 'cancelled' : 'failed', detail: failure.message });
     return failure;
   }
 }
@@ -194,7 +194,7 @@ function emitLog(deps: PipelineDeps, service: string, runId: string, stage: Stag
 function stageFor(stages: StageSet, name: StageName): Stage | undefined {
   if (name === 'compile') return compileStage;
   if (name === 'stage') return stagingStage;
-  if (name === 'trigger') return undefined;
+  if (name === 'trigger' || name === 'task') return undefined;
   return stages[name];
 }
 
