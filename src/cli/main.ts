@@ -104,7 +104,7 @@ function render(event: EngineEvent, progress: Progress, c: ReturnType<typeof pal
   progress.handle(event);
   switch (event.type) {
     case 'run-finished':
-      progress.print(runTable(event.summary, c));
+      progress.print(runTable(event.summary, c, showLogs));
       break;
     case 'log': {
       const { line } = event;

@@ -75,6 +75,7 @@ interface Failure {
   cancelled: boolean;
   hint?: string;
   evidence?: string[];
+  evidenceLogged?: boolean;
 }
 
 type Record_ = (record: TimingRecord) => void;
@@ -129,7 +130,8 @@ async function runService(
     } catch (error) {
       failure = toFailure(name, error, signal);
       record({ service: service.name, runId, stage: name, startedAt, durationMs: performance.now() - started, status: failure.cancelled ? 'cancelled' : 'failed', detail: failure.message });
-      for (const line of failure.evidence ?? []) ctx.log(line, 'error');
+      // The stage's log must hold its evidence, once: output already streamed is not repeated.
+      if (!failure.evidenceLogged) for (const line of failure.evidence ?? []) ctx.log(line, 'error');
       break;
     }
     const last = state.lastSuccess;
@@ -231,7 +233,7 @@ function toFailure(stage: StageName, error: unknown, signal: AbortSignal): Failu
     return { stage, message: reason, cancelled: true };
   }
   if (error instanceof StageError) {
-    return { stage, message: error.message, cancelled: false, hint: error.options.hint, evidence: error.options.evidence };
+    return { stage, message: error.message, cancelled: false, hint: error.options.hint, evidence: error.options.evidence, evidenceLogged: error.options.evidenceLogged };
   }
   const message = error instanceof Error ? error.message : String(error);
   return { stage, message: message.split('\n')[0] ?? 'unknown error', cancelled: false };
