@@ -5,14 +5,18 @@ import { createIntegrations } from '../engine/integrations.js';
 import { CliOutput, unknownTargetMessage } from './output.js';
 import { Progress } from './progress.js';
 import { palette, runTable, statsTable } from './render.js';
+import { targetsHelp, tasksCommand } from './targets.js';
 
 const USAGE = `tightloop — save a file, see it running in your cluster, every stage timed.
 
 Usage:
-  tightloop run [service…]     run the services (default: all) once, dependencies first
+  tightloop run [target…]      run services or tasks (default: every service) once, dependencies first
   tightloop watch [service…]   run once, then rebuild on every change until Ctrl-C
+  tightloop tasks              list the tasks, their dependencies and last result
   tightloop doctor             check the config, tools on PATH, Docker, registry and cluster
-  tightloop history [service]  recent runs with per-stage p50/p95
+  tightloop history [target]   recent runs with per-stage p50/p95
+
+  A target is a service or a task from tightloop.yaml.
 
 Options:
   -c, --config FILE   tightloop.yaml to use (default: found from the current folder upwards)
@@ -46,10 +50,11 @@ export async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parsed;
   const [command, ...names] = positionals;
   if (values.help || !command) {
-    out.emit({ type: 'usage', text: USAGE }, USAGE);
+    const targets = await targetsHelp(values.config ? path.resolve(values.config) : findConfigFile(process.cwd()));
+    out.emit({ type: 'usage', text: USAGE, ...(targets && { services: targets.services, tasks: targets.tasks }) }, targets ? `${USAGE}\n\n${targets.text}` : USAGE);
     return command || values.help ? 0 : 2;
   }
-  if (!['run', 'watch', 'doctor', 'history'].includes(command)) {
+  if (!['run', 'watch', 'tasks', 'doctor', 'history'].includes(command)) {
     return out.usageError(`unknown command "${command}"`, USAGE);
   }
 
@@ -87,6 +92,8 @@ export async function main(argv: string[]): Promise<number> {
         return await watch(engine, names, values['no-initial'], values.force, progress);
       case 'doctor':
         return await doctor(engine, out);
+      case 'tasks':
+        return await tasksCommand(engine, out);
       default:
         return await history(engine, names[0], out);
     }
