@@ -49,10 +49,14 @@ describe('doctor tools check', () => {
 services:
   api:
     compile: { command: "RUSTFLAGS='-C target-feature=+crt-static' sh -c true" }
+  web:
+    compile: { command: "true" }
+    stage: { dir: staged, files: [{ from: out/app, to: app }] }
 tasks:
   cc: { command: "$CC -o out main.c" }
   sourced: { command: ". ./env.sh && tl_missing_helper_17" }
   missing: { command: "FOO='a b' tl_missing_tool_17 --flag" }
+  staged: { command: "./staged/app --version && ./out/app -v && ./elsewhere/tool", dependsOn: [web] }
 `,
       'env.sh': '',
     });
@@ -63,6 +67,11 @@ tasks:
       assert.deepEqual(of('api'), ['ok sh found']);
       assert.deepEqual(of('cc'), ['warn cannot tell which program $CC runs (the shell expands it when the command runs); not checked']);
       assert.deepEqual(of('sourced'), ['warn cannot tell whether tl_missing_helper_17 exists: it runs `.`, which may define it']);
+      assert.deepEqual(of('staged'), [
+        'ok ./staged/app does not exist yet: it will be staged by the first run of web',
+        'ok ./out/app does not exist yet: it will be built by the first run of web',
+        'warn ./elsewhere/tool does not exist yet (built by a dependency?)',
+      ]);
       assert.deepEqual(of('missing'), [`fail tl_missing_tool_17 not found on PATH (needed by "FOO='a b' tl_missing_tool_17 --flag")`]);
     } finally {
       await engine.dispose();

@@ -20,6 +20,17 @@ async function onPath(program: string, cwd: string, searchPath: string): Promise
   return false;
 }
 
+/** Which service's first run makes `file` (a compile output it stages, or a staged file), if any. */
+function producerOf(config: ResolvedConfig, file: string): string | undefined {
+  for (const service of Object.values(config.services)) {
+    for (const f of service.stage?.files ?? []) {
+      if (file === path.join(service.stage!.dir, f.to)) return `it will be staged by the first run of ${service.name}`;
+      if (file === f.from) return `it will be built by the first run of ${service.name}`;
+    }
+  }
+  return undefined;
+}
+
 /** Every compile and task command's programs exist (a relative one may be built by a dependency: warn). */
 export const toolsCheck: DoctorCheck = {
   name: 'tools',
@@ -44,7 +55,11 @@ export const toolsCheck: DoctorCheck = {
       const searchPath = env.PATH ?? process.env.PATH ?? '';
       for (const program of analysis.programs) {
         if (await onPath(program, cwd, searchPath)) result('ok', `${program} found`);
-        else if (program.includes('/')) result('warn', `${program} does not exist yet (built by a dependency?)`);
+        else if (program.includes('/')) {
+          const producer = producerOf(config, path.resolve(cwd, program));
+          if (producer) result('ok', `${program} does not exist yet: ${producer}`);
+          else result('warn', `${program} does not exist yet (built by a dependency?)`);
+        }
         else if (analysis.indirect) result('warn', `cannot tell whether ${program} exists: ${analysis.indirect}, which may define it`);
         else result('fail', `${program} not found on PATH (needed by "${command}")`);
       }
