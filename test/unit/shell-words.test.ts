@@ -11,6 +11,7 @@ describe('shell words: the programs a command starts', () => {
     [`cd sub; go build ./... || echo failed | tee log`, ['go', 'tee']],
     [`(cd web && npm ci) && ./scripts/pack.sh > out.log 2>&1`, ['npm', './scripts/pack.sh']],
     [`env GOOS=linux GOARCH=amd64 go build -o out/api .`, ['env', 'go']],
+    [`nice -n 5 make -j2 && env -u HOME cc x.c`, ['nice', 'make', 'env', 'cc']],
     [`if test -f Makefile; then make; else gcc -static -o a a.c; fi`, ['make', 'gcc']],
     [`for f in a b c; do cc -c $f.c; done`, ['cc']],
     [`build() { gcc -o x x.c; }; build`, ['gcc']],

@@ -207,8 +207,9 @@ const BUILTINS = new Set([
   'getopts', 'hash', 'jobs', 'kill', 'local', 'printf', 'pwd', 'read', 'readonly', 'return', 'set', 'shift', 'source', 'test', '[', '[[',
   'times', 'trap', 'true', 'type', 'typeset', 'ulimit', 'umask', 'unalias', 'unset', 'wait', 'pushd', 'popd', 'shopt', 'let',
 ]);
-/** Programs and builtins that run the command after their own options (`env FOO=1 cargo …`). */
-const WRAPPERS = new Set(['env', 'exec', 'command', 'nohup', 'nice', 'time']);
+/** Programs and builtins that run the command after their own options (`env FOO=1 cargo …`), with the options that take a value. */
+const WRAPPER_OPTIONS: Record<string, string[]> = { env: ['-u', '-C', '--unset', '--chdir'], exec: ['-a'], command: [], nohup: [], nice: ['-n', '--adjustment'], time: ['-f', '-o', '--format', '--output'] };
+const WRAPPERS = new Set(Object.keys(WRAPPER_OPTIONS));
 const INDIRECT = new Set(['source', '.', 'alias', 'eval']);
 
 const ASSIGNMENT = /^[A-Za-z_][A-Za-z0-9_]*\+?=/;
@@ -256,7 +257,8 @@ function collect(tokens: Token[], result: CommandAnalysis): void {
 /** Records the program of one simple command; returns +1/-1 when it opens/closes a `case`. */
 function simpleCommand(words: Word[], result: CommandAnalysis): number {
   let k = 0;
-  let afterWrapper = false;
+  /** Set after a wrapper: the options of it that take a value. */
+  let afterWrapper: string[] | undefined;
   while (k < words.length) {
     const w = words[k]!;
     if (ASSIGNMENT.test(w.raw)) {
@@ -264,7 +266,7 @@ function simpleCommand(words: Word[], result: CommandAnalysis): number {
       continue;
     }
     if (afterWrapper && w.text.startsWith('-') && !w.expands) {
-      k++;
+      k += afterWrapper.includes(w.text) ? 2 : 1;
       continue;
     }
     if (w.expands) {
@@ -287,7 +289,7 @@ function simpleCommand(words: Word[], result: CommandAnalysis): number {
     if (name === 'command' && words[k + 1] && /^-[vV]/.test(words[k + 1]!.text)) return 0;
     if (WRAPPERS.has(name)) {
       if (!BUILTINS.has(name) && name !== 'time') result.programs.push(name);
-      afterWrapper = true;
+      afterWrapper = WRAPPER_OPTIONS[name]!;
       k++;
       continue;
     }
