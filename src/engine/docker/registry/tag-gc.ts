@@ -1,9 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { ensureStateFolder, STATE_DIR_NAME } from '../state-dir.js';
-import { bounded, oneLine } from './abort.js';
-import type { DirectRegistry } from './direct-push.js';
+import { ensureStateFolder, STATE_DIR_NAME } from '../../state-dir.js';
+import { bounded, oneLine } from '../abort.js';
+import type { DirectRegistry } from './session.js';
 
 /** One manifest Tightloop pushed directly: `repository` is the push repository (registry host included). */
 export interface PushedEntry {
