@@ -209,6 +209,27 @@ export class Engine {
     void this.scheduler.request(name, { reason, changedFiles: files, firstChangeAt });
   }
 
+  /**
+   * Switches a service between rebuilding on change (auto) and collecting "changes pending"
+   * (manual) for this engine's lifetime; tightloop.yaml stays as written. The config object is
+   * the one the scheduler reads too, so both see the same mode. Back to auto with changes
+   * pending runs them at once.
+   */
+  setTrigger(name: string, trigger: 'auto' | 'manual'): void {
+    this.assertKnown(name);
+    const service = this.config.services[name];
+    if (!service) throw new Error(`"${name}" is a task: tasks run when asked or after their dependencies`);
+    if (service.trigger === trigger) return;
+    service.trigger = trigger;
+    this.emit({ type: 'trigger-changed', service: name, trigger });
+    const pending = this.manualPending.get(name);
+    if (trigger === 'auto' && pending?.size) {
+      this.manualPending.delete(name);
+      this.emit({ type: 'changes-pending', service: name, changedFiles: [] });
+      void this.scheduler.request(name, { reason: 'watch', changedFiles: [...pending] });
+    }
+  }
+
   servicesForFile(file: string): string[] {
     return this.fileMap.servicesFor(path.resolve(file));
   }

@@ -82,6 +82,8 @@ export type EngineEvent =
   | { type: 'diagnostics'; service: string; runId: string; diagnostics: Diagnostic[] }
   | { type: 'run-finished'; summary: RunSummary }
   | { type: 'changes-pending'; service: string; changedFiles: string[] }
+  /** A service's trigger mode changed at run time (engine.setTrigger). */
+  | { type: 'trigger-changed'; service: string; trigger: 'auto' | 'manual' }
   | { type: 'config-error'; errors: ConfigIssue[] }
   | { type: 'warning'; message: string; service?: string };
 

@@ -14,6 +14,8 @@ import { serviceView } from './panel/panel-feed.js';
 import { Problems } from './problems.js';
 import { affects, readSettings, type Settings } from './settings.js';
 import { StatusBar } from './status-bar.js';
+import type { TreeInput } from './model/tree-model.js';
+import { ServicesTree } from './views/services-tree.js';
 
 const CONFIG_GLOB = '**/tightloop.yaml';
 const CONFIG_EXCLUDE = '{**/node_modules/**,**/.git/**,**/.tightloop/**}';
@@ -34,6 +36,7 @@ export class Tightloop implements vscode.Disposable, PanelHost {
   readonly model: RunModel;
   readonly session: EngineSession;
   readonly statusBar: StatusBar;
+  readonly tree: ServicesTree;
   settings: Settings = readSettings();
   private readonly disposables: vscode.Disposable[] = [];
   private readonly validateTimers = new Map<string, ReturnType<typeof setTimeout>>();
@@ -52,9 +55,11 @@ export class Tightloop implements vscode.Disposable, PanelHost {
       log: (message, level = 'info') => this.log(message, level),
     });
     this.statusBar = new StatusBar(() => this.picture());
-    this.disposables.push(this.output, this.problems, this.statusBar, registerPanelSerializer(this));
+    this.tree = new ServicesTree(this.model, () => this.treeInput());
+    this.disposables.push(this.output, this.problems, this.statusBar, this.tree, registerPanelSerializer(this));
 
     const unsubscribe = this.model.onChange((change) => {
+      this.tree.modelChanged(change);
       if (change.diagnostics.size > 0) this.problems.setCompile(this.model.all().map((e) => [e.name, e.diagnostics] as [string, typeof e.diagnostics]));
       this.statusBar.refresh();
       void vscode.commands.executeCommand('setContext', 'tightloop.running', this.model.running().length > 0);
@@ -86,6 +91,20 @@ export class Tightloop implements vscode.Disposable, PanelHost {
       autoRebuild: this.settings.autoRebuildOnSave,
       now: Date.now(),
     });
+  }
+
+  /** What the Tightloop view draws: the same run model as the status bar and the panel. */
+  treeInput(): TreeInput {
+    const model = this.model;
+    return {
+      phase: this.phase(),
+      get: (name) => model.get(name),
+      services: () => model.services(),
+      tasks: () => model.tasks(),
+      cluster: model.cluster,
+      autoRebuild: this.settings.autoRebuildOnSave,
+      now: Date.now(),
+    };
   }
 
   log(message: string, level: 'info' | 'warn' | 'error' = 'info'): void {
@@ -227,6 +246,7 @@ export class Tightloop implements vscode.Disposable, PanelHost {
 
   private phaseChanged(): void {
     this.statusBar.refresh();
+    this.tree.refreshAll();
     TimingsPanel.instance?.refresh();
   }
 

@@ -1,14 +1,16 @@
 import * as vscode from 'vscode';
 import type { Tightloop } from '../ctx.js';
+import { nameArg } from './args.js';
 import type { TightloopCommand } from './index.js';
 
 /** Cancels the named service's run, or everything running or queued. */
 export const cancelRun: TightloopCommand = {
   id: 'tightloop.cancelRun',
-  async run(tl: Tightloop, service?: unknown) {
+  async run(tl: Tightloop, arg?: unknown) {
     const engine = await tl.engineReady();
     const busy = tl.model.all().filter((e) => e.live || e.queued);
-    if (typeof service === 'string') {
+    const service = nameArg(arg);
+    if (service) {
       engine.cancel(service);
       return [service];
     }

@@ -4,11 +4,15 @@ import { isCancellation, UserError } from '../errors.js';
 import { cancelRun } from './cancel-run.js';
 import { createConfig } from './create-config.js';
 import { openConfig } from './open-config.js';
+import { openDocs } from './open-docs.js';
+import { openPortForward } from './open-port-forward.js';
 import { rebuildAll } from './rebuild-all.js';
 import { rebuildCurrentFile } from './rebuild-current-file.js';
 import { rebuildService } from './rebuild-service.js';
 import { runDoctor } from './run-doctor.js';
 import { runTask } from './run-task.js';
+import { setTriggerAuto } from './set-trigger-auto.js';
+import { setTriggerManual } from './set-trigger-manual.js';
 import { showLogs } from './show-logs.js';
 import { showStageTimings } from './show-stage-timings.js';
 import { toggleAutoRebuild } from './toggle-auto-rebuild.js';
@@ -30,6 +34,10 @@ export const COMMANDS: TightloopCommand[] = [
   showLogs,
   createConfig,
   openConfig,
+  openPortForward,
+  setTriggerManual,
+  setTriggerAuto,
+  openDocs,
 ];
 
 /**

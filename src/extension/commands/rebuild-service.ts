@@ -3,6 +3,7 @@ import { formatAgo, formatMs } from '../../shared/format.js';
 import type { Tightloop } from '../ctx.js';
 import { Cancelled } from '../errors.js';
 import type { ServiceEntry } from '../model/run-model.js';
+import { nameArg } from './args.js';
 import type { TightloopCommand } from './index.js';
 
 /** Rebuild Service…: a quick pick with each service's last result and when; or a name argument. */
@@ -10,7 +11,8 @@ export const rebuildService: TightloopCommand = {
   id: 'tightloop.rebuildService',
   async run(tl: Tightloop, name?: unknown) {
     await tl.engineReady();
-    const chosen = typeof name === 'string' ? [name] : await pick(tl);
+    const given = nameArg(name);
+    const chosen = given ? [given] : await pick(tl);
     return tl.rebuild(chosen);
   },
 };

@@ -2,6 +2,7 @@ import * as vscode from 'vscode';
 import { formatAgo, formatMs } from '../../shared/format.js';
 import type { Tightloop } from '../ctx.js';
 import { Cancelled, UserError } from '../errors.js';
+import { nameArg } from './args.js';
 import type { TightloopCommand } from './index.js';
 
 /** Run Task…: the config's `tasks` (with their dependencies first). */
@@ -10,7 +11,8 @@ export const runTask: TightloopCommand = {
   async run(tl: Tightloop, name?: unknown) {
     await tl.engineReady();
     const tasks = tl.model.tasks();
-    if (typeof name === 'string') return tl.rebuild([name]);
+    const given = nameArg(name);
+    if (given) return tl.rebuild([given]);
     if (tasks.length === 0) throw new UserError('tightloop.yaml defines no tasks.', [{ title: 'Open Config', command: 'tightloop.openConfig' }]);
     const now = Date.now();
     const picked = await vscode.window.showQuickPick(
