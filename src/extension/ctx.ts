@@ -16,14 +16,16 @@ import { affects, readSettings, type Settings } from './settings.js';
 import { StatusBar } from './status-bar.js';
 import type { TreeInput } from './model/tree-model.js';
 import { ServicesTree } from './views/services-tree.js';
+import { l10n } from './l10n.js';
 
 const CONFIG_GLOB = '**/tightloop.yaml';
 const CONFIG_EXCLUDE = '{**/node_modules/**,**/.git/**,**/.tightloop/**}';
 /** Typing in tightloop.yaml re-validates after this pause. */
 const VALIDATE_DELAY_MS = 250;
 
-export const UNTRUSTED_REASON =
-  'This workspace is in Restricted Mode. Tightloop runs the commands in tightloop.yaml (compile, image builds, deploys), so it runs nothing until you trust the workspace.';
+export function untrustedReason(): string {
+  return l10n.t('This workspace is in Restricted Mode. Tightloop runs the commands in tightloop.yaml (compile, image builds, deploys), so it runs nothing until you trust the workspace.');
+}
 
 /**
  * The composition root (rust-analyzer's ctx.ts): it creates and owns every disposable, wires the
@@ -122,7 +124,7 @@ export class Tightloop implements vscode.Disposable, PanelHost {
       if (this.foundConfig) await this.validateFromDisk(this.foundConfig);
       if (!vscode.workspace.isTrusted) {
         await this.session.unload({ kind: this.foundConfig ? 'untrusted' : 'no-config' });
-        if (this.foundConfig) this.log(UNTRUSTED_REASON, 'warn');
+        if (this.foundConfig) this.log(untrustedReason(), 'warn');
         return;
       }
       if (!this.foundConfig) {
@@ -156,19 +158,19 @@ export class Tightloop implements vscode.Disposable, PanelHost {
   /** The running engine, or a UserError that says why there is none and what to do. */
   requireEngine(): Engine {
     if (!vscode.workspace.isTrusted) {
-      throw new UserError(UNTRUSTED_REASON, [{ title: 'Manage Workspace Trust', command: 'workbench.trust.manage' }]);
+      throw new UserError(untrustedReason(), [{ title: l10n.t('Manage Workspace Trust'), command: 'workbench.trust.manage' }]);
     }
     const engine = this.session.engine;
     if (engine) return engine;
     const phase = this.session.phase;
     if (phase.kind === 'config-error') {
-      throw new UserError(`tightloop.yaml has ${phase.count} problem(s); fix them first (see Problems).`, [
-        { title: 'Open Config', command: 'tightloop.openConfig' },
-        { title: 'Show Problems', command: 'workbench.actions.view.problems' },
+      throw new UserError(l10n.t('tightloop.yaml has {0} problem(s); fix them first (see Problems).', phase.count), [
+        { title: l10n.t('Open Config'), command: 'tightloop.openConfig' },
+        { title: l10n.t('Show Problems'), command: 'workbench.actions.view.problems' },
       ]);
     }
-    if (phase.kind === 'loading') throw new UserError('Tightloop is still loading tightloop.yaml; try again in a moment.');
-    throw new UserError('No tightloop.yaml in this workspace.', [{ title: 'Create Config', command: 'tightloop.createConfig' }]);
+    if (phase.kind === 'loading') throw new UserError(l10n.t('Tightloop is still loading tightloop.yaml; try again in a moment.'));
+    throw new UserError(l10n.t('No tightloop.yaml in this workspace.'), [{ title: l10n.t('Create Config'), command: 'tightloop.createConfig' }]);
   }
 
   /** Starts runs and reports a failure the user asked for (auto-rebuilds only show in the status bar). */
@@ -178,11 +180,14 @@ export class Tightloop implements vscode.Disposable, PanelHost {
     const failed = summaries.filter((s) => s.status === 'failed');
     if (failed.length > 0) {
       const first = failed[0]!;
+      const timings = l10n.t('Show Stage Timings');
+      const logs = l10n.t('Show Logs');
+      const text = first.error ? l10n.t('Tightloop: {0} failed — {1}', first.service, first.error) : l10n.t('Tightloop: {0} failed', first.service);
       void vscode.window
-        .showErrorMessage(`Tightloop: ${first.service} failed${first.error ? ` — ${first.error}` : ''}`, 'Show Stage Timings', 'Show Logs')
+        .showErrorMessage(text, timings, logs)
         .then((choice) => {
-          if (choice === 'Show Stage Timings') void vscode.commands.executeCommand('tightloop.showStageTimings', first.service);
-          if (choice === 'Show Logs') this.output.show();
+          if (choice === timings) void vscode.commands.executeCommand('tightloop.showStageTimings', first.service);
+          if (choice === logs) this.output.show();
         });
     }
     return summaries;

@@ -85,7 +85,8 @@ describe('file → service mapping for saves and the status-bar click', () => {
     const file = path.join(dir, 'shared/types.h');
     writeFileSync(file, '// changed\n');
     engine.notifySaved(filesToNotify([{ scheme: 'file', fsPath: file }], path.join(dir, 'tightloop.yaml')));
-    await new Promise((r) => setTimeout(r, 50));
+    // The save is flushed on a later tick after a stat of the file: wait for its events, not a fixed time.
+    for (const started = Date.now(); events.length < 2 && Date.now() - started < 10_000; ) await new Promise((r) => setTimeout(r, 10));
     await engine.whenIdle();
     assert.deepEqual(events.sort(), ['pending:web', 'started:api:save']);
   });

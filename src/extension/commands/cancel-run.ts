@@ -2,6 +2,7 @@ import * as vscode from 'vscode';
 import type { Tightloop } from '../ctx.js';
 import { nameArg } from './args.js';
 import type { TightloopCommand } from './index.js';
+import { l10n } from '../l10n.js';
 
 /** Cancels the named service's run, or everything running or queued. */
 export const cancelRun: TightloopCommand = {
@@ -15,7 +16,7 @@ export const cancelRun: TightloopCommand = {
       return [service];
     }
     if (busy.length === 0) {
-      void vscode.window.setStatusBarMessage('Tightloop: nothing is running', 3000);
+      void vscode.window.setStatusBarMessage(l10n.t('Tightloop: nothing is running'), 3000);
       return [];
     }
     engine.cancel();

@@ -16,6 +16,7 @@ import { setTriggerManual } from './set-trigger-manual.js';
 import { showLogs } from './show-logs.js';
 import { showStageTimings } from './show-stage-timings.js';
 import { toggleAutoRebuild } from './toggle-auto-rebuild.js';
+import { l10n } from '../l10n.js';
 
 export interface TightloopCommand {
   id: string;
@@ -55,13 +56,13 @@ export function registerCommands(tl: Tightloop): vscode.Disposable[] {
         if (isCancellation(error)) return undefined;
         if (error instanceof UserError) {
           tl.output.warn(`${command.id}: ${error.message}`);
-          const choice = await vscode.window.showWarningMessage(`Tightloop: ${error.message}`, ...error.actions.map((a) => a.title));
+          const choice = await vscode.window.showWarningMessage(l10n.t('Tightloop: {0}', error.message), ...error.actions.map((a) => a.title));
           const action = error.actions.find((a) => a.title === choice);
           if (action) await vscode.commands.executeCommand(action.command, ...(action.arguments ?? []));
           return undefined;
         }
         tl.output.error(error instanceof Error ? error : new Error(String(error)));
-        void vscode.window.showErrorMessage(`Tightloop: ${(error as Error)?.message ?? String(error)}`, 'Show Logs').then((choice) => {
+        void vscode.window.showErrorMessage(l10n.t('Tightloop: {0}', (error as Error)?.message ?? String(error)), l10n.t('Show Logs')).then((choice) => {
           if (choice) tl.output.show();
         });
         return undefined;

@@ -39,6 +39,8 @@ export class ServicesTree implements vscode.TreeDataProvider<TreeElement>, vscod
   readonly view: vscode.TreeView<TreeElement>;
   private readonly elements = new Map<string, TreeElement>();
   private readonly updates: TreeUpdates;
+  /** Rows whose failure line was already shown: a new failure is revealed once. */
+  private readonly revealed = new Set<string>();
   private ticker: ReturnType<typeof setInterval> | undefined;
   /** Change events sent so far (tests check that a run refreshes its own row only). */
   readonly sent: { keys: string[] | 'all' }[] = [];
@@ -108,6 +110,7 @@ export class ServicesTree implements vscode.TreeDataProvider<TreeElement>, vscod
 
   /** The element for a key, if the tree has shown it (for inline-action tests). */
   elementFor(key: string): TreeElement | undefined {
+    if (!this.elements.has(key)) this.snapshot();
     return this.elements.get(key);
   }
 
@@ -139,6 +142,27 @@ export class ServicesTree implements vscode.TreeDataProvider<TreeElement>, vscod
     this.sent.push({ keys: known.map((e) => e.key) });
     if (this.sent.length > 1000) this.sent.splice(0, this.sent.length - 1000);
     this.emitter.fire(known);
+    this.revealFailures(known);
+  }
+
+  /**
+   * A run that just failed: open its row so the one-sentence cause is seen without a click.
+   * (VS Code keeps a row's collapsed state by id, so a row that had no children stays closed.)
+   */
+  private revealFailures(rows: TreeElement[]): void {
+    const input = this.input();
+    for (const row of rows) {
+      const failureKey = `${row.key}/failure`;
+      const failure = node(failureKey, input);
+      if (!failure) {
+        this.revealed.delete(row.key);
+        continue;
+      }
+      if (this.revealed.has(row.key) || !this.view.visible) continue;
+      this.revealed.add(row.key);
+      const element = this.element(failure);
+      void Promise.resolve(this.view.reveal(element, { select: false, focus: false })).catch(() => {});
+    }
   }
 
   /** Running rows show elapsed time: refresh those (only those) once a second while any runs. */
