@@ -8,12 +8,14 @@ import { runPipeline } from './run-pipeline.js';
 import { Scheduler } from './scheduler/scheduler.js';
 import type { DoctorResult, StageSet } from './stages/stage.js';
 import { StateStore } from './state.js';
-import type { EngineEvent, LogLine, RunSummary, RunTrigger, StageName } from './types.js';
+import type { EngineEvent, LogLine, PodSummary, RunSummary, RunTrigger, StageName } from './types.js';
 import { ServiceFileMap, SourceWatcher } from './watch/watcher.js';
 
 /** What an integration may call back into: log lines that belong to no single run (pod logs). */
 export interface EngineHooks {
   log(line: LogLine): void;
+  /** The pods of a service's workload once it is ready (for the editor's view). */
+  pods?(service: string, pods: PodSummary[]): void;
 }
 
 export type StageSetFactory = (config: ResolvedConfig, hooks: EngineHooks) => Promise<StageSet> | StageSet;
@@ -87,7 +89,10 @@ export class Engine {
   static async start(config: ResolvedConfig, options: EngineOptions = {}): Promise<Engine> {
     // The engine exists only after its stages; hooks forward to it once it does.
     const created: { engine?: Engine } = {};
-    const hooks: EngineHooks = { log: (line) => created.engine?.emit({ type: 'log', line }) };
+    const hooks: EngineHooks = {
+      log: (line) => created.engine?.emit({ type: 'log', line }),
+      pods: (service, pods) => created.engine?.emit({ type: 'pods', service, pods }),
+    };
     const stages = options.stages ? await options.stages(config, hooks) : {};
     created.engine = new Engine(config, stages);
     return created.engine;

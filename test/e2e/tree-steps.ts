@@ -1,8 +1,8 @@
-import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { onCleanup, RESULTS, remoteUri, ROOT, workbenchUrl, type Server } from './infra.js';
+import { freePort, onCleanup, RESULTS, remoteUri, ROOT, workbenchUrl, type Server } from './infra.js';
 import { caretToEnd, openFile, pickRow, runCommand, waitForStatus, waitForWorkbench, waitUntil } from './workbench.js';
 
 /** The Tightloop view (activity bar) as a person uses it: rows, their icons and inline buttons. */
@@ -72,11 +72,23 @@ function historyRuns(workspace: string, name: string): number {
 }
 
 async function setTheme(page: Page, theme: string): Promise<void> {
-  await runCommand(page, 'Preferences: Color Theme');
-  const input = page.locator('.quick-input-widget .quick-input-box input');
-  await input.waitFor({ state: 'visible' });
-  await input.fill(theme);
-  await pickRow(page, (label) => label === theme);
+  const light = theme.startsWith('Light');
+  const current = () => page.evaluate((l) => document.querySelector('.monaco-workbench')?.classList.contains(l ? 'vs' : 'vs-dark') ?? false, light);
+  if (await current()) return;
+  // On a loaded machine the theme list of a fresh window can still be filling: try again.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await runCommand(page, 'Preferences: Color Theme');
+      const input = page.locator('.quick-input-widget .quick-input-box input');
+      await input.waitFor({ state: 'visible' });
+      await input.fill(theme);
+      await pickRow(page, (label) => label === theme);
+      break;
+    } catch (error) {
+      if (attempt === 3) throw error;
+      await page.keyboard.press('Escape');
+    }
+  }
   await page.waitForFunction((light) => document.querySelector('.monaco-workbench')?.classList.contains(light ? 'vs' : 'vs-dark'), theme.startsWith('Light'), { timeout: 10_000 });
 }
 
@@ -142,6 +154,36 @@ export async function treeSteps(ctx: TreeContext): Promise<void> {
     await watchRow(page, 'version-check', (s) => /^version-check, ok · /.test(s.label) && /codicon-pass/.test(s.icon), 30_000);
   });
 
+  await step('a port-forward row opens http://127.0.0.1:PORT in the browser from its inline button', async () => {
+    const config = path.join(ctx.workspace, 'tightloop.yaml');
+    const original = readFileSync(config, 'utf8');
+    const port = await freePort();
+    try {
+      const changed = original.replace('readyTimeout: 2m }', `readyTimeout: 2m, portForwards: ["${port}:8080"] }`);
+      if (changed === original) throw new Error('example config changed: no "readyTimeout: 2m }"');
+      // Written outside the editor: the extension reloads the engine and the view lists the forward.
+      writeFileSync(config, changed);
+      await showView(page);
+      const hello = row(page, 'hello');
+      await waitUntil('hello has children', async () => (await hello.getAttribute('aria-expanded')) !== null, 30_000);
+      if ((await hello.getAttribute('aria-expanded')) === 'false') await hello.locator('.monaco-tl-twistie').click();
+      const forward = page.locator(`${SIDEBAR} .monaco-list-row[aria-label^="port-forward 127.0.0.1:${port} to port 8080"]`).first();
+      await forward.waitFor({ timeout: 15_000 });
+      await shootSidebar(page, 'tree-port-forward-dark.png');
+      await forward.hover();
+      const popup = context.waitForEvent('page', { timeout: 15_000 });
+      await forward.locator('.actions .action-label[aria-label^="Open Port-Forward"]').first().click();
+      const opened = await popup;
+      await waitUntil('the popup has its URL', async () => opened.url() !== 'about:blank', 10_000).catch(() => undefined);
+      if (!opened.url().includes(String(port))) throw new Error(`opened ${opened.url()}`);
+      console.log(`\n    opened ${opened.url()}`);
+      await opened.close();
+    } finally {
+      writeFileSync(config, original);
+    }
+    await waitUntil('forward row gone', async () => (await page.locator(`${SIDEBAR} .monaco-list-row[aria-label^="port-forward 127.0.0.1:${port}"]`).count()) === 0, 30_000);
+  });
+
   await step('the view reads well in the light theme too', async () => {
     await runCommand(page, 'View: Close All Editors');
     await setTheme(page, 'Light Modern');
@@ -163,12 +205,13 @@ export async function emptyFolderSteps(ctx: Omit<TreeContext, 'workspace'>): Pro
     await ctx.step(`the welcome view appears in a folder without tightloop.yaml (${theme})`, async () => {
       await page.goto(workbenchUrl(ctx.server, folder, [['extensionDevelopmentPath', remoteUri(ctx.server, ROOT)]]));
       await waitForWorkbench(page);
-      await setTheme(page, theme === 'light' ? 'Light Modern' : 'Dark Modern');
       await showView(page);
       const welcome = page.locator(`${SIDEBAR} .welcome-view-content`).filter({ hasText: 'No tightloop.yaml in this workspace' }).first();
       await welcome.waitFor({ timeout: 30_000 });
       await welcome.locator('.monaco-button', { hasText: 'Create Config' }).first().waitFor({ timeout: 5_000 });
       await welcome.locator('.monaco-button', { hasText: 'Open the Docs' }).first().waitFor({ timeout: 5_000 });
+      // Extensions (the built-in themes too) have registered by now: switch the theme for the shot.
+      await setTheme(page, theme === 'light' ? 'Light Modern' : 'Dark Modern');
       await shootSidebar(page, `welcome-${theme}.png`);
       if (theme === 'light') await setTheme(page, 'Dark Modern');
     });

@@ -155,6 +155,20 @@ describe('tree model', () => {
     assert.equal(broken.command?.command, 'tightloop.openConfig');
   });
 
+  it('lists the workload\'s pods with readiness and restarts once they are known', () => {
+    const m = exampleModel();
+    assert.deepEqual(childKeys('service/hello', input(m)), ['service/hello/forward/18080']);
+    m.apply({ type: 'pods', service: 'hello', pods: [{ name: 'hello-7d9-abc', ready: true, restarts: 0, phase: 'Running' }, { name: 'hello-7d9-def', ready: false, restarts: 3, phase: 'Pending' }] });
+    const i = input(m);
+    assert.deepEqual(childKeys('service/hello', i), ['service/hello/pod/hello-7d9-abc', 'service/hello/pod/hello-7d9-def', 'service/hello/forward/18080']);
+    const good = must('service/hello/pod/hello-7d9-abc', i);
+    assert.equal(good.description, 'ready · 0 restarts');
+    assert.equal(good.icon.color, 'testing.iconPassed');
+    const bad = must('service/hello/pod/hello-7d9-def', i);
+    assert.equal(bad.description, 'not ready (Pending) · 3 restarts');
+    assert.equal(bad.icon.color, 'list.warningForeground');
+  });
+
   it('a run whose last stage synced live shows as live-synced', () => {
     const m = exampleModel();
     const summary = run('hello', 0, [['compile', 100], ['stage', 5]]);

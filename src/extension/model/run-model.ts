@@ -1,5 +1,5 @@
 import type { ClusterTarget } from '../../engine/kube/target.js';
-import type { Diagnostic, EngineEvent, RunSummary, StageName, TimingRecord } from '../../engine/types.js';
+import type { Diagnostic, EngineEvent, PodSummary, RunSummary, StageName, TimingRecord } from '../../engine/types.js';
 import { LogBuffer } from './log-buffer.js';
 
 export interface ServiceEntry {
@@ -10,6 +10,8 @@ export interface ServiceEntry {
   workload?: string;
   /** deploy.portForwards: 127.0.0.1:local → the workload's remote port. */
   portForwards?: { local: number; remote: number }[];
+  /** The workload's pods as of its last ready stage (undefined: not known yet). */
+  pods?: PodSummary[];
   queued: boolean;
   /** What the queued run is for (its trigger: save, watch, dependency…). */
   queuedFor?: string;
@@ -207,6 +209,13 @@ export class RunModel {
         const entry = this.entries.get(event.service);
         if (!entry) return;
         entry.pending = event.changedFiles;
+        change.services.add(entry.name);
+        break;
+      }
+      case 'pods': {
+        const entry = this.entries.get(event.service);
+        if (!entry) return;
+        entry.pods = event.pods;
         change.services.add(entry.name);
         break;
       }

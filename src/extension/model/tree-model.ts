@@ -1,4 +1,5 @@
 import type { ClusterTarget } from '../../engine/kube/target.js';
+import type { PodSummary } from '../../engine/types.js';
 import { formatElapsed, formatMs } from '../../shared/format.js';
 import { l10n } from '../l10n.js';
 import type { ServiceEntry } from './run-model.js';
@@ -10,8 +11,8 @@ import { md, tooltipFor, type Phase } from './status-model.js';
  * session phase; the view in ../views/ turns nodes into TreeItems and nothing else.
  *
  * Keys: `header`, `message`, `group/services`, `group/tasks`, `service/NAME`, `task/NAME`, and
- * children `service/NAME/failure`, `service/NAME/pending`, `service/NAME/forward/LOCAL`.
- * Cluster resources (manifests) and pods get their own kinds when the model carries them.
+ * children `service/NAME/failure`, `service/NAME/pending`, `service/NAME/pod/POD`, `service/NAME/forward/LOCAL`.
+ * Cluster resources (manifests) get their own kind when the model carries them.
  */
 
 export type NodeKind = 'header' | 'message' | 'group' | 'service' | 'task' | 'failure' | 'pending' | 'port-forward' | 'pod' | 'resource';
@@ -72,6 +73,7 @@ export function childKeys(key: string, input: TreeInput): string[] {
   const keys: string[] = [];
   if (failureOf(entry)) keys.push(`${key}/failure`);
   if (entry.pending.length) keys.push(`${key}/pending`);
+  for (const pod of entry.pods ?? []) keys.push(`${key}/pod/${pod.name}`);
   for (const forward of entry.portForwards ?? []) keys.push(`${key}/forward/${forward.local}`);
   return keys;
 }
@@ -110,6 +112,10 @@ export function node(key: string, input: TreeInput): TreeNode | undefined {
   if (parts.length === 2) return entryNode(entry, input);
   if (parts[2] === 'failure') return failureNode(entry);
   if (parts[2] === 'pending') return pendingNode(entry);
+  if (parts[2] === 'pod') {
+    const pod = entry.pods?.find((p) => p.name === parts[3]);
+    return pod && podNode(entry, pod);
+  }
   if (parts[2] === 'forward') {
     const forward = entry.portForwards?.find((f) => String(f.local) === parts[3]);
     return forward && forwardNode(entry, forward);
@@ -203,7 +209,7 @@ function entryNode(entry: ServiceEntry, input: TreeInput): TreeNode {
   const busy = state === 'running' || state === 'queued';
   const described = describeEntry(entry, state, input.now);
   const flags = [entry.kind, busy ? 'busy' : 'idle', entry.kind === 'service' ? (entry.manual ? 'manual' : 'auto') : '', entry.portForwards?.length ? 'forwards' : ''].filter(Boolean);
-  const hasChildren = Boolean(failureOf(entry) || entry.pending.length || entry.portForwards?.length);
+  const hasChildren = Boolean(failureOf(entry) || entry.pending.length || entry.pods?.length || entry.portForwards?.length);
   const tooltip = entry.live || entry.last ? tooltipFor(entry, { phase: input.phase, services: [entry], autoRebuild: input.autoRebuild, now: input.now }, entry.live ? [entry] : []) : idleTooltip(entry);
   return {
     key: entryKey(entry),
@@ -299,6 +305,23 @@ function pendingNode(entry: ServiceEntry): TreeNode | undefined {
     command: { command: 'tightloop.rebuildService', arguments: [entry.name], title: l10n.t('Rebuild') },
     service: entry.name,
     ariaLabel: `${entry.name}: ${label}`,
+  };
+}
+
+function podNode(entry: ServiceEntry, pod: PodSummary): TreeNode {
+  const restarts = pod.restarts === 1 ? l10n.t('1 restart') : l10n.t('{0} restarts', pod.restarts);
+  const state = pod.ready ? l10n.t('ready') : l10n.t('not ready ({0})', pod.phase);
+  return {
+    key: `${entryKey(entry)}/pod/${pod.name}`,
+    kind: 'pod',
+    label: pod.name,
+    description: `${state} · ${restarts}`,
+    tooltip: l10n.t('Pod of {0} when it last became ready: {1}, {2}.', `\`${md(entry.workload ?? entry.name)}\``, state, restarts),
+    icon: { id: 'vm', color: pod.ready ? (pod.restarts > 0 ? 'list.warningForeground' : 'testing.iconPassed') : 'list.warningForeground' },
+    contextValue: 'pod',
+    collapsible: 'none',
+    service: entry.name,
+    ariaLabel: l10n.t('pod {0}: {1}, {2}', pod.name, state, restarts),
   };
 }
 

@@ -128,6 +128,9 @@ export async function run(): Promise<void> {
     const hello = treeNode('service/hello')!;
     assert(/^ok · \d/.test(hello.description ?? ''), `description ${hello.description}`);
     assert(hello.color === 'testing.iconPassed', `colour ${hello.color}`);
+    // The fake cluster's pod, reported by the ready stage: ready, no restarts.
+    const pods = hello.children.filter((c) => c.key.startsWith('service/hello/pod/'));
+    assert(pods.length === 1 && pods[0]!.description === 'ready · 0 restarts', `pods ${JSON.stringify(pods)}`);
     await api.whenIdle();
     const events = api.treeEvents().slice(eventsBefore);
     assert(events.length > 0, 'no change events');
