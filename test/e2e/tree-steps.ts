@@ -92,9 +92,16 @@ async function setTheme(page: Page, theme: string): Promise<void> {
   await page.waitForFunction((light) => document.querySelector('.monaco-workbench')?.classList.contains(light ? 'vs' : 'vs-dark'), theme.startsWith('Light'), { timeout: 10_000 });
 }
 
+/** The side bar down to its last row or welcome text (not the empty space below). */
 export async function shootSidebar(page: Page, file: string): Promise<void> {
   await page.mouse.move(900, 450);
-  await page.locator(SIDEBAR).screenshot({ path: path.join(RESULTS, file) });
+  const clip = await page.locator(SIDEBAR).evaluate((bar) => {
+    const box = bar.getBoundingClientRect();
+    const parts = Array.from(bar.querySelectorAll('.monaco-list-row, .welcome-view-content > *')).map((e) => e.getBoundingClientRect().bottom);
+    const bottom = Math.min(box.bottom, Math.max(box.top + 160, ...parts.map((b) => b + 16)));
+    return { x: box.left, y: box.top, width: box.width, height: bottom - box.top };
+  });
+  await page.screenshot({ path: path.join(RESULTS, file), clip });
 }
 
 export async function treeSteps(ctx: TreeContext): Promise<void> {
