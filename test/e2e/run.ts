@@ -73,6 +73,8 @@ const CHROMIUM_ARGS = [
 export async function newPage(browser: Browser, theme?: 'light'): Promise<{ context: BrowserContext; page: Page }> {
   const context = await browser.newContext({ viewport: { width: 1440, height: 900 }, ...(theme && { colorScheme: theme }) });
   await context.route((url) => !['127.0.0.1', 'localhost'].includes(url.hostname) && !url.protocol.startsWith('data') && !url.protocol.startsWith('blob'), (route) => route.abort());
+  // Loading the workbench on a loaded 2-core machine can take well over the 30 s default.
+  context.setDefaultNavigationTimeout(120_000);
   const page = await context.newPage();
   setCurrentPage(page);
   return { context, page };

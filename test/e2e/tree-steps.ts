@@ -172,10 +172,10 @@ export async function treeSteps(ctx: TreeContext): Promise<void> {
       writeFileSync(config, changed);
       await showView(page);
       const hello = row(page, 'hello');
-      await waitUntil('hello has children', async () => (await hello.getAttribute('aria-expanded')) !== null, 30_000);
+      await waitUntil('hello has children', async () => (await hello.getAttribute('aria-expanded')) !== null, 60_000);
       if ((await hello.getAttribute('aria-expanded')) === 'false') await hello.locator('.monaco-tl-twistie').click();
       const forward = page.locator(`${SIDEBAR} .monaco-list-row[aria-label^="port-forward 127.0.0.1:${port} to port 8080"]`).first();
-      await forward.waitFor({ timeout: 15_000 });
+      await forward.waitFor({ timeout: 60_000 });
       await shootSidebar(page, 'tree-port-forward-dark.png');
       await forward.hover();
       const popup = context.waitForEvent('page', { timeout: 15_000 });
@@ -210,7 +210,7 @@ export async function emptyFolderSteps(ctx: Omit<TreeContext, 'workspace'>): Pro
   for (const theme of ['dark', 'light'] as const) {
     const { page, context } = await ctx.newPage(ctx.browser, theme === 'light' ? 'light' : undefined);
     await ctx.step(`the welcome view appears in a folder without tightloop.yaml (${theme})`, async () => {
-      await page.goto(workbenchUrl(ctx.server, folder, [['extensionDevelopmentPath', remoteUri(ctx.server, ROOT)]]));
+      await page.goto(workbenchUrl(ctx.server, folder, [['extensionDevelopmentPath', remoteUri(ctx.server, ROOT)]]), { timeout: 120_000 });
       await waitForWorkbench(page);
       await showView(page);
       const welcome = page.locator(`${SIDEBAR} .welcome-view-content`).filter({ hasText: 'No tightloop.yaml in this workspace' }).first();
