@@ -86,8 +86,22 @@ export type EngineEvent =
   | { type: 'diagnostics'; service: string; runId: string; diagnostics: Diagnostic[] }
   | { type: 'run-finished'; summary: RunSummary }
   | { type: 'changes-pending'; service: string; changedFiles: string[] }
+  /** The workload's pods when the service became ready (readiness and restarts as the API reported them). */
+  | { type: 'pods'; service: string; pods: PodSummary[] }
+  /** A service's trigger mode changed at run time (engine.setTrigger). */
+  | { type: 'trigger-changed'; service: string; trigger: 'auto' | 'manual' }
   | { type: 'config-error'; errors: ConfigIssue[] }
   | { type: 'warning'; message: string; service?: string };
+
+/** One pod of a service's workload, as the ready stage saw it. */
+export interface PodSummary {
+  name: string;
+  ready: boolean;
+  /** Restarts summed over its containers. */
+  restarts: number;
+  /** Pod phase (Running, Pending…). */
+  phase: string;
+}
 
 /** A config problem with its exact position. */
 export interface ConfigIssue {
