@@ -148,7 +148,7 @@ function noAnswer(target: string, hello: AgentHello | undefined, output: string,
   if (!hello) {
     // No hello: the agent never ran. Runtimes say so in different words (Docker: "no such file",
     // containerd: "executable file not found"); exit 126/127 is the shell convention for it.
-    if (/no such file|not found|exit(?:ed)? (?:code|status) 12[67]/i.test(said) || ended.exitCode === 126 || ended.exitCode === 127) {
+    if (/no such file|not found|exit(?:ed)? (?:code|status) 12[67]/i.test(`${said} ${ended.message ?? ''}`) || ended.exitCode === 126 || ended.exitCode === 127) {
       return new LiveSyncError('no-agent', `${target} has no Tightloop agent (${RECEIVE_ARGV[0]}): its image was not built in live mode`);
     }
   }
