@@ -102,7 +102,7 @@ const KNOWN_KEYS = [
   'from', 'to', 'mode', 'image', 'repository', 'dockerfile', 'base', 'context', 'platform', 'buildArgs', 'keep',
   'maxContextSize', 'deploy', 'workload', 'container', 'namespace', 'strategy', 'readyTimeout', 'portForwards',
   'streamLogs', 'kubeconfig', 'allowContexts', 'host', 'registry', 'delivery', 'quietWindowMs', 'parallelism',
-  'historyLimit',
+  'historyLimit', 'live', 'sync', 'action', 'signal', 'fallBackOn', 'maxDelta', 'grace', 'listenTimeout',
 ];
 
 function unknownKeyMessage(key: string): string {
@@ -199,6 +199,15 @@ function resolve(parsed: ParsedConfig, file: string, root: string): ResolvedConf
           return { local: local!, remote: remote! };
         }),
         streamLogs: s.deploy.streamLogs,
+      },
+      live: s.live && {
+        sync: s.live.sync.map((m) => ({ from: path.posix.normalize(m.from.replace(/\\/g, '/')).replace(/^\/+|\/+$/g, ''), to: m.to })),
+        action: s.live.action,
+        signal: os.constants.signals[`SIG${s.live.signal}`],
+        fallBackOn: s.live.fallBackOn,
+        maxDeltaBytes: parseSize(s.live.maxDelta) ?? 64 * 1024 * 1024,
+        graceMs: parseDuration(s.live.grace),
+        listenTimeoutMs: parseDuration(s.live.listenTimeout),
       },
     };
   }
