@@ -55,6 +55,16 @@ export class FakeExec {
     this.wss.handleUpgrade(req, socket, head, (ws) => this.session(ws, pod, container, command, url.searchParams.get('stdin') === 'true'));
   }
 
+  /** POST .../selfsubjectaccessreviews: pods/exec follows `forbidden`, everything else is allowed. */
+  accessReview(res: http.ServerResponse, body: string): void {
+    const review = JSON.parse(body || '{}') as { spec?: { resourceAttributes?: { verb?: string; resource?: string; subresource?: string; namespace?: string } } };
+    const a = review.spec?.resourceAttributes ?? {};
+    const denied = this.forbidden && a.resource === 'pods' && a.subresource === 'exec' && a.verb === 'create';
+    const text = JSON.stringify({ ...review, kind: 'SelfSubjectAccessReview', apiVersion: 'authorization.k8s.io/v1', metadata: {}, status: denied ? { allowed: false, reason: 'no RBAC policy matched' } : { allowed: true, reason: 'RBAC: allowed' } });
+    res.writeHead(201, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text) });
+    res.end(text);
+  }
+
   close(): void {
     for (const ws of this.wss.clients) ws.terminate();
     this.wss.close();

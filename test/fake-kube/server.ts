@@ -173,6 +173,7 @@ export class FakeKubeServer {
       if (url.pathname === '/version') {
         return sendJson(res, 200, { major: '1', minor: '31', gitVersion: 'v1.31.0-fake', platform: 'linux/amd64' });
       }
+      if (req.method === 'POST' && url.pathname === '/apis/authorization.k8s.io/v1/selfsubjectaccessreviews') return this.exec.accessReview(res, body);
       const route = parseRoute(url.pathname);
       if (!route) return sendStatus(res, 404, 'NotFound', 'the server could not find the requested resource');
       await this.dispatch(req, res, route, url.searchParams, body);
