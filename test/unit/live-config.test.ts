@@ -71,3 +71,16 @@ describe('live sync plan', () => {
     assert.match(reason(planLiveSync(args([f('server', 'z', 2000), f('static/index.html', 'b'), f('config.json', 'c')]))), /differ from their image by 2\.0 KiB, more than live\.maxDelta/);
   });
 });
+
+describe('live-mode image', () => {
+  it('wraps the entrypoint with the agent, targets and grace; finds the built agent', async () => {
+    const { liveEntrypoint, agentBinaryFor, agentArch } = await import('../../src/engine/live/image.js');
+    const live = { sync: [{ from: 'server', to: '/app/server' }, { from: 'static', to: '/app/www' }], action: 'restart' as const, signal: 1, fallBackOn: [], maxDeltaBytes: 1, graceMs: 2500, listenTimeoutMs: 1 };
+    assert.deepEqual(liveEntrypoint(live, ['/server', '--port', '80']), ['/.tightloop/agent', 'run', '--target', '/app/server', '--target', '/app/www', '--grace', '2500', '--', '/server', '--port', '80']);
+    assert.deepEqual(liveEntrypoint(live, undefined).slice(-1), ['--']);
+    assert.equal(agentArch('linux/arm64/v8'), 'arm64');
+    assert.equal(agentArch('windows/amd64'), undefined);
+    assert.match(agentBinaryFor('linux/amd64'), /dist\/agent\/agent-linux-amd64$/);
+    assert.throws(() => agentBinaryFor('linux/s390x'), /no agent for platform linux\/s390x/);
+  });
+});
