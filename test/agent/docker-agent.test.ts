@@ -122,7 +122,7 @@ describe('agent in a real container', () => {
     const c = await start();
     const init = await c.hostPid();
     for (let i = 0; i < 3; i++) assert.equal((await get(c.port, '/orphans')).body, 'ok\n');
-    // Orphans come to PID 1 (9 of them, alive for 500 ms); then none may stay as a zombie.
+    // Orphans come to PID 1 (9 of them, alive for 2 s); then none may stay as a zombie.
     await waitUntil('orphans are reparented to PID 1', 10_000, async () => (await childrenOf(init)).length > 1);
     await waitUntil('no zombie is left under PID 1', 10_000, async () => {
       const children = await childrenOf(init);

@@ -52,8 +52,8 @@ static void handle(int c) {
     if (p == 0) {
       for (int i = 0; i < 3; i++) {
         if (fork() == 0) {
-          struct timespec ts = {0, 100 * 1000000L};
-          nanosleep(&ts, NULL); /* outlive the parent: reparented, then exit */
+          struct timespec ts = {2, 0};
+          nanosleep(&ts, NULL); /* outlive the parent long enough to be seen reparented, then exit */
           _exit(0);
         }
       }
