@@ -7,7 +7,10 @@ import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, beforeEach, describe, test } from 'node:test';
-import { KubeConfig } from '@kubernetes/client-node';
+import { Exec, KubeConfig, type V1Status } from '@kubernetes/client-node';
+import { spawn } from 'node:child_process';
+import { statSync } from 'node:fs';
+import { PassThrough } from 'node:stream';
 import { KubeExecTransport } from '../../src/engine/live/kube-exec.js';
 import { LiveSyncError, liveSync, syncFileFrom } from '../../src/engine/live/sync.js';
 import { agentBinary, get, serverBinary, waitUntil } from '../agent/helpers.js';
@@ -56,6 +59,22 @@ beforeEach(async () => {
 after(async () => {
   await container?.stop();
   await server.close();
+});
+
+describe('the fake exec endpoint behaves like containerd', () => {
+  test('stdin is cut when the process closes its stdout: `cat > f` gets a truncated file and exits 0', async () => {
+    const out = path.join(work, 'cat-out');
+    server.create({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'shell-0' }, spec: { containers: [{ name: 'sh', image: 'x' }] } });
+    server.exec.backends.set('default/shell-0', () => spawn('sh', ['-c', `exec >/dev/null; cat > ${out}`], { stdio: ['pipe', 'pipe', 'pipe'] }));
+    const stdin = new PassThrough();
+    let status: V1Status | undefined;
+    const ws = await new Exec(kc).exec('default', 'shell-0', 'sh', ['sh'], new PassThrough(), new PassThrough(), stdin, false, (s) => (status = s));
+    const closed = new Promise((r) => ws.on('close', r));
+    stdin.end(Buffer.alloc(20 * 1024 * 1024, 7));
+    await closed;
+    assert.equal(status?.status, 'Success', 'the exit status says nothing went wrong');
+    assert.ok(statSync(out).size < 20 * 1024 * 1024, `only ${statSync(out).size} of 20 MiB arrived`);
+  });
 });
 
 describe('live sync over pods/exec', () => {
