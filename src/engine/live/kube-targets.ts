@@ -1,7 +1,7 @@
 import type { V1Pod } from '@kubernetes/client-node';
 import type { ResolvedService } from '../config/resolved.js';
-import type { KubeClient } from '../kube/client.js';
-import { apiFailure, parseWorkload, pickContainer, podName, podSelector, podUid, resolveWorkload } from '../kube/workload.js';
+import { apiFailure, type KubeClient } from '../kube/client.js';
+import { parseWorkload, pickContainer, podName, podSelector, podUid, resolveWorkload } from '../kube/workload.js';
 import { KubeExecTransport } from './kube-exec.js';
 import type { LiveTarget } from './sync-pods.js';
 
