@@ -7,6 +7,7 @@ import path from 'node:path';
 import { WebSocketServer } from 'ws';
 import { FakeCluster, type FakeNode } from './cluster.js';
 import { applyJsonPatch, applyMergePatch, applyStrategicMergePatch, PatchError } from './patch.js';
+import { FakeExec } from './exec.js';
 import { handlePortForward } from './portforward.js';
 import { parseFieldSelector, parseLabelSelector } from './selectors.js';
 import { AlreadyExists, type Change, type KObj, type Resource } from './store.js';
@@ -59,6 +60,8 @@ export class FakeKubeServer {
   readonly cluster: FakeCluster;
   readonly requests: RequestRecord[] = [];
   readonly token = `fake-${randomBytes(8).toString('hex')}`;
+  /** pods/exec over the websocket channel protocol, backed by real local processes (exec.ts). */
+  readonly exec = new FakeExec();
   url = '';
   kubeconfigPath = '';
   private readonly server = http.createServer((req, res) => this.handle(req, res));
@@ -148,6 +151,7 @@ export class FakeKubeServer {
     this.dropWatches();
     for (const ws of this.wss.clients) ws.terminate();
     this.wss.close();
+    this.exec.close();
     for (const s of this.sockets) s.destroy();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
     rmSync(this.dir, { recursive: true, force: true });
@@ -169,6 +173,7 @@ export class FakeKubeServer {
       if (url.pathname === '/version') {
         return sendJson(res, 200, { major: '1', minor: '31', gitVersion: 'v1.31.0-fake', platform: 'linux/amd64' });
       }
+      if (req.method === 'POST' && url.pathname === '/apis/authorization.k8s.io/v1/selfsubjectaccessreviews') return this.exec.accessReview(res, body);
       const route = parseRoute(url.pathname);
       if (!route) return sendStatus(res, 404, 'NotFound', 'the server could not find the requested resource');
       await this.dispatch(req, res, route, url.searchParams, body);
@@ -365,6 +370,8 @@ export class FakeKubeServer {
       socket.end(`HTTP/1.1 ${code} ${http.STATUS_CODES[code]}\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(message)}\r\n\r\n${message}`);
     };
     if (req.headers.authorization !== `Bearer ${this.token}`) return reject(401, 'Unauthorized');
+    const exec = /^\/api\/v1\/namespaces\/([^/]+)\/pods\/([^/]+)\/exec$/.exec(url.pathname);
+    if (exec) return this.exec.upgrade(req, socket, head, url, exec[1]!, this.cluster.store.get('pods', exec[1]!, exec[2]!), 'fake-user');
     if (!m) return reject(404, 'not found');
     const pod = this.cluster.store.get('pods', m[1], m[2]!);
     if (!pod) return reject(404, `pods "${m[2]}" not found`);

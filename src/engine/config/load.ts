@@ -183,6 +183,15 @@ function resolve(parsed: ParsedConfig, file: string, root: string): ResolvedConf
         }),
         streamLogs: s.deploy.streamLogs,
       },
+      live: s.live && {
+        sync: s.live.sync.map((m) => ({ from: path.posix.normalize(m.from.replace(/\\/g, '/')).replace(/^\/+|\/+$/g, ''), to: m.to })),
+        action: s.live.action,
+        signal: os.constants.signals[`SIG${s.live.signal}`],
+        fallBackOn: s.live.fallBackOn,
+        maxDeltaBytes: parseSize(s.live.maxDelta) ?? 64 * 1024 * 1024,
+        graceMs: parseDuration(s.live.grace),
+        listenTimeoutMs: parseDuration(s.live.listenTimeout),
+      },
     };
   }
   const tasks: Record<string, ResolvedTask> = {};

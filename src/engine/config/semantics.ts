@@ -82,6 +82,15 @@ function checkPaths(config: ResolvedConfig, parsed: ParsedConfig): SemanticProbl
     if (s.image?.context && inside(at('image', 'context'), s.image.context, raw.image!.context!)) {
       mustExist(at('image', 'context'), s.image.context, 'build context');
     }
+    if (s.live) {
+      if (!s.stage || !s.image) problems.push({ path: at('live'), message: 'live update needs a stage section and an image section (the image carries the agent)' });
+      s.live.sync.forEach((m, i) => {
+        if (m.from === '..' || m.from.startsWith('../')) problems.push({ path: at('live', 'sync', i, 'from'), message: `"${raw.live!.sync[i]!.from}" escapes the staging folder` });
+        else if (s.stage && !s.stage.files.some((f) => m.from === '.' || f.to === m.from || f.to.startsWith(`${m.from}/`))) {
+          problems.push({ path: at('live', 'sync', i, 'from'), message: `"${m.from}" is not staged (stage.files targets: ${s.stage.files.map((f) => f.to).join(', ')})` });
+        }
+      });
+    }
     if (s.image && !s.stage && !s.image.context) {
       problems.push({ path: at('image'), message: 'an image needs a stage section (its build context) or image.context' });
     }
