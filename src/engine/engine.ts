@@ -57,7 +57,7 @@ export class Engine {
     private readonly stages: StageSet,
   ) {
     this.state = new StateStore(config.root);
-    this.history = new History(config.root, config.settings.historyLimit, (message) => this.emit({ type: 'warning', message }));
+    this.history = new History(config.root, config.settings.historyLimit, (message) => this.emit({ type: 'warning', message }), (name) => name in config.tasks);
     this.fileMap = new ServiceFileMap(config);
     const nodes = new Map<string, Runnable>([...Object.entries(config.services), ...Object.entries(config.tasks)]);
     this.scheduler = new Scheduler({

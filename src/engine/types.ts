@@ -4,7 +4,11 @@
  */
 
 /** Stages in the order they run for every service. */
-export const STAGES = ['trigger', 'compile', 'stage', 'image', 'push', 'deploy', 'ready'] as const;
+export const SERVICE_STAGES = ['trigger', 'compile', 'stage', 'image', 'push', 'deploy', 'ready'] as const;
+/** A task runs its command in a stage of its own (history before 0.2 recorded it as `compile`). */
+export const TASK_STAGES = ['trigger', 'task'] as const;
+/** Every stage name, services' first. */
+export const STAGES = [...SERVICE_STAGES, 'task'] as const;
 export type StageName = (typeof STAGES)[number];
 
 export type StageStatus = 'ok' | 'failed' | 'skipped' | 'cancelled';

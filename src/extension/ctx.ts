@@ -5,6 +5,7 @@ import { createIntegrations } from '../engine/integrations.js';
 import type { FromWebview } from '../shared/messages.js';
 import { EngineSession } from './engine-session.js';
 import { UserError } from './errors.js';
+import { RecentEdits } from './model/recent-edits.js';
 import { RunModel } from './model/run-model.js';
 import { statusBarServices, statusPicture, type Phase, type StatusPicture } from './model/status-model.js';
 import { chooseConfig, filesToNotify, isConfigFile, rebuildTargets } from './model/targets.js';
@@ -42,6 +43,8 @@ export class Tightloop implements vscode.Disposable, PanelHost {
   settings: Settings = readSettings();
   private readonly disposables: vscode.Disposable[] = [];
   private readonly validateTimers = new Map<string, ReturnType<typeof setTimeout>>();
+  /** Where the user edited each config lately: a dependency cycle is named at the entry just typed. */
+  private readonly recentEdits = new RecentEdits();
   /** The config found in the workspace, known even when nothing may run (untrusted). */
   private foundConfig?: string;
   private discovering: Promise<void> = Promise.resolve();
@@ -271,8 +274,14 @@ export class Tightloop implements vscode.Disposable, PanelHost {
       }),
       ws.onDidSaveTextDocument((doc) => this.saved(doc)),
       ws.onDidOpenTextDocument((doc) => this.validateDocument(doc)),
-      ws.onDidChangeTextDocument((e) => this.scheduleValidation(e.document)),
+      ws.onDidChangeTextDocument((e) => {
+        if (isConfigFile(e.document.uri.fsPath)) {
+          this.recentEdits.note(e.document.uri.toString(), e.contentChanges.map((c) => ({ startLine: c.range.start.line, endLine: c.range.end.line, text: c.text })));
+        }
+        this.scheduleValidation(e.document);
+      }),
       ws.onDidCloseTextDocument((doc) => {
+        this.recentEdits.forget(doc.uri.toString());
         // Problems of a config we do not run disappear with its editor; the active one's stay.
         if (isConfigFile(doc.uri.fsPath) && doc.uri.fsPath !== this.configFile()) this.problems.clearConfig(doc.uri.fsPath);
       }),
@@ -345,7 +354,7 @@ export class Tightloop implements vscode.Disposable, PanelHost {
   private validateDocument(doc: vscode.TextDocument): void {
     if (!isConfigFile(doc.uri.fsPath) || doc.uri.scheme !== 'file' || doc.isClosed) return;
     const text = doc.getText();
-    const { issues } = parseConfigText(text, doc.uri.fsPath);
+    const { issues } = parseConfigText(text, doc.uri.fsPath, process.env, { recentEdits: this.recentEdits.lines(doc.uri.toString()) });
     this.problems.setConfigIssues(doc.uri.fsPath, text, issues);
   }
 
@@ -361,7 +370,9 @@ export class Tightloop implements vscode.Disposable, PanelHost {
     // The open editor's text is what the user sees; the loader read the file on disk.
     const open = vscode.workspace.textDocuments.find((d) => d.uri.fsPath === file);
     if (open?.isDirty) return;
-    const text = open?.getText() ?? (await readFile(file, 'utf8').catch(() => ''));
+    // The editor's own validation knows the recent edits (which entry closed a cycle).
+    if (open) return this.validateDocument(open);
+    const text = await readFile(file, 'utf8').catch(() => '');
     this.problems.setConfigIssues(file, text, issues);
   }
 

@@ -5,6 +5,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Engine } from '../../src/engine/index.js';
 import { chooseConfig, filesToNotify, isConfigFile, rebuildTargets } from '../../src/extension/model/targets.js';
+import { until } from '../helpers/workspace.js';
 
 describe('file → service mapping for saves and the status-bar click', () => {
   let dir: string;
@@ -85,8 +86,8 @@ describe('file → service mapping for saves and the status-bar click', () => {
     const file = path.join(dir, 'shared/types.h');
     writeFileSync(file, '// changed\n');
     engine.notifySaved(filesToNotify([{ scheme: 'file', fsPath: file }], path.join(dir, 'tightloop.yaml')));
-    // The save is flushed on a later tick after a stat of the file: wait for its events, not a fixed time.
-    for (const started = Date.now(); events.length < 2 && Date.now() - started < 10_000; ) await new Promise((r) => setTimeout(r, 10));
+    // Wait for the state (both reactions seen), not for a time margin: CI is a loaded machine.
+    await until(() => events.length >= 2, 10_000, 'the save to reach both services');
     await engine.whenIdle();
     assert.deepEqual(events.sort(), ['pending:web', 'started:api:save']);
   });
