@@ -1,4 +1,3 @@
-import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { loadConfig } from './config/load.js';
 import { toolsCheck } from './doctor/tools-check.js';
@@ -9,6 +8,7 @@ import { Scheduler } from './scheduler/scheduler.js';
 import type { DoctorResult, StageSet } from './stages/stage.js';
 import { StateStore } from './state.js';
 import type { EngineEvent, LogLine, RunSummary, RunTrigger, StageName } from './types.js';
+import { readVersion, sameVersion, type FileVersion } from './watch/file-version.js';
 import { ServiceFileMap, SourceWatcher } from './watch/watcher.js';
 
 /** What an integration may call back into: log lines that belong to no single run (pod logs). */
@@ -44,8 +44,11 @@ export class Engine {
   private readonly state: StateStore;
   private watcher?: SourceWatcher;
   private readonly manualPending = new Map<string, Set<string>>();
-  /** file → "inode:mtime:size" of the version that last triggered a run, so echoes of it are dropped. */
-  private readonly seen = new Map<string, string>();
+  /**
+   * service → file → the version that last triggered (or was read by) a run of that service, so
+   * echoes of it are dropped. Per service: one change must reach every service that watches it.
+   */
+  private readonly seen = new Map<string, Map<string, FileVersion>>();
   private saveBatch?: { files: Set<string>; at: number };
   /** service → time of its latest raw file change (watcher event or editor save). */
   private readonly lastActivity = new Map<string, number>();
@@ -69,7 +72,7 @@ export class Engine {
       execute: async (node, trigger, signal, runId, force) => {
         // What this run will read is at least as new as the files are now: a later event for
         // these exact bytes (chokidar's trailing event after a burst) is an echo, not a change.
-        for (const file of trigger.changedFiles) this.seen.set(file, await signatureOf(file));
+        for (const file of trigger.changedFiles) this.seenBy(node.name).set(file, await readVersion(file));
         const summary = await runPipeline({ config, stages: this.stages, state: this.state, emit: (event) => this.emit(event) }, { node, runId, trigger, signal, force });
         // Written before the run counts as finished, so `history` right after `run` sees it.
         await this.history.append(summary).catch((error: Error) => this.emit({ type: 'warning', message: `history not written: ${error.message}` }));
@@ -170,8 +173,9 @@ export class Engine {
       // In remote and web windows the watcher often sees the write before the editor's save
       // event arrives: then these bytes already triggered, and a second run would only
       // supersede the first.
-      if (!(await this.isNewVersion(file))) continue;
-      for (const service of this.fileMap.servicesFor(file)) byService.set(service, [...(byService.get(service) ?? []), file]);
+      for (const service of this.fileMap.servicesFor(file)) {
+        if (await this.isNewVersion(service, file)) byService.set(service, [...(byService.get(service) ?? []), file]);
+      }
     }
     for (const [service, files] of byService) this.changesArrived(service, files, batch.at, 'save');
   }
@@ -184,16 +188,23 @@ export class Engine {
    */
   private async watchedChanges(service: string, files: string[], firstChangeAt: number): Promise<void> {
     const fresh: string[] = [];
-    for (const file of files) if (await this.isNewVersion(file)) fresh.push(file);
+    for (const file of files) if (await this.isNewVersion(service, file)) fresh.push(file);
     if (fresh.length) this.changesArrived(service, fresh, firstChangeAt, 'watch');
   }
 
-  /** Records the file's current signature; false when it equals the one last acted on. */
-  private async isNewVersion(file: string): Promise<boolean> {
-    const now = await signatureOf(file);
-    if (this.seen.get(file) === now) return false;
-    this.seen.set(file, now);
+  /** Records the file's current version for the service; false when it holds the bytes last acted on. */
+  private async isNewVersion(service: string, file: string): Promise<boolean> {
+    const now = await readVersion(file);
+    const seen = this.seenBy(service);
+    if (sameVersion(seen.get(file), now)) return false;
+    seen.set(file, now);
     return true;
+  }
+
+  private seenBy(service: string): Map<string, FileVersion> {
+    let map = this.seen.get(service);
+    if (!map) this.seen.set(service, (map = new Map()));
+    return map;
   }
 
   private changesArrived(name: string, files: string[], firstChangeAt: number, reason: RunTrigger['reason']): void {
@@ -265,14 +276,5 @@ export class Engine {
     if (!this.config.services[name] && !this.config.tasks[name]) {
       throw new Error(`unknown service or task "${name}" (known: ${this.names.join(', ')})`);
     }
-  }
-}
-
-async function signatureOf(file: string): Promise<string> {
-  try {
-    const info = await stat(file);
-    return `${info.ino}:${info.mtimeMs}:${info.size}`;
-  } catch {
-    return 'missing';
   }
 }

@@ -15,7 +15,8 @@ interface ManifestEntry extends StagedFile {
 }
 type Manifest = Record<string, ManifestEntry>;
 
-const signature = (info: Stats) => `${info.ino}:${info.size}:${info.mtimeMs}:${info.mode}`;
+// ctime too: `cp -p` and `rsync -t` put mtime back after a same-size write, but no tool can set ctime.
+const signature = (info: Stats) => `${info.ino}:${info.size}:${info.mtimeMs}:${info.ctimeMs}:${info.mode}`;
 
 export function manifestFile(root: string, service: string): string {
   return path.join(root, '.tightloop', 'state', `${service}.staging.json`);

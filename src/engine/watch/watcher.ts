@@ -1,4 +1,6 @@
 import { watch, type FSWatcher } from 'chokidar';
+import { existsSync, watch as watchFolder, type FSWatcher as FolderWatcher } from 'node:fs';
+import path from 'node:path';
 import type { ResolvedConfig } from '../config/resolved.js';
 import { ignoreMatcher, isWithin } from './ignore.js';
 
@@ -47,6 +49,8 @@ export class ServiceFileMap {
 export class SourceWatcher {
   private watcher?: FSWatcher;
   private readonly batches = new Map<string, { files: Set<string>; firstChangeAt: number; timer: NodeJS.Timeout }>();
+  /** Watch roots that were deleted, each with the watcher on its nearest existing ancestor. */
+  private readonly gone = new Map<string, FolderWatcher | undefined>();
 
   constructor(
     private readonly map: ServiceFileMap,
@@ -66,7 +70,11 @@ export class SourceWatcher {
       // Editors save by rename; chokidar folds that into one change event.
       atomic: true,
     });
-    this.watcher.on('all', (_event, file) => this.changed(file));
+    const roots = new Set(paths);
+    this.watcher.on('all', (event, file) => {
+      this.changed(file);
+      if ((event === 'unlinkDir' || event === 'unlink') && roots.has(file)) this.awaitReturn(file);
+    });
     this.watcher.on('error', (error) => this.onError(`file watcher: ${(error as Error).message}`));
     await new Promise<void>((resolve) => this.watcher!.once('ready', resolve));
   }
@@ -86,6 +94,44 @@ export class SourceWatcher {
     }
   }
 
+  /**
+   * chokidar forgets a watch root once it is deleted (`rm -rf dist && build`, vite's
+   * --emptyOutDir): it would never report anything below it again. Wait for the root to come
+   * back (watching its nearest existing ancestor), then watch it afresh and report it changed:
+   * whatever was written while it was gone is new to every service watching it.
+   */
+  private awaitReturn(root: string): void {
+    if (!this.watcher || this.gone.has(root)) return;
+    this.gone.set(root, undefined);
+    const check = () => {
+      if (!this.watcher || !this.gone.has(root)) return;
+      if (existsSync(root)) {
+        this.gone.get(root)?.close();
+        this.gone.delete(root);
+        this.watcher.unwatch(root);
+        this.watcher.add(root);
+        this.changed(root);
+        return;
+      }
+      let ancestor = path.dirname(root);
+      while (!existsSync(ancestor) && path.dirname(ancestor) !== ancestor) ancestor = path.dirname(ancestor);
+      const current = this.gone.get(root) as (FolderWatcher & { folder?: string }) | undefined;
+      if (current?.folder === ancestor) return;
+      current?.close();
+      try {
+        const next = Object.assign(watchFolder(ancestor, () => check()), { folder: ancestor });
+        next.on('error', () => {});
+        this.gone.set(root, next);
+      } catch (error) {
+        this.onError(`file watcher: cannot wait for ${root} to come back: ${(error as Error).message}`);
+        return;
+      }
+      // It may have come back between the first look and the watch.
+      if (existsSync(root)) check();
+    };
+    check();
+  }
+
   private flush(service: string): void {
     const batch = this.batches.get(service);
     if (!batch) return;
@@ -101,6 +147,8 @@ export class SourceWatcher {
   async stop(): Promise<void> {
     for (const batch of this.batches.values()) clearTimeout(batch.timer);
     this.batches.clear();
+    for (const folder of this.gone.values()) folder?.close();
+    this.gone.clear();
     await this.watcher?.close();
     this.watcher = undefined;
   }
