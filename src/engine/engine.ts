@@ -7,9 +7,11 @@ import { runPipeline } from './run-pipeline.js';
 import { Scheduler } from './scheduler/scheduler.js';
 import type { DoctorResult, StageSet } from './stages/stage.js';
 import { StateStore } from './state.js';
-import type { EngineEvent, LogLine, RunSummary, RunTrigger, StageName } from './types.js';
+import type { EngineEvent, HoldReason, LogLine, RunSummary, RunTrigger, StageName } from './types.js';
 import { readVersion, sameVersion, type FileVersion } from './watch/file-version.js';
 import { ServiceFileMap, SourceWatcher } from './watch/watcher.js';
+
+const MANUAL_HOLD: HoldReason = { kind: 'manual', message: 'changes pending; trigger: manual, run it to apply them' };
 
 /** What an integration may call back into: log lines that belong to no single run (pod logs). */
 export interface EngineHooks {
@@ -30,6 +32,8 @@ export interface ServiceStatus {
   stage?: StageName;
   last?: RunSummary;
   pendingChanges: string[];
+  /** Why its queued run waits (or why a manual one does not run), if it does. */
+  waiting?: HoldReason;
 }
 
 /**
@@ -50,6 +54,8 @@ export class Engine {
    */
   private readonly seen = new Map<string, Map<string, FileVersion>>();
   private saveBatch?: { files: Set<string>; at: number };
+  /** `watch a b`: the only services file changes may trigger. */
+  private watchOnly?: ReadonlySet<string>;
   /** service → time of its latest raw file change (watcher event or editor save). */
   private readonly lastActivity = new Map<string, number>();
 
@@ -127,12 +133,18 @@ export class Engine {
     return Promise.all(names.map((name) => this.scheduler.request(name, { reason: 'manual', changedFiles: [] }, { withDependencies: true, force: options.force })));
   }
 
-  /** Watch mode: start the file watcher and let successful runs trigger their dependents. */
-  async startWatching(): Promise<void> {
+  /**
+   * Watch mode: start the file watcher and let successful runs trigger their dependents. With
+   * `only` (CLI `watch a b`), only those services are watched and only they are triggered.
+   */
+  async startWatching(options: { only?: string[] } = {}): Promise<void> {
     if (this.watcher) return;
-    this.scheduler.cascade = true;
+    for (const name of options.only ?? []) this.assertKnown(name);
+    const only = options.only?.length ? new Set(options.only) : undefined;
+    this.scheduler.cascade = only ?? 'all';
+    this.watchOnly = only;
     this.watcher = new SourceWatcher(
-      this.fileMap,
+      only ? new ServiceFileMap(this.config, only) : this.fileMap,
       this.config.settings.quietWindowMs,
       (batch) => void this.watchedChanges(batch.service, batch.files, batch.firstChangeAt),
       (message) => this.emit({ type: 'warning', message }),
@@ -143,6 +155,7 @@ export class Engine {
 
   async stopWatching(): Promise<void> {
     this.scheduler.cascade = false;
+    this.watchOnly = undefined;
     await this.watcher?.stop();
     this.watcher = undefined;
   }
@@ -209,12 +222,13 @@ export class Engine {
 
   private changesArrived(name: string, files: string[], firstChangeAt: number, reason: RunTrigger['reason']): void {
     const service = this.config.services[name];
-    if (!service) return;
+    if (!service || (this.watchOnly && !this.watchOnly.has(name))) return;
     if (service.trigger === 'manual') {
       const pending = this.manualPending.get(name) ?? new Set<string>();
       for (const f of files) pending.add(f);
       this.manualPending.set(name, pending);
       this.emit({ type: 'changes-pending', service: name, changedFiles: [...pending] });
+      this.emit({ type: 'run-waiting', service: name, reason: MANUAL_HOLD });
       return;
     }
     void this.scheduler.request(name, { reason, changedFiles: files, firstChangeAt });
@@ -241,7 +255,14 @@ export class Engine {
       stage: this.scheduler.runningStage(name),
       last: this.scheduler.lastRun(name),
       pendingChanges: [...(this.manualPending.get(name) ?? [])],
+      ...this.waitingOf(name),
     }));
+  }
+
+  private waitingOf(name: string): { waiting?: HoldReason } {
+    const held = this.scheduler.holdReason(name);
+    if (held) return { waiting: held };
+    return this.manualPending.get(name)?.size ? { waiting: MANUAL_HOLD } : {};
   }
 
   recentRuns(service?: string, count?: number): Promise<RunSummary[]> {
@@ -265,7 +286,9 @@ export class Engine {
   }
 
   async dispose(): Promise<void> {
-    this.scheduler.cancel();
+    // Close before anything else: a queued run (waiting for a dependency, a slot or the quiet
+    // window) must not start while the engine goes away.
+    this.scheduler.close();
     await this.stopWatching();
     await this.scheduler.whenIdle().catch(() => {});
     await this.stages.dispose?.();

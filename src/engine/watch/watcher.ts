@@ -16,9 +16,10 @@ export class ServiceFileMap {
   /** Never watched for anyone: our own state, VCS internals, and every staging folder (else staging retriggers). */
   readonly alwaysIgnored: (p: string) => boolean;
 
-  constructor(config: ResolvedConfig) {
+  /** `only`: watch for these services alone (CLI `watch a b`). */
+  constructor(config: ResolvedConfig, only?: ReadonlySet<string>) {
     this.entries = Object.values(config.services)
-      .filter((s) => s.watch)
+      .filter((s) => s.watch && (!only || only.has(s.name)))
       .map((s) => ({ service: s.name, paths: s.watch!.paths, ignored: ignoreMatcher(config.root, s.watch!.ignore) }));
     const internal = [`${config.root}/.tightloop`, `${config.root}/.git`, ...Object.values(config.services).flatMap((s) => (s.stage ? [s.stage.dir] : []))];
     this.alwaysIgnored = (p) => internal.some((dir) => isWithin(dir, p));

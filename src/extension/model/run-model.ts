@@ -16,6 +16,8 @@ export interface ServiceEntry {
   };
   last?: RunSummary;
   pending: string[];
+  /** Why its queued run waits, or why a manual one did not run (the engine's hold reason). */
+  waiting?: string;
   /** Finished runs with at least one stage, oldest first, capped at the history limit. */
   history: RunSummary[];
   diagnostics: Diagnostic[];
@@ -118,6 +120,7 @@ export class RunModel {
         entry.live = { runId: event.runId, startedAt: event.startedAt, trigger: event.trigger.reason, records: [] };
         entry.queued = false;
         entry.pending = [];
+        entry.waiting = undefined;
         this.logs.startRun(entry.name, event.runId);
         change.services.add(entry.name);
         break;
@@ -144,7 +147,10 @@ export class RunModel {
         if (!entry) return;
         if (entry.live?.runId === summary.runId) entry.live = undefined;
         // A run that ended without starting (cancelled while queued, dependency failed) empties the queue.
-        else if (!entry.live) entry.queued = false;
+        else if (!entry.live) {
+          entry.queued = false;
+          entry.waiting = undefined;
+        }
         entry.last = summary;
         if (summary.records.length > 0) {
           entry.history.push(summary);
@@ -164,6 +170,13 @@ export class RunModel {
         if (!entry) return;
         entry.diagnostics = event.diagnostics;
         change.diagnostics.add(entry.name);
+        change.services.add(entry.name);
+        break;
+      }
+      case 'run-waiting': {
+        const entry = this.entries.get(event.service);
+        if (!entry) return;
+        entry.waiting = event.reason.message;
         change.services.add(entry.name);
         break;
       }

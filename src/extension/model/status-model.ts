@@ -130,9 +130,16 @@ function end(run: RunSummary): number {
 
 function idleTooltip(input: StatusInput, pending: ServiceEntry[]): string {
   const lines = [`**Tightloop** — ${input.services.length} service(s), no run yet. Auto-rebuild on save is **${input.autoRebuild ? 'on' : 'off'}**.`];
+  lines.push(...waitingLines(input.services));
   lines.push(...pendingLines(pending));
   lines.push('', actions(false, undefined));
   return lines.join('\n');
+}
+
+/** Every queued or held service with the engine's reason (Tilt's hold reasons). */
+function waitingLines(services: ServiceEntry[]): string[] {
+  const waiting = services.filter((s) => s.waiting && !s.live);
+  return waiting.length ? ['', ...waiting.map((s) => `- \`${md(s.name)}\`: ${md(s.waiting!)}`)] : [];
 }
 
 function pendingLines(pending: ServiceEntry[]): string[] {
@@ -169,6 +176,7 @@ export function tooltipFor(entry: ServiceEntry, input: StatusInput, running: Ser
     }
   }
   if (running.length > 1) lines.push('', `Also running: ${running.slice(1).map((s) => `\`${md(s.name)}\``).join(', ')}`);
+  lines.push(...waitingLines(input.services));
   lines.push(...pendingLines(input.services.filter((s) => s.pending.length > 0)));
   lines.push('', actions(Boolean(live), entry.name));
   lines.push('', `Auto-rebuild on save: **${input.autoRebuild ? 'on' : 'off'}** (${link('toggle', 'tightloop.toggleAutoRebuild')})`);
