@@ -1,5 +1,6 @@
 import { watch, type FSWatcher } from 'chokidar';
 import { existsSync, watch as watchFolder, type FSWatcher as FolderWatcher } from 'node:fs';
+import { lstat } from 'node:fs/promises';
 import path from 'node:path';
 import type { ResolvedConfig } from '../config/resolved.js';
 import { ignoreMatcher, isWithin } from './ignore.js';
@@ -52,6 +53,9 @@ export class SourceWatcher {
   private readonly batches = new Map<string, { files: Set<string>; firstChangeAt: number; timer: NodeJS.Timeout }>();
   /** Watch roots that were deleted, each with the watcher on its nearest existing ancestor. */
   private readonly gone = new Map<string, FolderWatcher | undefined>();
+  private readonly checks = new Map<string, () => void>();
+  /** While a root is gone: a slow look as well, in case a folder event is lost. */
+  private goneTimer?: NodeJS.Timeout;
 
   constructor(
     private readonly map: ServiceFileMap,
@@ -74,7 +78,24 @@ export class SourceWatcher {
     const roots = new Set(paths);
     this.watcher.on('all', (event, file) => {
       this.changed(file);
-      if ((event === 'unlinkDir' || event === 'unlink') && roots.has(file)) this.awaitReturn(file);
+      if (event === 'unlinkDir' || event === 'unlink') {
+        // The root itself, or a file whose root went with it (chokidar does not always report the root).
+        for (const root of roots) if ((file === root || file.startsWith(root + path.sep)) && !existsSync(root)) this.awaitReturn(root);
+      }
+    });
+    // chokidar drops a write whose mtime was put back when atime > mtime (it takes it for a read);
+    // the kernel's own "changed" notice is kept here, and the engine decides by content.
+    this.watcher.on('raw', (event, name, opts) => {
+      const watched = (opts as { watchedPath?: string } | undefined)?.watchedPath;
+      if (event !== 'change' || !name || !watched) return;
+      const inside = path.join(watched, name);
+      const file = path.basename(watched) === name && !existsSync(inside) ? watched : inside;
+      if (this.map.ignoredByAll(file)) return;
+      // Only the case chokidar drops: written, yet atime > mtime (mtime put back after a read).
+      void lstat(file).then(
+        (info) => info.isFile() && info.atimeMs > info.mtimeMs && this.watcher && this.changed(file),
+        () => {},
+      );
     });
     this.watcher.on('error', (error) => this.onError(`file watcher: ${(error as Error).message}`));
     await new Promise<void>((resolve) => this.watcher!.once('ready', resolve));
@@ -104,11 +125,19 @@ export class SourceWatcher {
   private awaitReturn(root: string): void {
     if (!this.watcher || this.gone.has(root)) return;
     this.gone.set(root, undefined);
+    this.goneTimer ??= setInterval(() => {
+      for (const waiting of [...this.gone.keys()]) if (existsSync(waiting)) this.checks.get(waiting)?.();
+    }, 250);
     const check = () => {
       if (!this.watcher || !this.gone.has(root)) return;
       if (existsSync(root)) {
         this.gone.get(root)?.close();
         this.gone.delete(root);
+        this.checks.delete(root);
+        if (this.gone.size === 0) {
+          clearInterval(this.goneTimer);
+          this.goneTimer = undefined;
+        }
         this.watcher.unwatch(root);
         this.watcher.add(root);
         this.changed(root);
@@ -130,6 +159,7 @@ export class SourceWatcher {
       // It may have come back between the first look and the watch.
       if (existsSync(root)) check();
     };
+    this.checks.set(root, check);
     check();
   }
 
@@ -150,6 +180,9 @@ export class SourceWatcher {
     this.batches.clear();
     for (const folder of this.gone.values()) folder?.close();
     this.gone.clear();
+    this.checks.clear();
+    clearInterval(this.goneTimer);
+    this.goneTimer = undefined;
     await this.watcher?.close();
     this.watcher = undefined;
   }
