@@ -9,7 +9,7 @@ import type { DoctorResult, StageSet } from './stages/stage.js';
 import { StateStore } from './state.js';
 import type { EngineEvent, HoldReason, LogLine, RunSummary, RunTrigger, StageName } from './types.js';
 import { readVersion, sameVersion, type FileVersion } from './watch/file-version.js';
-import { ServiceFileMap, SourceWatcher } from './watch/watcher.js';
+import { ServiceFileMap, SourceWatcher } from './watch/file-watcher.js';
 
 const MANUAL_HOLD: HoldReason = { kind: 'manual', message: 'changes pending; trigger: manual, run it to apply them' };
 

@@ -6,7 +6,7 @@ import path from 'node:path';
 import type { Readable } from 'node:stream';
 import picomatch from 'picomatch';
 import tar from 'tar-stream';
-import { addTarEntry } from './tar-entry.js';
+import { addTarEntry } from '../assembly/tar-entry.js';
 
 /** One entry of the build context, path relative to the context root (posix). */
 export interface ContextEntry {
