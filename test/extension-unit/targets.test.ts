@@ -85,7 +85,8 @@ describe('file → service mapping for saves and the status-bar click', () => {
     const file = path.join(dir, 'shared/types.h');
     writeFileSync(file, '// changed\n');
     engine.notifySaved(filesToNotify([{ scheme: 'file', fsPath: file }], path.join(dir, 'tightloop.yaml')));
-    await new Promise((r) => setTimeout(r, 50));
+    // Wait for the state (both services told), not for a time margin: saves are compared by content now.
+    for (const deadline = Date.now() + 5000; events.length < 2 && Date.now() < deadline; ) await new Promise((r) => setTimeout(r, 10));
     await engine.whenIdle();
     assert.deepEqual(events.sort(), ['pending:web', 'started:api:save']);
   });
