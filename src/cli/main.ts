@@ -124,6 +124,9 @@ function render(event: EngineEvent, progress: Progress, c: ReturnType<typeof pal
     case 'changes-pending':
       progress.print(c.yellow(`${event.service}: ${event.changedFiles.length} change(s) pending (trigger: manual; run \`tightloop run ${event.service}\`)`));
       break;
+    case 'run-waiting':
+      progress.print(c.dim(`${event.service}: ${event.reason.message}`));
+      break;
     case 'warning':
       progress.print(c.yellow(`warning: ${event.message}`));
       break;
@@ -132,8 +135,8 @@ function render(event: EngineEvent, progress: Progress, c: ReturnType<typeof pal
 }
 
 async function watch(engine: Engine, names: string[], noInitial: boolean, force: boolean, progress?: Progress): Promise<number> {
-  await engine.startWatching();
-  progress?.print(`watching ${engine.config.file} — Ctrl-C to stop`);
+  await engine.startWatching({ only: names });
+  progress?.print(`watching ${names.length ? names.join(', ') : engine.config.file} — Ctrl-C to stop`);
   const services = names.length ? names : Object.values(engine.config.services).filter((s) => s.trigger === 'auto').map((s) => s.name);
   if (!noInitial && services.length) void engine.run(services, { force });
   await new Promise<void>((resolve) => {

@@ -135,14 +135,23 @@ async function runService(
       break;
     }
     const last = state.lastSuccess;
-    if (name === 'stage' && !request.force && last && last.stagingHash === outputs.stagingHash && last.fingerprint === fingerprint) {
+    // Staging mode: the staged files are the whole context, so equal staged bytes mean an equal
+    // image and delivery can be skipped before building. Context mode: the image also holds
+    // whatever else the Dockerfile copies from the repo, so only the content tag (keyed by every
+    // context file, the Dockerfile, args, base and platform) can say "unchanged".
+    const contextMode = service.image?.context !== undefined;
+    if (name === 'stage' && !contextMode && !request.force && last && last.stagingHash === outputs.stagingHash && last.fingerprint === fingerprint) {
       unchanged = `unchanged: staged files identical to the last successful run (${outputs.stagingHash!.slice(0, 12)})`;
+      Object.assign(outputs, { ...last, ...outputs });
+    }
+    if (name === 'image' && contextMode && !request.force && last?.imageRef && last.imageRef === outputs.imageRef && last.fingerprint === fingerprint) {
+      unchanged = `unchanged: image ${outputs.imageRef} (same context, Dockerfile, args, base and platform) is the one last delivered`;
       Object.assign(outputs, { ...last, ...outputs });
     }
   }
 
   const nextState: ServiceState = { inputs: newInputs, lastSuccess: state.lastSuccess };
-  if (!failure && outputs.stagingHash) nextState.lastSuccess = { ...outputs, fingerprint, finishedAt: Date.now() };
+  if (!failure && (outputs.stagingHash || outputs.imageRef)) nextState.lastSuccess = { ...outputs, fingerprint, finishedAt: Date.now() };
   try {
     await deps.state.set(service.name, nextState);
   } catch (error) {

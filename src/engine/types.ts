@@ -76,9 +76,19 @@ export interface RunSummary {
   image?: string;
 }
 
+/** Why a queued run has not started yet (shown in the status-bar tooltip, the panel card and --json). */
+export interface HoldReason {
+  kind: 'dependency' | 'parallelism' | 'settle' | 'running' | 'manual';
+  /** The dependencies waited for (kind dependency). */
+  on?: string[];
+  /** One sentence, e.g. `waiting for dependency "codegen"`. */
+  message: string;
+}
+
 /** Typed events; the engine never prints, consumers render these. */
 export type EngineEvent =
   | { type: 'run-queued'; service: string; trigger: RunTrigger }
+  | { type: 'run-waiting'; service: string; reason: HoldReason }
   | { type: 'run-started'; service: string; runId: string; trigger: RunTrigger; startedAt: number }
   | { type: 'stage-started'; service: string; runId: string; stage: StageName; startedAt: number }
   | { type: 'stage-finished'; record: TimingRecord }

@@ -11,6 +11,7 @@ import { FakeExec } from './exec.js';
 import { handlePortForward } from './portforward.js';
 import { parseFieldSelector, parseLabelSelector } from './selectors.js';
 import { AlreadyExists, type Change, type KObj, type Resource } from './store.js';
+import { validate } from './validation.js';
 
 /**
  * A fake Kubernetes API server at the HTTP level, for the real @kubernetes/client-node to talk to.
@@ -226,6 +227,8 @@ export class FakeKubeServer {
       if (rv && rv !== existing.metadata.resourceVersion) {
         return sendStatus(res, 409, 'Conflict', `Operation cannot be fulfilled on ${qualified(r.resource, info)} "${r.name}": the object has been modified; please apply your changes to the latest version and try again`, { name: r.name, group: info.group, kind: r.resource });
       }
+      const invalid = r.sub === 'status' ? undefined : validate(info.kind, info.group, next);
+      if (invalid) return sendStatus(res, 422, 'Invalid', invalid.message, { name: r.name, group: info.group, kind: info.kind, causes: invalid.causes });
       return sendJson(res, 200, store.update(r.resource as Resource, this.admit(r, existing, next)));
     }
     return sendStatus(res, 405, 'MethodNotAllowed', 'the server does not allow this method on the requested resource');
@@ -256,6 +259,8 @@ export class FakeKubeServer {
     const obj = tryJson(body) as KObj;
     if (!obj?.metadata?.name) return sendStatus(res, 422, 'Invalid', `${info.kind} is invalid: metadata.name: Required value`);
     if (info.namespaced) obj.metadata.namespace = r.namespace;
+    const invalid = validate(info.kind, info.group, obj);
+    if (invalid) return sendStatus(res, 422, 'Invalid', invalid.message, { name: obj.metadata.name, group: info.group, kind: info.kind, causes: invalid.causes });
     if (WORKLOADS.has(r.resource)) obj.metadata.generation = 1;
     try {
       return sendJson(res, 201, this.cluster.store.create(r.resource as Resource, obj));

@@ -200,6 +200,7 @@ function resolve(parsed: ParsedConfig, file: string, root: string): ResolvedConf
       name,
       kind: 'task',
       command: t.command,
+      trigger: t.trigger,
       cwd: abs(t.cwd ?? '.'),
       env: t.env ?? {},
       timeoutMs: parseDuration(t.timeout),

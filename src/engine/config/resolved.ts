@@ -90,6 +90,7 @@ export interface ResolvedTask {
   name: string;
   kind: 'task';
   command: string;
+  trigger: 'auto' | 'manual';
   cwd: string;
   env: Record<string, string>;
   timeoutMs: number;

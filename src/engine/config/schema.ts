@@ -142,6 +142,10 @@ export const ServiceSchema = z.strictObject({
 
 export const TaskSchema = z.strictObject({
   command: z.string().min(1).describe('Shell command.'),
+  trigger: z
+    .enum(['auto', 'manual'])
+    .default('manual')
+    .describe('manual: runs only when asked (run <task>, palette, panel); auto: in watch mode also after each rebuild of what it depends on.'),
   cwd: z.string().optional().describe('Working directory (default: the config folder).'),
   env: Env.optional(),
   timeout: Duration.default('10m'),

@@ -71,6 +71,10 @@ function checkPaths(config: ResolvedConfig, parsed: ParsedConfig): SemanticProbl
       }
       s.stage.files.forEach((f, i) => {
         inside(at('stage', 'files', i, 'from'), f.from, raw.stage!.files[i]!.from);
+        const dir = s.stage!.dir;
+        if (f.from === dir || f.from.startsWith(dir + path.sep) || dir.startsWith(f.from + path.sep)) {
+          problems.push({ path: at('stage', 'files', i, 'from'), message: `"${raw.stage!.files[i]!.from}" overlaps the staging folder ${raw.stage!.dir} (everything in it but the staged files is removed on every run)` });
+        }
         if (f.to === '..' || f.to.startsWith('../') || f.to === '.') {
           problems.push({ path: at('stage', 'files', i, 'to'), message: `"${raw.stage!.files[i]!.to}" escapes the staging folder` });
         }

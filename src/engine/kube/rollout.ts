@@ -4,9 +4,11 @@ import type { PodSummary } from '../types.js';
 
 /**
  * Pure rollout arithmetic: is the rollout finished, and is any new pod in a state that will not fix
- * itself. "Finished" combines what `kubectl rollout status` checks on the workload status with
- * what Tightloop needs on top: every pod not of the new version is gone (not merely terminating)
- * and the wanted number of new-version pods is Ready.
+ * itself. "Finished" means what `kubectl rollout status` means (observedGeneration caught up,
+ * updated == desired, available updated == desired, no old replica still counted), checked on
+ * the pods too: the wanted number of new-version pods is Ready and no old pod is active. A pod
+ * with a deletionTimestamp is not active: a real API server keeps it listed for its grace period
+ * (seconds) while the new version already serves, and waiting for it made "ready" 2–4 s late.
  *
  * "New version" is described by what deploy changed (the image, the restartedAt annotation, or the
  * pods it deleted) rather than by which pods existed before: after a rollback to a template the
@@ -61,13 +63,14 @@ export function assess(kind: WorkloadKind, workload: WorkloadObject, pods: V1Pod
   const desired = desiredReplicas(kind, workload);
   const statusDone = statusComplete(kind, workload, baseline.generation);
   const isNew = (p: V1Pod) => isCurrentPod(p, baseline) && isCurrentRevision(kind, workload, p);
-  // Terminating pods count as old even when they match: ready means they are gone.
-  const oldLeft = pods.filter((p) => !isNew(p) || p.metadata?.deletionTimestamp);
-  const newPods = pods.filter((p) => isNew(p) && !p.metadata?.deletionTimestamp);
+  const terminating = (p: V1Pod) => !!p.metadata?.deletionTimestamp;
+  // Old pods still serving: what rollout status counts as "old replicas pending termination".
+  const oldLeft = pods.filter((p) => !isNew(p) && !terminating(p));
+  const newPods = pods.filter((p) => isNew(p) && !terminating(p));
   const readyNew = newPods.filter(isPodReady);
   const done = statusDone && oldLeft.length === 0 && readyNew.length >= desired;
   const parts = [`${Math.min(readyNew.length, desired)}/${desired} new pod${desired === 1 ? '' : 's'} ready`];
-  if (oldLeft.length) parts.push(`${oldLeft.length} old pod${oldLeft.length === 1 ? '' : 's'} still running or terminating`);
+  if (oldLeft.length) parts.push(`${oldLeft.length} old pod${oldLeft.length === 1 ? '' : 's'} still running`);
   if (!statusDone && readyNew.length >= desired) parts.push('waiting for the controller to report the rollout');
   return { done, desired, newPods, readyNew, oldLeft, statusDone, summary: parts.join(', ') };
 }

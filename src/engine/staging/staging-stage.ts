@@ -16,7 +16,8 @@ interface ManifestEntry extends StagedFile {
 }
 type Manifest = Record<string, ManifestEntry>;
 
-const signature = (info: Stats) => `${info.ino}:${info.size}:${info.mtimeMs}:${info.mode}`;
+// ctime too: `cp -p` and `rsync -t` put mtime back after a same-size write, but no tool can set ctime.
+const signature = (info: Stats) => `${info.ino}:${info.size}:${info.mtimeMs}:${info.ctimeMs}:${info.mode}`;
 
 export function manifestFile(root: string, service: string): string {
   return path.join(root, STATE_DIR_NAME, 'state', `${service}.staging.json`);
@@ -55,7 +56,7 @@ export const stagingStage: Stage = {
       // copying, and keep the staged file when it is already identical.
       const digest = await hashFile(item.from);
       const unchanged = old && old.sha256 === digest && old.mode === mode && targetInfo && signature(targetInfo) === old.targetSignature;
-      if (!unchanged) await copyAtomically(item.from, target, mode);
+      if (!unchanged) await copyAtomically(item.from, target, mode, tempDir(ctx.config.root));
       const written = unchanged ? targetInfo : await stat(target);
       next[item.to] = {
         path: item.to,
@@ -71,10 +72,10 @@ export const stagingStage: Stage = {
         bytes += written.size;
       }
     }
-    // Files staged by an earlier run but no longer configured would leak into the image.
-    for (const stale of Object.keys(previous)) {
-      if (!next[stale]) await removeWithEmptyParents(path.join(spec.dir, stale), spec.dir);
-    }
+    // The folder is the image's build context: anything besides the declared files (left by an
+    // earlier config, a lost manifest, a copy cut short, a hand-made file) would ship. Remove it.
+    const strays = await removeStrays(spec.dir, new Set(Object.keys(next)));
+    if (strays.length) ctx.log(`removed ${strays.length} stray file(s) from ${spec.dir}: ${strays.slice(0, 5).join(', ')}${strays.length > 5 ? '…' : ''}`, 'info');
     await ensureStateFolder(ctx.config.root, path.dirname(manifestPath));
     await writeFile(manifestPath, JSON.stringify(next));
 
@@ -122,18 +123,56 @@ async function expandFiles(files: { from: string; to: string; mode?: number }[],
   return out;
 }
 
-/** Copies to a temp name beside the target, then renames it into place (atomic on one file system). */
-async function copyAtomically(from: string, target: string, mode: number): Promise<void> {
+/** Temp files live under .tightloop (never watched, never a build context), not in the staging folder. */
+function tempDir(root: string): string {
+  return path.join(root, '.tightloop', 'tmp');
+}
+
+/**
+ * Copies to a temp name outside the staging folder, then renames it into place (atomic on one
+ * file system). When the staging folder is on another file system than .tightloop, the temp
+ * file goes beside the target instead (renames cannot cross file systems).
+ */
+async function copyAtomically(from: string, target: string, mode: number, temps: string): Promise<void> {
   await mkdir(path.dirname(target), { recursive: true });
-  const temp = path.join(path.dirname(target), `.tl-stage-${randomBytes(6).toString('hex')}`);
+  await mkdir(temps, { recursive: true });
+  const name = `.tl-stage-${randomBytes(6).toString('hex')}`;
+  let temp = path.join(temps, name);
   try {
     await copyFile(from, temp); // kernel copy (copy_file_range / reflink where the file system can)
     await chmod(temp, mode);
-    await rename(temp, target);
+    try {
+      await rename(temp, target);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EXDEV') throw error;
+      await rm(temp, { force: true });
+      temp = path.join(path.dirname(target), name);
+      await copyFile(from, temp);
+      await chmod(temp, mode);
+      await rename(temp, target);
+    }
   } catch (error) {
     await rm(temp, { force: true });
     throw new StageError(`could not stage ${from}: ${(error as Error).message}`);
   }
+}
+
+/** Removes every file (and then empty folder) below `dir` that is not one of `keep` (paths relative to dir). */
+async function removeStrays(dir: string, keep: Set<string>): Promise<string[]> {
+  const removed: string[] = [];
+  const entries = await readdir(dir, { recursive: true, withFileTypes: true }).catch(() => []);
+  for (const entry of entries) {
+    if (entry.isDirectory()) continue;
+    const absolute = path.join(entry.parentPath, entry.name);
+    const relative = path.relative(dir, absolute).split(path.sep).join('/');
+    if (keep.has(relative)) continue;
+    await removeWithEmptyParents(absolute, dir);
+    removed.push(relative);
+  }
+  // Folders left empty by an earlier config (deepest first).
+  const folders = entries.filter((e) => e.isDirectory()).map((e) => path.join(e.parentPath, e.name));
+  for (const folder of folders.sort((a, b) => b.length - a.length)) await rmdir(folder).catch(() => {});
+  return removed;
 }
 
 /** Removes a file and then each parent folder that became empty, up to (not including) `root`. */

@@ -25,6 +25,8 @@ export interface ServiceEntry {
   };
   last?: RunSummary;
   pending: string[];
+  /** Why its queued run waits, or why a manual one did not run (the engine's hold reason). */
+  waiting?: string;
   /** Finished runs with at least one stage, oldest first, capped at the history limit. */
   history: RunSummary[];
   diagnostics: Diagnostic[];
@@ -153,6 +155,7 @@ export class RunModel {
         entry.queued = false;
         entry.queuedFor = undefined;
         entry.pending = [];
+        entry.waiting = undefined;
         this.logs.startRun(entry.name, event.runId);
         change.services.add(entry.name);
         break;
@@ -182,6 +185,7 @@ export class RunModel {
         else if (!entry.live) {
           entry.queued = false;
           entry.queuedFor = undefined;
+          entry.waiting = undefined;
         }
         entry.last = summary;
         if (summary.records.length > 0) {
@@ -202,6 +206,13 @@ export class RunModel {
         if (!entry) return;
         entry.diagnostics = event.diagnostics;
         change.diagnostics.add(entry.name);
+        change.services.add(entry.name);
+        break;
+      }
+      case 'run-waiting': {
+        const entry = this.entries.get(event.service);
+        if (!entry) return;
+        entry.waiting = event.reason.message;
         change.services.add(entry.name);
         break;
       }

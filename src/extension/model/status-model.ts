@@ -131,9 +131,16 @@ function end(run: RunSummary): number {
 
 function idleTooltip(input: StatusInput, pending: ServiceEntry[]): string {
   const lines = [input.autoRebuild ? l10n.t('**Tightloop** — {0} service(s), no run yet. Auto-rebuild on save is **on**.', input.services.length) : l10n.t('**Tightloop** — {0} service(s), no run yet. Auto-rebuild on save is **off**.', input.services.length)];
+  lines.push(...waitingLines(input.services));
   lines.push(...pendingLines(pending));
   lines.push('', actions(false, undefined));
   return lines.join('\n');
+}
+
+/** Every queued or held service with the engine's reason (Tilt's hold reasons). */
+function waitingLines(services: ServiceEntry[]): string[] {
+  const waiting = services.filter((s) => s.waiting && !s.live);
+  return waiting.length ? ['', ...waiting.map((s) => `- \`${md(s.name)}\`: ${md(s.waiting!)}`)] : [];
 }
 
 function pendingLines(pending: ServiceEntry[]): string[] {
@@ -170,6 +177,7 @@ export function tooltipFor(entry: ServiceEntry, input: StatusInput, running: Ser
     }
   }
   if (running.length > 1) lines.push('', l10n.t('Also running: {0}', running.slice(1).map((s) => `\`${md(s.name)}\``).join(', ')));
+  lines.push(...waitingLines(input.services));
   lines.push(...pendingLines(input.services.filter((s) => s.pending.length > 0)));
   lines.push('', actions(Boolean(live), entry.name));
   lines.push('', `${input.autoRebuild ? l10n.t('Auto-rebuild on save: **on**') : l10n.t('Auto-rebuild on save: **off**')} (${link(l10n.t('toggle'), 'tightloop.toggleAutoRebuild')})`);

@@ -4,6 +4,7 @@ import { createReadStream, type Stats } from 'node:fs';
 import { lstat, readdir, readFile, readlink } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
+import picomatch from 'picomatch';
 import tar from 'tar-stream';
 import { addTarEntry } from '../assembly/tar-entry.js';
 
@@ -50,16 +51,47 @@ export async function listStaging(dir: string, signal: AbortSignal): Promise<Bui
   return { root: dir, mode: 'staging', entries: kept, bytes: sumBytes(kept), rules: [] };
 }
 
-/** Lists a compatibility-mode context root, filtered by its .dockerignore like `docker build` does. */
-export async function listCompat(root: string, signal: AbortSignal): Promise<BuildContextFiles> {
+/**
+ * Lists a compatibility-mode context root, filtered by its .dockerignore like `docker build` does.
+ * `ownState` (the config's .tightloop folder) never enters a context: its history and state
+ * change on every run, and would give identical images different tags.
+ */
+export async function listCompat(root: string, signal: AbortSignal, ownState?: string): Promise<BuildContextFiles> {
   const text = await readFile(path.join(root, '.dockerignore'), 'utf8').catch(() => undefined);
   const rules = text === undefined ? [] : parseDockerignore(text);
   const matcher = ignore().add(rules.map((r) => (r.negated ? '!' : '') + r.pattern));
-  // With no "!" exception a skipped folder can be pruned whole, which keeps target/ and node_modules/ cheap.
-  const canPrune = !rules.some((r) => r.negated);
-  const entries = await walk(root, (rel, isDir) => matcher.ignores(rel) && (!isDir || canPrune), signal);
+  const negations = rules.filter((r) => r.negated).map((r) => r.pattern);
+  const state = ownState && isInside(root, ownState) ? path.relative(root, ownState).split(path.sep).join('/') : undefined;
+  // An ignored folder is pruned whole (target/, node_modules/ stay cheap) unless a "!" rule could
+  // bring back something below it: then it is walked, and each entry judged.
+  const skip = (rel: string, isDir: boolean) => rel === state || (matcher.ignores(rel) && (!isDir || !couldMatchBelow(rel, negations)));
+  const entries = await walk(root, skip, signal);
   const kept = entries.filter((e) => e.type !== 'dir' || !matcher.ignores(e.path));
   return { root, mode: 'compat', entries: kept, bytes: sumBytes(kept), rules, dockerignoreText: text };
+}
+
+/**
+ * Could a "!" pattern match something below the folder `dir` (or `dir` itself, or re-include it
+ * through a parent)? Segment by segment, as BuildKit's pattern matcher decides whether to walk an
+ * excluded directory: a literal or wildcard segment must match the folder's segment, and "**"
+ * can match anything from there on. When unsure, walk (never drop a re-included file).
+ */
+export function couldMatchBelow(dir: string, negations: string[]): boolean {
+  const dirSegments = dir.split('/');
+  return negations.some((pattern) => {
+    const segments = path.posix.normalize(pattern).replace(/^\/+|\/+$/g, '').split('/');
+    for (let i = 0; i < dirSegments.length; i++) {
+      const segment = segments[i];
+      if (segment === undefined || segment.includes('**')) return true;
+      if (!picomatch.isMatch(dirSegments[i]!, segment, { dot: true })) return false;
+    }
+    return true;
+  });
+}
+
+function isInside(parent: string, child: string): boolean {
+  const relative = path.relative(parent, child);
+  return relative !== '' && !relative.startsWith('..') && !path.isAbsolute(relative);
 }
 
 export function parseDockerignore(text: string): DockerignoreRule[] {

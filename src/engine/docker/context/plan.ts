@@ -38,6 +38,8 @@ export interface PlanInput {
   /** From the stage step of this run; falls back to stage.dir from the config. */
   stagingDir?: string;
   stagedFiles?: StagedFile[];
+  /** The context to judge instead of listing one (doctor: what the first run will stage). */
+  files?: BuildContextFiles;
 }
 
 /** Lists the context and reads (or generates) the Dockerfile. Throws only when there is nothing to build from. */
@@ -51,7 +53,7 @@ export async function planBuild(input: PlanInput, signal: AbortSignal): Promise<
 
   let files: BuildContextFiles;
   try {
-    files = compat ? await listCompat(root, signal) : await listStaging(root, signal);
+    files = input.files ?? (compat ? await listCompat(root, signal, path.join(input.configRoot, '.tightloop')) : await listStaging(root, signal));
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') {
       throw new StageError(compat ? `build context ${root} (image.context) does not exist` : `staging folder ${root} does not exist: nothing was staged`, {
