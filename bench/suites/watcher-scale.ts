@@ -1,5 +1,5 @@
 import { closeSync, mkdirSync, openSync, watch } from 'node:fs';
-import { rm, writeFile } from 'node:fs/promises';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { bareNode, bundleChild, EngineProcess } from '../lib/child.js';
 import type { BenchContext } from '../lib/context.js';
@@ -21,8 +21,9 @@ const IGNORE = ['target/**', 'build/**', '**/*.swp', '**/*~'];
  */
 export async function watcherScale(ctx: BenchContext): Promise<SuiteOutput> {
   const events = ctx.reps(10, 3);
-  const idleMs = ctx.quick ? 6000 : 20_000;
-  const intervalMs = 2000;
+  // --long: a minute of 1-second samples, after a forced GC (what the idle target is stated on).
+  const idleMs = ctx.long ? 60_000 : ctx.quick ? 6000 : 20_000;
+  const intervalMs = ctx.long ? 1000 : 2000;
   const full = ctx.docker && !!ctx.kube && ctx.integrations.docker && ctx.integrations.kube;
   const fx = await makeFixture(ctx.tmpRoot, {
     name: 'watcher-scale',
@@ -53,6 +54,7 @@ export async function watcherScale(ctx: BenchContext): Promise<SuiteOutput> {
         for (let i = 0; i < events; i++) latencies.push(await saveOnce(engine, fx, `scale-${size}-${i}`));
         const floor = await fsWatchFloor(path.join(ctx.tmpRoot, 'watcher-floor'), events);
         await sleep(2000); // let post-run work (GC, log followers) quiet down
+        if (ctx.long) await engine.memory(true);
         const idle = await sampleProcess(engine.pid, idleMs, intervalMs);
         ctx.log(`watcher-scale ${label}: watching after ${Math.round(watchingMs)} ms, idle CPU ${idle.cpuPercent.map((c) => c.toFixed(2)).join(' ')} %, RSS ${Math.round(Math.max(...idle.rssMB))} MB`);
         const s = 'watcher-scale';
@@ -72,6 +74,11 @@ export async function watcherScale(ctx: BenchContext): Promise<SuiteOutput> {
           }),
         );
         raw[`${size}`] = { watchingMs, latencies, fsWatch: floor, idle };
+        if (ctx.snapshots) {
+          // Not during the measured window: the profiler's own sampling costs CPU.
+          await mkdir(ctx.snapshots, { recursive: true });
+          ctx.log(`watcher-scale: CPU profile ${await engine.profile(path.join(ctx.snapshots, `idle-${size}.cpuprofile`), idleMs)}`);
+        }
       } finally {
         await engine.stop();
       }

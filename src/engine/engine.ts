@@ -5,13 +5,20 @@ import { toolsCheck } from './doctor/tools-check.js';
 import type { ResolvedConfig, Runnable } from './config/resolved.js';
 import { History } from './history/history.js';
 import { runPipeline } from './run-pipeline.js';
-import { Scheduler } from './scheduler/scheduler.js';
+import { MAX_CHANGED_FILES, Scheduler } from './scheduler/scheduler.js';
 import type { DoctorResult, StageSet } from './stages/stage.js';
 import { StateStore } from './state.js';
 import type { EngineEvent, LogLine, RunSummary, RunTrigger, StageName } from './types.js';
 import { ServiceFileMap, SourceWatcher } from './watch/watcher.js';
 
 /** What an integration may call back into: log lines that belong to no single run (pod logs). */
+/**
+ * Files whose last-acted-on signature is remembered (echo suppression). Oldest first out: an
+ * evicted file's late echo costs at most one extra run, and a day of saves across a monorepo
+ * must not grow the map for ever.
+ */
+export const SEEN_FILES_MAX = 10_000;
+
 export interface EngineHooks {
   log(line: LogLine): void;
 }
@@ -69,7 +76,7 @@ export class Engine {
       execute: async (node, trigger, signal, runId, force) => {
         // What this run will read is at least as new as the files are now: a later event for
         // these exact bytes (chokidar's trailing event after a burst) is an echo, not a change.
-        for (const file of trigger.changedFiles) this.seen.set(file, await signatureOf(file));
+        for (const file of trigger.changedFiles) this.remember(file, await signatureOf(file));
         const summary = await runPipeline({ config, stages: this.stages, state: this.state, emit: (event) => this.emit(event) }, { node, runId, trigger, signal, force });
         // Written before the run counts as finished, so `history` right after `run` sees it.
         await this.history.append(summary).catch((error: Error) => this.emit({ type: 'warning', message: `history not written: ${error.message}` }));
@@ -192,8 +199,19 @@ export class Engine {
   private async isNewVersion(file: string): Promise<boolean> {
     const now = await signatureOf(file);
     if (this.seen.get(file) === now) return false;
-    this.seen.set(file, now);
+    this.remember(file, now);
     return true;
+  }
+
+  private remember(file: string, signature: string): void {
+    this.seen.delete(file); // re-inserted last: the map's order is oldest-used first
+    this.seen.set(file, signature);
+    if (this.seen.size > SEEN_FILES_MAX) this.seen.delete(this.seen.keys().next().value!);
+  }
+
+  /** How many entries the per-file and per-service collections hold (tests of their caps). */
+  get retained(): { seenFiles: number; pendingFiles: number } {
+    return { seenFiles: this.seen.size, pendingFiles: [...this.manualPending.values()].reduce((n, s) => n + s.size, 0) };
   }
 
   private changesArrived(name: string, files: string[], firstChangeAt: number, reason: RunTrigger['reason']): void {
@@ -201,7 +219,7 @@ export class Engine {
     if (!service) return;
     if (service.trigger === 'manual') {
       const pending = this.manualPending.get(name) ?? new Set<string>();
-      for (const f of files) pending.add(f);
+      for (const f of files) if (pending.size < MAX_CHANGED_FILES) pending.add(f);
       this.manualPending.set(name, pending);
       this.emit({ type: 'changes-pending', service: name, changedFiles: [...pending] });
       return;
