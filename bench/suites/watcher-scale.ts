@@ -90,13 +90,23 @@ export async function watcherScale(ctx: BenchContext): Promise<SuiteOutput> {
 }
 
 /** The window mean, and whether the busiest interval coincides with the heap shrinking (a V8 GC). */
-function idleNote(idle: { cpuPercent: number[]; rssMB: number[] }, idleMs: number, intervalMs: number): string {
+function idleNote(idle: { cpuPercent: number[]; rssMB: number[]; threads: Record<string, number>[] }, idleMs: number, intervalMs: number): string {
   const mean = idle.cpuPercent.reduce((a, b) => a + b, 0) / Math.max(1, idle.cpuPercent.length);
   const worst = idle.cpuPercent.indexOf(Math.max(...idle.cpuPercent));
   const before = idle.rssMB[worst - 1] ?? idle.rssMB[worst]!;
   const drop = before - idle.rssMB[worst]!;
   const gc = drop > 5 ? `; in that interval RSS fell ${drop.toFixed(0)} MB (${before.toFixed(0)} → ${idle.rssMB[worst]!.toFixed(0)}): a V8 garbage collection after the runs, not the watcher` : '';
-  return `mean over the ${idleMs / 1000} s window ${mean.toFixed(2)} %; busiest ${intervalMs / 1000} s interval ${idle.cpuPercent[worst]!.toFixed(2)} %${gc}`;
+  const busy = Object.entries(idle.threads[worst] ?? {})
+    .filter(([, pct]) => pct >= 0.01)
+    .sort((a, b) => b[1] - a[1])
+    .map(([name, pct]) => `${name} ${pct.toFixed(2)} %`)
+    .join(', ');
+  // Spikes at a fixed period are a timer; say which period.
+  const spikes = idle.cpuPercent.flatMap((c, i) => (c > Math.max(0.1, mean * 2) ? [i] : []));
+  const gaps = spikes.slice(1).map((s, k) => s - spikes[k]!);
+  const period = gaps.length >= 3 ? gaps.sort((a, b) => a - b)[Math.floor(gaps.length / 2)]! * (intervalMs / 1000) : undefined;
+  const periodic = period ? `; ${spikes.length} spikes, typically ${period} s apart` : '';
+  return `mean over the ${idleMs / 1000} s window ${mean.toFixed(2)} %; busiest ${intervalMs / 1000} s interval ${idle.cpuPercent[worst]!.toFixed(2)} % (by thread: ${busy || 'none'})${periodic}${gc}`;
 }
 
 /** Grows target/ from `from` to `to` empty files, 1000 per folder (like build output trees). */

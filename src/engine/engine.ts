@@ -109,6 +109,16 @@ export class Engine {
     return () => this.listeners.delete(listener);
   }
 
+  /** Subscribers right now (leak checks: a closed view must have unsubscribed). */
+  get listenerCount(): number {
+    return this.listeners.size;
+  }
+
+  /** True while the file watcher runs (auto-rebuild on). */
+  get watching(): boolean {
+    return this.watcher !== undefined;
+  }
+
   private emit(event: EngineEvent): void {
     if (event.type === 'stage-started') this.scheduler.noteStage(event.service, event.stage);
     for (const listener of this.listeners) {

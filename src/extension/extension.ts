@@ -7,6 +7,7 @@ let instance: Tightloop | undefined;
 /** What `activate` returns: enough for tests in the extension host to see what the UI shows. */
 export interface TightloopApi {
   snapshot: Tightloop['snapshot'];
+  counts: Tightloop['counts'];
   settled(): Promise<void>;
   whenIdle(): Promise<void>;
 }
@@ -19,6 +20,7 @@ export function activate(context: vscode.ExtensionContext): TightloopApi {
   void tl.discover();
   return {
     snapshot: () => tl.snapshot(),
+    counts: () => tl.counts(),
     settled: () => tl.settled(),
     whenIdle: async () => {
       await tl.settled();

@@ -69,6 +69,11 @@ export class RunModel {
     this.notify({ services: names, history: names, diagnostics: names });
   }
 
+  /** Subscribers right now (leak checks). */
+  get listenerCount(): number {
+    return this.listeners.size;
+  }
+
   onChange(listener: (change: ModelChange) => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
