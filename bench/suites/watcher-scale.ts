@@ -105,7 +105,10 @@ function idleNote(idle: { cpuPercent: number[]; rssMB: number[]; threads: Record
   const spikes = idle.cpuPercent.flatMap((c, i) => (c > Math.max(0.1, mean * 2) ? [i] : []));
   const gaps = spikes.slice(1).map((s, k) => s - spikes[k]!);
   const period = gaps.length >= 3 ? gaps.sort((a, b) => a - b)[Math.floor(gaps.length / 2)]! * (intervalMs / 1000) : undefined;
-  const periodic = period ? `; ${spikes.length} spikes, typically ${period} s apart` : '';
+  // V8's memory reducer re-checks the heap every 8 s after a full GC, on the main thread; a CPU
+  // profile of such a minute holds no JavaScript (see bench/README.md).
+  const reducer = period === 8 && /^node /.test(busy) ? ": V8's memory reducer (8 s period after a full GC, main thread, no JavaScript)" : '';
+  const periodic = period ? `; ${spikes.length} spikes, typically ${period} s apart${reducer}` : '';
   return `mean over the ${idleMs / 1000} s window ${mean.toFixed(2)} %; busiest ${intervalMs / 1000} s interval ${idle.cpuPercent[worst]!.toFixed(2)} % (by thread: ${busy || 'none'})${periodic}${gc}`;
 }
 
