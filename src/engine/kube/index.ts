@@ -9,7 +9,7 @@ import { ServiceFollowers } from './followers.js';
 import { loadKubeConfig } from './kubeconfig.js';
 import { createReadyStage } from './ready-stage.js';
 import type { Baseline } from './rollout.js';
-import type { RetryPolicy } from './watcher.js';
+import type { RetryPolicy } from './list-watch.js';
 
 /**
  * The Kubernetes integration: deploy + ready stages, cluster facts for the image stages, doctor
