@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { ResolvedConfig } from './resolved.js';
 import type { ParsedConfig } from './schema.js';
+import { checkManifestSemantics } from './semantics-manifests.js';
 
 export interface SemanticProblem {
   path: PropertyKey[];
@@ -10,12 +11,12 @@ export interface SemanticProblem {
 
 /** Checks zod cannot express: references, cycles, paths on disk, collisions. All problems at once. */
 export function checkSemantics(config: ResolvedConfig, parsed: ParsedConfig): SemanticProblem[] {
-  return [...checkReferences(config), ...checkCycles(config), ...checkPaths(config, parsed), ...checkStaging(config)];
+  return [...checkReferences(config), ...checkCycles(config), ...checkPaths(config, parsed), ...checkStaging(config), ...checkManifestSemantics(config, parsed)];
 }
 
 function nodesOf(config: ResolvedConfig) {
   return [
-    ...Object.values(config.services).map((s) => ({ name: s.name, section: 'services', dependsOn: s.dependsOn })),
+    ...Object.values(config.services).map((s) => ({ name: s.name, section: s.role === 'resource' ? 'resources' : 'services', dependsOn: s.dependsOn })),
     ...Object.values(config.tasks).map((t) => ({ name: t.name, section: 'tasks', dependsOn: t.dependsOn })),
   ];
 }
@@ -30,7 +31,7 @@ function checkReferences(config: ResolvedConfig): SemanticProblem[] {
     node.dependsOn.forEach((dep, i) => {
       if (dep === node.name) problems.push({ path: [node.section, node.name, 'dependsOn', i], message: `"${dep}" depends on itself` });
       else if (!known.has(dep)) {
-        problems.push({ path: [node.section, node.name, 'dependsOn', i], message: `unknown service or task "${dep}" (known: ${[...known].join(', ')})` });
+        problems.push({ path: [node.section, node.name, 'dependsOn', i], message: `unknown service, resource or task "${dep}" (known: ${[...known].join(', ')})` });
       }
     });
   }
@@ -76,9 +77,11 @@ function checkPaths(config: ResolvedConfig, parsed: ParsedConfig): SemanticProbl
     if (!existsSync(target)) problems.push({ path: fieldPath, message: `${what} not found: ${target}` });
   };
   for (const [name, s] of Object.entries(config.services)) {
-    const raw = parsed.services[name]!;
+    const raw = parsed.services[name];
+    if (!raw) continue; // a resource: checked with the manifests
     const at = (...rest: PropertyKey[]) => ['services', name, ...rest];
     s.watch?.paths.forEach((p, i) => {
+      if (raw.watch?.paths[i] === undefined) return; // added for manifests: checked with them
       if (inside(at('watch', 'paths', i), p, raw.watch!.paths[i]!)) mustExist(at('watch', 'paths', i), p, 'watch path');
     });
     if (s.compile && inside(at('compile', 'cwd'), s.compile.cwd, raw.compile!.cwd ?? '.')) {
