@@ -12,6 +12,7 @@ Usage:
   tightloop watch [service…]   run once, then rebuild on every change until Ctrl-C
   tightloop doctor             check the config, tools on PATH, Docker, registry and cluster
   tightloop history [service]  recent runs with per-stage p50/p95
+  tightloop down [service…]    delete what Tightloop applied from manifests (default: all), dependents first
 
 Options:
   -c, --config FILE   tightloop.yaml to use (default: found from the current folder upwards)
@@ -47,7 +48,7 @@ export async function main(argv: string[]): Promise<number> {
     process.stdout.write(`${USAGE}\n`);
     return command || values.help ? 0 : 2;
   }
-  if (!['run', 'watch', 'doctor', 'history'].includes(command)) {
+  if (!['run', 'watch', 'doctor', 'history', 'down'].includes(command)) {
     process.stderr.write(`tightloop: unknown command "${command}"\n\n${USAGE}\n`);
     return 2;
   }
@@ -91,6 +92,8 @@ export async function main(argv: string[]): Promise<number> {
         return await watch(engine, names, values['no-initial'], values.force, progress);
       case 'doctor':
         return await doctor(engine, values.json);
+      case 'down':
+        return await down(engine, names, values.json);
       default:
         return await history(engine, names[0], values.json);
     }
@@ -152,6 +155,28 @@ async function doctor(engine: Engine, json: boolean): Promise<number> {
     }
   }
   return results.some((r) => r.status === 'fail') ? 1 : 0;
+}
+
+async function down(engine: Engine, names: string[], json: boolean): Promise<number> {
+  const controller = new AbortController();
+  const interrupt = () => controller.abort(new Error('interrupted'));
+  process.once('SIGINT', interrupt);
+  try {
+    const results = await engine.down(names.length ? names : undefined, controller.signal);
+    const c = palette(process.stdout);
+    for (const r of results) {
+      if (json) process.stdout.write(`${JSON.stringify({ type: 'down', ...r })}\n`);
+      else process.stdout.write(`${c.green('✓')} ${r.service}: ${r.deleted.length ? `deleted ${r.deleted.join(', ')}` : 'nothing to delete'}${r.leftAlone.length ? c.yellow(` (left alone, not applied by Tightloop: ${r.leftAlone.join(', ')})`) : ''}\n`);
+    }
+    if (!json && results.length === 0) process.stdout.write('nothing to delete: no service or resource deploys from manifests\n');
+    return 0;
+  } catch (error) {
+    const e = error as Error & { options?: { hint?: string } };
+    process.stderr.write(`tightloop down: ${e.message}\n${e.options?.hint ? `  hint: ${e.options.hint}\n` : ''}`);
+    return 1;
+  } finally {
+    process.off('SIGINT', interrupt);
+  }
 }
 
 async function history(engine: Engine, service: string | undefined, json: boolean): Promise<number> {

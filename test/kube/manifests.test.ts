@@ -100,7 +100,7 @@ describe('deploy from manifests', () => {
     assert.equal(spec.containers[0].image, DIGEST, 'container naming image.repository gets the digest');
     assert.equal(spec.initContainers[0].image, DIGEST, 'initContainer too');
     assert.equal(spec.containers[1].image, 'busybox:1.36', 'other images untouched');
-    assert.equal(d.metadata.labels['tightloop.dev/service'], 'hello');
+    assert.equal(d.metadata.labels?.['tightloop.dev/service'], 'hello');
     assert.ok((d.metadata.managedFields as { manager: string }[]).some((m) => m.manager === 'tightloop'));
     const ready = first!.records.find((r) => r.stage === 'ready')!;
     assert.equal(ready.status, 'ok');

@@ -3,6 +3,7 @@ import type { Tightloop } from '../ctx.js';
 import { isCancellation, UserError } from '../errors.js';
 import { cancelRun } from './cancel-run.js';
 import { createConfig } from './create-config.js';
+import { down } from './down.js';
 import { openConfig } from './open-config.js';
 import { rebuildAll } from './rebuild-all.js';
 import { rebuildCurrentFile } from './rebuild-current-file.js';
@@ -30,6 +31,7 @@ export const COMMANDS: TightloopCommand[] = [
   showLogs,
   createConfig,
   openConfig,
+  down,
 ];
 
 /**
