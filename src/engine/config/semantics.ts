@@ -31,7 +31,7 @@ function checkReferences(config: ResolvedConfig): SemanticProblem[] {
     node.dependsOn.forEach((dep, i) => {
       if (dep === node.name) problems.push({ path: [node.section, node.name, 'dependsOn', i], message: `"${dep}" depends on itself` });
       else if (!known.has(dep)) {
-        problems.push({ path: [node.section, node.name, 'dependsOn', i], message: `unknown service, resource or task "${dep}" (known: ${[...known].join(', ')})` });
+        problems.push({ path: [node.section, node.name, 'dependsOn', i], message: `unknown service or task "${dep}" (known: ${[...known].join(', ')})` });
       }
     });
   }
