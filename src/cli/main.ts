@@ -2,6 +2,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { ConfigError, CONFIG_FILE_NAME, Engine, findConfigFile, type EngineEvent, type RunSummary } from '../engine/index.js';
 import { createIntegrations } from '../engine/integrations.js';
+import { loadConfigVariants } from '../engine/config/variants.js';
 import { Progress } from './progress.js';
 import { palette, runTable, statsTable } from './render.js';
 
@@ -15,7 +16,9 @@ Usage:
   tightloop down [service…]    delete what Tightloop applied from manifests (default: all), dependents first
 
 Options:
-  -c, --config FILE   tightloop.yaml to use (default: found from the current folder upwards)
+  -c, --config FILE   tightloop.yaml to use (default: found from the current folder upwards);
+                      repeat to merge more files over the first (-c tightloop.yaml -c local.yaml)
+      --set KEY=VALUE override one field, e.g. --set kubernetes.context=k3d-ci (repeatable)
       --json          machine-readable output: one JSON event per line
       --force         ignore every skip (unchanged inputs, unchanged artifact)
   -v, --verbose       stream every stage's log lines (compile output, build output)
@@ -30,7 +33,8 @@ export async function main(argv: string[]): Promise<number> {
       args: argv,
       allowPositionals: true,
       options: {
-        config: { type: 'string', short: 'c' },
+        config: { type: 'string', short: 'c', multiple: true },
+        set: { type: 'string', multiple: true },
         json: { type: 'boolean', default: false },
         force: { type: 'boolean', default: false },
         verbose: { type: 'boolean', short: 'v', default: false },
@@ -53,14 +57,18 @@ export async function main(argv: string[]): Promise<number> {
     return 2;
   }
 
-  const configFile = values.config ? path.resolve(values.config) : findConfigFile(process.cwd());
+  const configFile = values.config?.length ? path.resolve(values.config[0]!) : findConfigFile(process.cwd());
   if (!configFile) {
     process.stderr.write(`tightloop: no ${CONFIG_FILE_NAME} in ${process.cwd()} or any parent folder (use --config FILE)\n`);
     return 2;
   }
   let engine: Engine;
   try {
-    engine = await Engine.create(configFile, { stages: createIntegrations });
+    const overlays = values.config?.slice(1) ?? [];
+    engine =
+      overlays.length || values.set?.length
+        ? await Engine.start(await loadConfigVariants([configFile, ...overlays], values.set ?? []), { stages: createIntegrations })
+        : await Engine.create(configFile, { stages: createIntegrations });
   } catch (error) {
     if (error instanceof ConfigError) {
       if (values.json) for (const issue of error.issues) process.stdout.write(`${JSON.stringify({ type: 'config-error', issue })}\n`);
