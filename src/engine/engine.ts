@@ -9,7 +9,7 @@ import { Scheduler } from './scheduler/scheduler.js';
 import type { DoctorResult, StageSet, TeardownResult } from './stages/stage.js';
 import { StateStore } from './state.js';
 import type { EngineEvent, LogLine, RunSummary, RunTrigger, StageName } from './types.js';
-import { ServiceFileMap, SourceWatcher } from './watch/watcher.js';
+import { ServiceFileMap, SourceWatcher } from './watch/file-watcher.js';
 
 /** What an integration may call back into: log lines that belong to no single run (pod logs). */
 export interface EngineHooks {

@@ -3,7 +3,7 @@ import { writeFileSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
-import { ServiceFileMap, SourceWatcher } from '../../src/engine/watch/watcher.js';
+import { ServiceFileMap, SourceWatcher } from '../../src/engine/watch/file-watcher.js';
 import type { EngineEvent } from '../../src/engine/types.js';
 import { configIn, engineIn, put, sleep, until, workspace } from '../helpers/workspace.js';
 

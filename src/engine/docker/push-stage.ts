@@ -4,15 +4,15 @@ import type { Readable } from 'node:stream';
 import type { Stage, StageContext, StageResult } from '../stages/stage.js';
 import { StageError } from '../stages/stage.js';
 import { bounded, oneLine } from './abort.js';
-import { registryCredentials } from './auth.js';
-import type { DockerClient } from './client.js';
+import { registryCredentials } from './registry/auth.js';
+import type { DockerClient } from './daemon/client.js';
 import { decideDelivery, type Delivery } from './delivery.js';
-import { collectGarbage } from './gc.js';
-import { DirectRegistry } from './direct-push.js';
+import { collectGarbage } from './daemon/image-gc.js';
+import { DirectRegistry } from './registry/session.js';
 import { formatBytes, seconds } from './options.js';
-import { followProgress, Liveness } from './progress.js';
+import { followProgress, Liveness } from './daemon/progress.js';
 import { splitTag } from './reference.js';
-import { collectRegistryGarbage, PushRecord } from './registry-gc.js';
+import { collectRegistryGarbage, PushRecord } from './registry/tag-gc.js';
 import type { DirectHandover, DockerRuntime } from './runtime.js';
 
 /** push: deliver the image the way the cluster can run it, and say which way and why. */

@@ -14,7 +14,7 @@ import { createManifestReadyStage } from './manifests/ready-stage.js';
 import { createManifestDoctorChecks } from './manifests/doctor.js';
 import { createTeardown } from './manifests/down.js';
 import type { Baseline } from './rollout.js';
-import type { RetryPolicy } from './watcher.js';
+import type { RetryPolicy } from './list-watch.js';
 
 /**
  * The Kubernetes integration: deploy + ready stages, cluster facts for the image stages, doctor

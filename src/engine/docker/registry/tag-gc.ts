@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { bounded, oneLine } from './abort.js';
-import type { DirectRegistry } from './direct-push.js';
+import { bounded, oneLine } from '../abort.js';
+import type { DirectRegistry } from './session.js';
 
 /** One manifest Tightloop pushed directly: `repository` is the push repository (registry host included). */
 export interface PushedEntry {

@@ -1,6 +1,6 @@
 import type { Readable } from 'node:stream';
 import type { DockerClient } from './client.js';
-import type { StageError } from '../stages/stage.js';
+import type { StageError } from '../../stages/stage.js';
 
 /** One message of the Engine's JSON-lines progress stream (build and push share the shape). */
 export interface ProgressMessage {

@@ -1,6 +1,6 @@
 import path from 'node:path';
-import type { DockerfileInstruction } from './dockerfile.js';
-import { imageLabels, type BuildPlan } from './plan.js';
+import type { DockerfileInstruction } from '../context/dockerfile.js';
+import { imageLabels, type BuildPlan } from '../context/plan.js';
 
 /** One COPY (or, for a generated Dockerfile, one top-level staged entry): one layer. */
 export interface CopyStep {

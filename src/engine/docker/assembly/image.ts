@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
-import type { BuildContextFiles } from './context.js';
-import { copyLayer, folderLayer, measureLayer, type LayerBlob, type LayerCompression } from './direct-layers.js';
-import type { DirectSpec } from './direct-spec.js';
+import type { BuildContextFiles } from '../context/build-context.js';
+import { copyLayer, folderLayer, measureLayer, type LayerBlob, type LayerCompression } from './layers.js';
+import type { DirectSpec } from './spec.js';
 
 export const MANIFEST_MEDIA_TYPE = 'application/vnd.docker.distribution.manifest.v2+json';
 export const CONFIG_MEDIA_TYPE = 'application/vnd.docker.container.image.v1+json';

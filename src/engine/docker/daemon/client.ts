@@ -1,9 +1,9 @@
 import Docker from 'dockerode';
 import http from 'node:http';
-import { StageError } from '../stages/stage.js';
-import { bounded, oneLine, raceAbort } from './abort.js';
+import { StageError } from '../../stages/stage.js';
+import { bounded, oneLine, raceAbort } from '../abort.js';
 import type { DockerEndpoint } from './host.js';
-import { seconds, type DockerTimeouts } from './options.js';
+import { seconds, type DockerTimeouts } from '../options.js';
 
 interface EngineFailure {
   code?: string;

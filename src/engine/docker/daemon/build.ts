@@ -1,14 +1,14 @@
 import type Docker from 'dockerode';
 import type { Readable } from 'node:stream';
-import type { StageContext } from '../stages/stage.js';
-import { StageError } from '../stages/stage.js';
-import { bounded, oneLine } from './abort.js';
+import type { StageContext } from '../../stages/stage.js';
+import { StageError } from '../../stages/stage.js';
+import { bounded, oneLine } from '../abort.js';
 import type { DockerClient } from './client.js';
-import { DOCKERFILE_NAME, packContext } from './context.js';
-import { imageLabels, type BuildPlan } from './plan.js';
+import { DOCKERFILE_NAME, packContext } from '../context/build-context.js';
+import { imageLabels, type BuildPlan } from '../context/plan.js';
 import { followProgress, Liveness } from './progress.js';
-import { labelInstruction } from './dockerfile.js';
-import { seconds } from './options.js';
+import { labelInstruction } from '../context/dockerfile.js';
+import { seconds } from '../options.js';
 
 /** The tar's .dockerignore: the engine drops the listed files (only) before COPY sees the context. */
 function dockerignoreFor(plan: BuildPlan): string {

@@ -1,8 +1,8 @@
 import { execa } from 'execa';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { StageError } from '../stages/stage.js';
-import { oneLine } from './abort.js';
+import { StageError } from '../../stages/stage.js';
+import { oneLine } from '../abort.js';
 
 /** What the engine's X-Registry-Auth header carries. */
 export interface AuthConfig {

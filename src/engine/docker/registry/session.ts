@@ -1,13 +1,13 @@
-import { StageError } from '../stages/stage.js';
-import { bounded, oneLine } from './abort.js';
+import { StageError } from '../../stages/stage.js';
+import { bounded, oneLine } from '../abort.js';
 import { registryCredentials } from './auth.js';
-import type { Delivery } from './delivery.js';
-import { MANIFEST_MEDIA_TYPE, type DirectImage } from './direct-image.js';
-import { openLayer } from './direct-layers.js';
-import { formatBytes, seconds } from './options.js';
-import { splitRepository } from './reference.js';
-import { RegistryClient, registryErrorText, type RegistryReply, type RegistryRequest } from './registry-client.js';
-import type { DockerRuntime } from './runtime.js';
+import type { Delivery } from '../delivery.js';
+import { MANIFEST_MEDIA_TYPE, type DirectImage } from '../assembly/image.js';
+import { openLayer } from '../assembly/layers.js';
+import { formatBytes, seconds } from '../options.js';
+import { splitRepository } from '../reference.js';
+import { RegistryClient, registryErrorText, type RegistryReply, type RegistryRequest } from './client.js';
+import type { DockerRuntime } from '../runtime.js';
 
 /** Without these accept types a registry may convert the manifest and answer another digest. */
 const ANY_MANIFEST = [

@@ -1,10 +1,10 @@
 import http from 'node:http';
 import https from 'node:https';
 import type { Readable } from 'node:stream';
-import { StageError } from '../stages/stage.js';
-import { oneLine } from './abort.js';
+import { StageError } from '../../stages/stage.js';
+import { oneLine } from '../abort.js';
 import type { AuthConfig } from './auth.js';
-import { registryUrl } from './reference.js';
+import { registryUrl } from '../reference.js';
 
 export interface RegistryReply {
   status: number;

@@ -3,7 +3,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { DockerOptions } from 'dockerode';
-import { StageError } from '../stages/stage.js';
+import { StageError } from '../../stages/stage.js';
 
 /** Where the Docker engine is, and why we think so (shown in errors and doctor output). */
 export interface DockerEndpoint {

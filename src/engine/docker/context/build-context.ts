@@ -5,7 +5,7 @@ import { lstat, readdir, readFile, readlink } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import tar from 'tar-stream';
-import { addTarEntry } from './tar-entry.js';
+import { addTarEntry } from '../assembly/tar-entry.js';
 
 /** One entry of the build context, path relative to the context root (posix). */
 export interface ContextEntry {

@@ -6,8 +6,8 @@ import { createGzip } from 'node:zlib';
 import picomatch from 'picomatch';
 import tar from 'tar-stream';
 import { addTarEntry } from './tar-entry.js';
-import type { ContextEntry } from './context.js';
-import type { CopyStep } from './direct-spec.js';
+import type { ContextEntry } from '../context/build-context.js';
+import type { CopyStep } from './spec.js';
 
 /** One tar entry of a layer, path without a leading slash. */
 export interface LayerEntry {

@@ -1,6 +1,6 @@
 import type Docker from 'dockerode';
 import type { DockerClient } from './client.js';
-import { LABEL_MANAGED, LABEL_SERVICE, TIGHTLOOP_TAG } from './reference.js';
+import { LABEL_MANAGED, LABEL_SERVICE, TIGHTLOOP_TAG } from '../reference.js';
 
 /** Nanoseconds since the epoch from the engine's RFC 3339 "Created" (list gives only seconds). */
 function createdNs(created: string): bigint {
