@@ -4,7 +4,7 @@ import { describeApiError, type KubeClient } from '../client.js';
 import { diagnose, formatMs } from '../diagnose.js';
 import { fatalProblem, isPodReady } from '../rollout.js';
 import { evidenceSource } from '../wait-ready.js';
-import { ListWatch, type RetryPolicy } from '../watcher.js';
+import { ListWatch, type RetryPolicy } from '../list-watch.js';
 import type { DynamicClient } from './dynamic-client.js';
 import type { KubeObject } from './source.js';
 

@@ -5,7 +5,7 @@ import type { KubeClient } from '../client.js';
 import { formatMs } from '../diagnose.js';
 import type { Baseline } from '../rollout.js';
 import { waitForRollout } from '../wait-ready.js';
-import type { RetryPolicy } from '../watcher.js';
+import type { RetryPolicy } from '../list-watch.js';
 import type { WorkloadKind } from '../workload.js';
 import { waitForCompletion } from './completion.js';
 import { DynamicClient } from './dynamic-client.js';
