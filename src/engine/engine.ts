@@ -8,12 +8,14 @@ import { runPipeline } from './run-pipeline.js';
 import { Scheduler } from './scheduler/scheduler.js';
 import type { DoctorResult, StageSet, TeardownResult } from './stages/stage.js';
 import { StateStore } from './state.js';
-import type { EngineEvent, LogLine, RunSummary, RunTrigger, StageName } from './types.js';
+import type { EngineEvent, LogLine, PodSummary, RunSummary, RunTrigger, StageName } from './types.js';
 import { ServiceFileMap, SourceWatcher } from './watch/file-watcher.js';
 
 /** What an integration may call back into: log lines that belong to no single run (pod logs). */
 export interface EngineHooks {
   log(line: LogLine): void;
+  /** The pods of a service's workload once it is ready (for the editor's view). */
+  pods?(service: string, pods: PodSummary[]): void;
 }
 
 export type StageSetFactory = (config: ResolvedConfig, hooks: EngineHooks) => Promise<StageSet> | StageSet;
@@ -55,7 +57,7 @@ export class Engine {
     private readonly stages: StageSet,
   ) {
     this.state = new StateStore(config.root);
-    this.history = new History(config.root, config.settings.historyLimit, (message) => this.emit({ type: 'warning', message }));
+    this.history = new History(config.root, config.settings.historyLimit, (message) => this.emit({ type: 'warning', message }), (name) => name in config.tasks);
     this.fileMap = new ServiceFileMap(config);
     const nodes = new Map<string, Runnable>([...Object.entries(config.services), ...Object.entries(config.tasks)]);
     this.scheduler = new Scheduler({
@@ -87,7 +89,10 @@ export class Engine {
   static async start(config: ResolvedConfig, options: EngineOptions = {}): Promise<Engine> {
     // The engine exists only after its stages; hooks forward to it once it does.
     const created: { engine?: Engine } = {};
-    const hooks: EngineHooks = { log: (line) => created.engine?.emit({ type: 'log', line }) };
+    const hooks: EngineHooks = {
+      log: (line) => created.engine?.emit({ type: 'log', line }),
+      pods: (service, pods) => created.engine?.emit({ type: 'pods', service, pods }),
+    };
     const stages = options.stages ? await options.stages(config, hooks) : {};
     created.engine = new Engine(config, stages);
     return created.engine;
@@ -207,6 +212,27 @@ export class Engine {
       return;
     }
     void this.scheduler.request(name, { reason, changedFiles: files, firstChangeAt });
+  }
+
+  /**
+   * Switches a service between rebuilding on change (auto) and collecting "changes pending"
+   * (manual) for this engine's lifetime; tightloop.yaml stays as written. The config object is
+   * the one the scheduler reads too, so both see the same mode. Back to auto with changes
+   * pending runs them at once.
+   */
+  setTrigger(name: string, trigger: 'auto' | 'manual'): void {
+    this.assertKnown(name);
+    const service = this.config.services[name];
+    if (!service) throw new Error(`"${name}" is a task: tasks run when asked or after their dependencies`);
+    if (service.trigger === trigger) return;
+    service.trigger = trigger;
+    this.emit({ type: 'trigger-changed', service: name, trigger });
+    const pending = this.manualPending.get(name);
+    if (trigger === 'auto' && pending?.size) {
+      this.manualPending.delete(name);
+      this.emit({ type: 'changes-pending', service: name, changedFiles: [] });
+      void this.scheduler.request(name, { reason: 'watch', changedFiles: [...pending] });
+    }
   }
 
   servicesForFile(file: string): string[] {

@@ -75,6 +75,7 @@ interface Failure {
   cancelled: boolean;
   hint?: string;
   evidence?: string[];
+  evidenceLogged?: boolean;
 }
 
 type Record_ = (record: TimingRecord) => void;
@@ -131,7 +132,8 @@ async function runService(
     } catch (error) {
       failure = toFailure(name, error, signal);
       record({ service: service.name, runId, stage: name, startedAt, durationMs: performance.now() - started, status: failure.cancelled ? 'cancelled' : 'failed', detail: failure.message });
-      for (const line of failure.evidence ?? []) ctx.log(line, 'error');
+      // The stage's log must hold its evidence, once: output already streamed is not repeated.
+      if (!failure.evidenceLogged) for (const line of failure.evidence ?? []) ctx.log(line, 'error');
       break;
     }
     const last = state.lastSuccess;
@@ -155,14 +157,14 @@ async function runService(
 async function runTask(deps: PipelineDeps, request: RunRequest, task: ResolvedTask, record: Record_): Promise<Failure | undefined> {
   const startedAt = Date.now();
   const started = performance.now();
-  deps.emit({ type: 'stage-started', service: task.name, runId: request.runId, stage: 'compile', startedAt });
+  deps.emit({ type: 'stage-started', service: task.name, runId: request.runId, stage: 'task', startedAt });
   try {
-    const result = await runCommand(task, request.signal, (text, stream) => emitLog(deps, task.name, request.runId, 'compile', text, stream));
-    record({ service: task.name, runId: request.runId, stage: 'compile', startedAt, durationMs: performance.now() - started, status: 'ok', detail: `task, pid ${result.pid}` });
+    const result = await runCommand(task, request.signal, (text, stream) => emitLog(deps, task.name, request.runId, 'task', text, stream));
+    record({ service: task.name, runId: request.runId, stage: 'task', startedAt, durationMs: performance.now() - started, status: 'ok', detail: `pid ${result.pid}` });
     return undefined;
   } catch (error) {
-    const failure = toFailure('compile', error, request.signal);
-    record({ service: task.name, runId: request.runId, stage: 'compile', startedAt, durationMs: performance.now() - started, status: failure.cancelled ? 'cancelled' : 'failed', detail: failure.message });
+    const failure = toFailure('task', error, request.signal);
+    record({ service: task.name, runId: request.runId, stage: 'task', startedAt, durationMs: performance.now() - started, status: failure.cancelled ? 'cancelled' : 'failed', detail: failure.message });
     return failure;
   }
 }
@@ -196,7 +198,7 @@ function emitLog(deps: PipelineDeps, service: string, runId: string, stage: Stag
 function stageFor(stages: StageSet, name: StageName): Stage | undefined {
   if (name === 'compile') return compileStage;
   if (name === 'stage') return stagingStage;
-  if (name === 'trigger') return undefined;
+  if (name === 'trigger' || name === 'task') return undefined;
   return stages[name];
 }
 
@@ -233,7 +235,7 @@ function toFailure(stage: StageName, error: unknown, signal: AbortSignal): Failu
     return { stage, message: reason, cancelled: true };
   }
   if (error instanceof StageError) {
-    return { stage, message: error.message, cancelled: false, hint: error.options.hint, evidence: error.options.evidence };
+    return { stage, message: error.message, cancelled: false, hint: error.options.hint, evidence: error.options.evidence, evidenceLogged: error.options.evidenceLogged };
   }
   const message = error instanceof Error ? error.message : String(error);
   return { stage, message: message.split('\n')[0] ?? 'unknown error', cancelled: false };

@@ -128,7 +128,7 @@ tasks:
     assert.equal(summary!.error, 'not run: dependency "b" failed');
     assert.equal(await readFile(path.join(dir, 'order'), 'utf8'), 'a\n');
     assert.equal(runsOf(events, 'b')[0]!.error, 'not run: dependency "a" failed');
-    assert.match(runsOf(events, 'a')[0]!.error!, /^compile: ".*" exited with code 1$/);
+    assert.match(runsOf(events, 'a')[0]!.error!, /^task: ".*" exited with code 1$/);
   });
 
   for (const parallelism of [1, 2]) {

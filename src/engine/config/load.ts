@@ -5,6 +5,7 @@ import path from 'node:path';
 import { LineCounter, parseDocument } from 'yaml';
 import type { ConfigIssue } from '../types.js';
 import { parseDuration, parseSize } from './duration.js';
+import { unknownFieldMessage } from './field-hints.js';
 import { PositionFinder } from './positions.js';
 import type { ResolvedConfig, ResolvedService, ResolvedTask } from './resolved.js';
 import { ConfigSchema, DEFAULT_ALLOW_CONTEXTS, type ParsedConfig } from './schema.js';
@@ -27,7 +28,7 @@ export function formatIssue(issue: ConfigIssue): string {
 }
 
 /** Load, validate and resolve a config file; throws ConfigError listing every problem at once. */
-export async function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): Promise<ResolvedConfig> {
+export async function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env, options: ParseOptions = {}): Promise<ResolvedConfig> {
   const absolute = path.resolve(file);
   let text: string;
   try {
@@ -36,9 +37,14 @@ export async function loadConfig(file: string, env: NodeJS.ProcessEnv = process.
     const reason = (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'file not found' : (error as Error).message;
     throw new ConfigError([{ file: absolute, line: 0, column: 0, path: '', message: reason }]);
   }
-  const result = parseConfigText(text, absolute, env);
+  const result = parseConfigText(text, absolute, env, options);
   if (!result.config) throw new ConfigError(result.issues);
   return result.config;
+}
+
+export interface ParseOptions {
+  /** 1-based lines the user edited lately, most recent first (an editor knows; it orders hints). */
+  recentEdits?: number[];
 }
 
 /** Pure variant for editors: never throws, returns every issue with its position. */
@@ -46,6 +52,7 @@ export function parseConfigText(
   text: string,
   file: string,
   env: NodeJS.ProcessEnv = process.env,
+  options: ParseOptions = {},
 ): { config?: ResolvedConfig; issues: ConfigIssue[] } {
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: true, prettyErrors: false });
@@ -78,7 +85,7 @@ export function parseConfigText(
   if (!parsed.success) {
     for (const zodIssue of parsed.error.issues) {
       if (zodIssue.code === 'unrecognized_keys') {
-        for (const key of zodIssue.keys) issues.push(issueAt(zodIssue.path, unknownKeyMessage(key), key));
+        for (const key of zodIssue.keys) issues.push(issueAt(zodIssue.path, unknownFieldMessage(zodIssue.path, key), key));
       } else {
         issues.push(issueAt(zodIssue.path, zodIssue.message));
       }
@@ -89,40 +96,16 @@ export function parseConfigText(
 
   const root = path.dirname(file);
   const config = resolve(parsed.data, file, root);
-  for (const problem of checkSemantics(config, parsed.data)) issues.push(issueAt(problem.path, problem.message));
+  const editRank = (fieldPath: readonly PropertyKey[]) => {
+    const rank = options.recentEdits?.indexOf(where.locate(fieldPath).line) ?? -1;
+    return rank < 0 ? undefined : rank;
+  };
+  for (const problem of checkSemantics(config, parsed.data, editRank)) issues.push(issueAt(problem.path, problem.message));
   return issues.length > 0 ? { issues: sortIssues(issues) } : { config, issues: [] };
 }
 
 function sortIssues(issues: ConfigIssue[]): ConfigIssue[] {
   return issues.sort((a, b) => a.line - b.line || a.column - b.column);
-}
-
-const KNOWN_KEYS = [
-  'version', 'kubernetes', 'docker', 'settings', 'services', 'tasks', 'watch', 'paths', 'ignore', 'trigger', 'onChange',
-  'dependsOn', 'compile', 'command', 'cwd', 'env', 'timeout', 'problemMatcher', 'inputs', 'stage', 'dir', 'files',
-  'from', 'to', 'mode', 'image', 'repository', 'dockerfile', 'base', 'context', 'platform', 'buildArgs', 'keep',
-  'maxContextSize', 'deploy', 'workload', 'container', 'namespace', 'strategy', 'readyTimeout', 'portForwards',
-  'streamLogs', 'kubeconfig', 'allowContexts', 'host', 'registry', 'delivery', 'quietWindowMs', 'parallelism',
-  'historyLimit', 'manifests', 'render', 'imageFields', 'readiness', 'resources', 'logs',
-];
-
-function unknownKeyMessage(key: string): string {
-  const close = KNOWN_KEYS.find((k) => k !== key && editDistance(k.toLowerCase(), key.toLowerCase()) <= 2);
-  return close ? `unknown field "${key}" (did you mean "${close}"?)` : `unknown field "${key}"`;
-}
-
-function editDistance(a: string, b: string): number {
-  const row = Array.from({ length: b.length + 1 }, (_, i) => i);
-  for (let i = 1; i <= a.length; i++) {
-    let previous = row[0]!;
-    row[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const current = row[j]!;
-      row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, previous + (a[i - 1] === b[j - 1] ? 0 : 1));
-      previous = current;
-    }
-  }
-  return row[b.length]!;
 }
 
 /**

@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
+import { checkCycles, type EditRank } from './cycles.js';
 import type { ResolvedConfig } from './resolved.js';
 import type { ParsedConfig } from './schema.js';
 import { checkManifestSemantics } from './semantics-manifests.js';
@@ -10,8 +11,8 @@ export interface SemanticProblem {
 }
 
 /** Checks zod cannot express: references, cycles, paths on disk, collisions. All problems at once. */
-export function checkSemantics(config: ResolvedConfig, parsed: ParsedConfig): SemanticProblem[] {
-  return [...checkReferences(config), ...checkCycles(config), ...checkPaths(config, parsed), ...checkStaging(config), ...checkManifestSemantics(config, parsed)];
+export function checkSemantics(config: ResolvedConfig, parsed: ParsedConfig, editRank?: EditRank): SemanticProblem[] {
+  return [...checkReferences(config), ...checkCycles(config, editRank), ...checkPaths(config, parsed), ...checkStaging(config), ...checkManifestSemantics(config, parsed)];
 }
 
 function nodesOf(config: ResolvedConfig) {
@@ -35,27 +36,6 @@ function checkReferences(config: ResolvedConfig): SemanticProblem[] {
       }
     });
   }
-  return problems;
-}
-
-/** Depth-first search; each cycle is reported once, at the dependsOn entry that closes it. */
-function checkCycles(config: ResolvedConfig): SemanticProblem[] {
-  const nodes = new Map(nodesOf(config).map((n) => [n.name, n]));
-  const state = new Map<string, 'visiting' | 'done'>();
-  const problems: SemanticProblem[] = [];
-  const visit = (name: string, trail: string[]) => {
-    state.set(name, 'visiting');
-    const node = nodes.get(name)!;
-    node.dependsOn.forEach((dep, i) => {
-      if (dep === name || !nodes.has(dep)) return;
-      if (state.get(dep) === 'visiting') {
-        const cycle = [...trail.slice(trail.indexOf(dep)), name, dep];
-        problems.push({ path: [node.section, name, 'dependsOn', i], message: `dependency cycle: ${cycle.join(' → ')}` });
-      } else if (!state.has(dep)) visit(dep, [...trail, name]);
-    });
-    state.set(name, 'done');
-  };
-  for (const name of nodes.keys()) if (!state.has(name)) visit(name, []);
   return problems;
 }
 

@@ -1,6 +1,6 @@
 import type { ResolvedConfig } from '../config/resolved.js';
 import type { ClusterFacts, ClusterFactsProvider, StageContext, StageSet } from '../stages/stage.js';
-import type { LogLine } from '../types.js';
+import type { LogLine, PodSummary } from '../types.js';
 import { KubeClient } from './client.js';
 import { createDeployStage } from './deploy-stage.js';
 import { createKubeDoctorChecks } from './doctor.js';
@@ -13,7 +13,7 @@ import { createManifestDeployStage } from './manifests/deploy-stage.js';
 import { createManifestReadyStage } from './manifests/ready-stage.js';
 import { createManifestDoctorChecks } from './manifests/doctor.js';
 import { createTeardown } from './manifests/down.js';
-import type { Baseline } from './rollout.js';
+import { summarizePod, type Baseline } from './rollout.js';
 import type { RetryPolicy } from './list-watch.js';
 
 /**
@@ -27,6 +27,8 @@ import type { RetryPolicy } from './list-watch.js';
 export interface KubeStagesOptions {
   /** Where pod log lines go after ready (stage "pod"); default: the ready stage's ctx.log. */
   logSink?(line: LogLine): void;
+  /** Where the ready pods of a service are reported (readiness, restarts). */
+  podSink?(service: string, pods: PodSummary[]): void;
   /** Environment for KUBECONFIG and the home folder (tests); default: the process's. */
   env?: NodeJS.ProcessEnv;
   homeDir?: string;
@@ -70,6 +72,7 @@ export function createKubeStages(config: ResolvedConfig, opts: KubeStagesOptions
         });
         followers.set(service.name, f);
       }
+      opts.podSink?.(service.name, pods.map(summarizePod));
       f.update(service, client, b, pods).catch((err: Error) => ctx.log(`log streaming / port-forward: ${err.message}`, 'warn'));
     },
     ...(opts.watchRetry && { watchRetry: opts.watchRetry }),

@@ -1,5 +1,6 @@
 import type { V1ContainerStatus, V1DaemonSet, V1Deployment, V1Pod, V1StatefulSet } from '@kubernetes/client-node';
 import { desiredReplicas, podUid, type WorkloadKind, type WorkloadObject } from './workload.js';
+import type { PodSummary } from '../types.js';
 
 /**
  * Pure rollout arithmetic: is the rollout finished, and is any new pod in a state that will not fix
@@ -110,6 +111,12 @@ export function deadlineExceeded(kind: WorkloadKind, w: WorkloadObject): string 
   if (kind !== 'deployment') return undefined;
   const c = (w as V1Deployment).status?.conditions?.find((x) => x.type === 'Progressing');
   return c?.status === 'False' && c.reason === 'ProgressDeadlineExceeded' ? (c.message ?? 'progress deadline exceeded') : undefined;
+}
+
+/** What an editor shows of a pod: name, readiness, restarts, phase. */
+export function summarizePod(p: V1Pod): PodSummary {
+  const restarts = (p.status?.containerStatuses ?? []).reduce((sum, c) => sum + (c.restartCount ?? 0), 0);
+  return { name: p.metadata?.name ?? '?', ready: isPodReady(p), restarts, phase: p.status?.phase ?? 'Unknown' };
 }
 
 export function isPodReady(p: V1Pod): boolean {

@@ -6,6 +6,7 @@ import { formatBytes } from '../config/duration.js';
 import { hashFile, sha256 } from '../hash.js';
 import type { Stage, StageContext, StageResult, StagedFile } from '../stages/stage.js';
 import { StageError } from '../stages/stage.js';
+import { ensureStateFolder, STATE_DIR_NAME } from '../state-dir.js';
 
 /** What we remember per staged file, so an unchanged artifact is neither copied nor re-hashed. */
 interface ManifestEntry extends StagedFile {
@@ -18,7 +19,7 @@ type Manifest = Record<string, ManifestEntry>;
 const signature = (info: Stats) => `${info.ino}:${info.size}:${info.mtimeMs}:${info.mode}`;
 
 export function manifestFile(root: string, service: string): string {
-  return path.join(root, '.tightloop', 'state', `${service}.staging.json`);
+  return path.join(root, STATE_DIR_NAME, 'state', `${service}.staging.json`);
 }
 
 /**
@@ -74,7 +75,7 @@ export const stagingStage: Stage = {
     for (const stale of Object.keys(previous)) {
       if (!next[stale]) await removeWithEmptyParents(path.join(spec.dir, stale), spec.dir);
     }
-    await mkdir(path.dirname(manifestPath), { recursive: true });
+    await ensureStateFolder(ctx.config.root, path.dirname(manifestPath));
     await writeFile(manifestPath, JSON.stringify(next));
 
     const stagedFiles: StagedFile[] = Object.values(next)

@@ -11,6 +11,8 @@ export interface Problem {
   message: string;
   hint?: string;
   evidence?: string[];
+  /** A COPY/ADD source not in the staging folder (normalized), or an empty staging folder: what a first run may fix. */
+  unstaged?: { source: string } | 'empty';
 }
 
 /**
@@ -33,7 +35,7 @@ export async function findProblems(plan: BuildPlan, stagedFiles: StagedFile[] | 
     }
   }
   if (files.mode === 'staging' && !files.entries.some((e) => e.type === 'file')) {
-    problems.push({ message: `the staging folder ${files.root} is empty: there is nothing to put in the image`, hint: 'check stage.files' });
+    problems.push({ message: `the staging folder ${files.root} is empty: there is nothing to put in the image`, hint: 'check stage.files', unstaged: 'empty' });
   }
 
   if (files.bytes > plan.maxContextBytes) {
@@ -83,6 +85,7 @@ function missingSource(plan: BuildPlan, where: string, keyword: string, raw: str
     return {
       message: `${where}: ${keyword} source "${raw}" is not in the staging folder ${files.root} (staged: ${staged.join(', ') || 'nothing'})`,
       hint: 'the staging folder is the whole build context: add the file to stage.files, or fix the COPY path',
+      unstaged: { source: normalized },
     };
   }
   const rule = excludingRule(files.rules, normalized);

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { ensureStateFolder, STATE_DIR_NAME } from '../../state-dir.js';
 import { bounded, oneLine } from '../abort.js';
 import type { DirectRegistry } from './session.js';
 
@@ -23,7 +24,7 @@ export class PushRecord {
   ) {}
 
   get file(): string {
-    return path.join(this.root, '.tightloop', 'state', `${this.service}.registry.json`);
+    return path.join(this.root, STATE_DIR_NAME, 'state', `${this.service}.registry.json`);
   }
 
   async read(): Promise<PushedEntry[]> {
@@ -36,7 +37,7 @@ export class PushRecord {
   }
 
   async write(entries: PushedEntry[]): Promise<void> {
-    await mkdir(path.dirname(this.file), { recursive: true });
+    await ensureStateFolder(this.root, path.dirname(this.file));
     const temp = `${this.file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
     await writeFile(temp, JSON.stringify({ pushed: entries }, null, 1));
     await rename(temp, this.file);
