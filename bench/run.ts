@@ -3,7 +3,7 @@
  *
  * Measures the loop and Tightloop's own overhead against plain-CLI baselines run in the same
  * process, on the same machine, and writes bench/results/<date>.{json,md} (+ latest.md).
- * Suites: save-latency, image-push, overhead, noop, watcher-scale, burst, soak.
+ * Suites: save-latency, image-push, overhead, noop, manifests, watcher-scale, burst, soak.
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
@@ -30,6 +30,7 @@ const SUITES: Suite[] = [
   { name: 'image-push', needs: ['docker', 'docker-stages'], run: async (c) => (await import('./suites/image-push.js')).imagePush(c) },
   { name: 'overhead', needs: ['docker', 'docker-stages', 'kube', 'kube-stages'], run: async (c) => (await import('./suites/overhead.js')).overhead(c) },
   { name: 'noop', needs: ['docker', 'docker-stages', 'kube', 'kube-stages'], run: async (c) => (await import('./suites/noop.js')).noop(c) },
+  { name: 'manifests', needs: ['docker', 'docker-stages', 'kube', 'kube-stages'], run: async (c) => (await import('./suites/manifests.js')).manifests(c) },
   { name: 'watcher-scale', needs: [], run: async (c) => (await import('./suites/watcher-scale.js')).watcherScale(c) },
   { name: 'burst', needs: [], run: async (c) => (await import('./suites/burst.js')).burst(c) },
   { name: 'soak', needs: ['docker', 'docker-stages', 'kube', 'kube-stages'], run: async (c) => (await import('./suites/soak.js')).soak(c) },

@@ -2,6 +2,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { ConfigError, CONFIG_FILE_NAME, Engine, findConfigFile, type EngineEvent, type RunSummary } from '../engine/index.js';
 import { createIntegrations } from '../engine/integrations.js';
+import { loadConfigVariants } from '../engine/config/variants.js';
 import { CliOutput, unknownTargetMessage } from './output.js';
 import { Progress } from './progress.js';
 import { palette, runTable, statsTable } from './render.js';
@@ -15,11 +16,14 @@ Usage:
   tightloop tasks              list the tasks, their dependencies and last result
   tightloop doctor             check the config, tools on PATH, Docker, registry and cluster
   tightloop history [target]   recent runs with per-stage p50/p95
+  tightloop down [service…]    delete what Tightloop applied from manifests (default: all), dependents first
 
   A target is a service or a task from tightloop.yaml.
 
 Options:
-  -c, --config FILE   tightloop.yaml to use (default: found from the current folder upwards)
+  -c, --config FILE   tightloop.yaml to use (default: found from the current folder upwards);
+                      repeat to merge more files over the first (-c tightloop.yaml -c local.yaml)
+      --set KEY=VALUE override one field, e.g. --set kubernetes.context=k3d-ci (repeatable)
       --json          machine-readable output: one JSON event per line
       --force         ignore every skip (unchanged inputs, unchanged artifact)
   -v, --verbose       stream every stage's log lines (compile output, build output)
@@ -36,7 +40,8 @@ export async function main(argv: string[]): Promise<number> {
       args: argv,
       allowPositionals: true,
       options: {
-        config: { type: 'string', short: 'c' },
+        config: { type: 'string', short: 'c', multiple: true },
+        set: { type: 'string', multiple: true },
         json: { type: 'boolean', default: false },
         force: { type: 'boolean', default: false },
         verbose: { type: 'boolean', short: 'v', default: false },
@@ -50,21 +55,25 @@ export async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parsed;
   const [command, ...names] = positionals;
   if (values.help || !command) {
-    const targets = await targetsHelp(values.config ? path.resolve(values.config) : findConfigFile(process.cwd()));
+    const targets = await targetsHelp(values.config?.length ? path.resolve(values.config[0]!) : findConfigFile(process.cwd()));
     out.emit({ type: 'usage', text: USAGE, ...(targets && { services: targets.services, tasks: targets.tasks }) }, targets ? `${USAGE}\n\n${targets.text}` : USAGE);
     return command || values.help ? 0 : 2;
   }
-  if (!['run', 'watch', 'tasks', 'doctor', 'history'].includes(command)) {
+  if (!['run', 'watch', 'tasks', 'doctor', 'history', 'down'].includes(command)) {
     return out.usageError(`unknown command "${command}"`, USAGE);
   }
 
-  const configFile = values.config ? path.resolve(values.config) : findConfigFile(process.cwd());
+  const configFile = values.config?.length ? path.resolve(values.config[0]!) : findConfigFile(process.cwd());
   if (!configFile) {
     return out.usageError(`no ${CONFIG_FILE_NAME} in ${process.cwd()} or any parent folder (use --config FILE)`);
   }
   let engine: Engine;
   try {
-    engine = await Engine.create(configFile, { stages: createIntegrations });
+    const overlays = values.config?.slice(1) ?? [];
+    engine =
+      overlays.length || values.set?.length
+        ? await Engine.start(await loadConfigVariants([configFile, ...overlays], values.set ?? []), { stages: createIntegrations })
+        : await Engine.create(configFile, { stages: createIntegrations });
   } catch (error) {
     if (error instanceof ConfigError) {
       if (values.json) for (const issue of error.issues) process.stdout.write(`${JSON.stringify({ type: 'config-error', issue })}\n`);
@@ -94,6 +103,8 @@ export async function main(argv: string[]): Promise<number> {
         return await doctor(engine, out);
       case 'tasks':
         return await tasksCommand(engine, out);
+      case 'down':
+        return await down(engine, names, values.json);
       default:
         return await history(engine, names[0], out);
     }
@@ -155,6 +166,28 @@ async function doctor(engine: Engine, out: CliOutput): Promise<number> {
     out.emit({ type: 'doctor', ...r }, `${mark} ${r.check.padEnd(10)} ${r.service ? `${r.service}: ` : ''}${r.message}`);
   }
   return results.some((r) => r.status === 'fail') ? 1 : 0;
+}
+
+async function down(engine: Engine, names: string[], json: boolean): Promise<number> {
+  const controller = new AbortController();
+  const interrupt = () => controller.abort(new Error('interrupted'));
+  process.once('SIGINT', interrupt);
+  try {
+    const results = await engine.down(names.length ? names : undefined, controller.signal);
+    const c = palette(process.stdout);
+    for (const r of results) {
+      if (json) process.stdout.write(`${JSON.stringify({ type: 'down', ...r })}\n`);
+      else process.stdout.write(`${c.green('✓')} ${r.service}: ${r.deleted.length ? `deleted ${r.deleted.join(', ')}` : 'nothing to delete'}${r.leftAlone.length ? c.yellow(` (left alone, not applied by Tightloop: ${r.leftAlone.join(', ')})`) : ''}\n`);
+    }
+    if (!json && results.length === 0) process.stdout.write('nothing to delete: no service or resource deploys from manifests\n');
+    return 0;
+  } catch (error) {
+    const e = error as Error & { options?: { hint?: string } };
+    process.stderr.write(`tightloop down: ${e.message}\n${e.options?.hint ? `  hint: ${e.options.hint}\n` : ''}`);
+    return 1;
+  } finally {
+    process.off('SIGINT', interrupt);
+  }
 }
 
 async function history(engine: Engine, service: string | undefined, out: CliOutput): Promise<number> {

@@ -5,7 +5,7 @@ import type { ResolvedConfig, Runnable } from './config/resolved.js';
 import { History } from './history/history.js';
 import { runPipeline } from './run-pipeline.js';
 import { MAX_CHANGED_FILES, Scheduler } from './scheduler/scheduler.js';
-import type { DoctorResult, StageSet } from './stages/stage.js';
+import type { DoctorResult, StageSet, TeardownResult } from './stages/stage.js';
 import { StateStore } from './state.js';
 import type { EngineEvent, HoldReason, LogLine, PodSummary, RunSummary, RunTrigger, StageName } from './types.js';
 import { readVersion, sameVersion, type FileVersion } from './watch/file-version.js';
@@ -342,6 +342,33 @@ export class Engine {
     return results;
   }
 
+  /**
+   * `down`: delete what was applied from manifests for the named services/resources (default: all
+   * of them), dependents before what they depend on, each waited for until gone. Refused (throws)
+   * for a context outside allowContexts; nothing else is ever deleted.
+   */
+  async down(names?: string[], signal: AbortSignal = new AbortController().signal): Promise<TeardownResult[]> {
+    for (const name of names ?? []) this.assertKnown(name);
+    const withManifests = (name: string) => !!this.config.services[name]?.deploy?.manifests;
+    const selected = (names ?? Object.keys(this.config.services)).filter(withManifests);
+    if (selected.length === 0) return [];
+    const teardown = this.stages.teardown;
+    if (!teardown) throw new Error('no Kubernetes cluster configured (no kubeconfig found: set KUBECONFIG or kubernetes.kubeconfig)');
+    const results: TeardownResult[] = [];
+    for (const name of teardownOrder(this.config, selected)) {
+      const service = this.config.services[name]!;
+      const log = (text: string, stream: LogLine['stream'] = 'info') => this.emit({ type: 'log', line: { service: name, stage: 'deploy', stream, text, time: Date.now() } });
+      results.push(await teardown.down(this.config, service, signal, log));
+      // The next run must apply again: forget the last apply's hash.
+      const state = await this.state.get(name);
+      if (state.lastSuccess?.manifests) {
+        const { manifests: _gone, ...rest } = state.lastSuccess;
+        await this.state.set(name, { ...state, lastSuccess: rest });
+      }
+    }
+    return results;
+  }
+
   async dispose(): Promise<void> {
     // Close before anything else: a queued run (waiting for a dependency, a slot or the quiet
     // window) must not start while the engine goes away.
@@ -357,4 +384,20 @@ export class Engine {
       throw new Error(`unknown service or task "${name}" (known: ${this.names.join(', ')})`);
     }
   }
+}
+
+/** Dependents before their dependencies (reverse of the run order), restricted to `selected`. */
+export function teardownOrder(config: ResolvedConfig, selected: string[]): string[] {
+  const deps = (name: string) => config.services[name]?.dependsOn ?? config.tasks[name]?.dependsOn ?? [];
+  const order: string[] = [];
+  const seen = new Set<string>();
+  const visit = (name: string) => {
+    if (seen.has(name)) return;
+    seen.add(name);
+    for (const d of deps(name)) visit(d);
+    order.push(name);
+  };
+  for (const name of [...Object.keys(config.services), ...Object.keys(config.tasks)]) visit(name);
+  const wanted = new Set(selected);
+  return order.filter((n) => wanted.has(n)).reverse();
 }

@@ -100,7 +100,9 @@ async function runService(
     const skip = (detail: string) =>
       record({ service: service.name, runId, stage: name, startedAt: Date.now(), durationMs: 0, status: 'skipped', detail });
 
-    if (unchanged && DELIVERY_STAGES.includes(name)) {
+    // With manifests, deploy still runs on an unchanged artifact: the manifests may have changed
+    // (it compares the rendered objects with the last apply and writes nothing when equal).
+    if (unchanged && DELIVERY_STAGES.includes(name) && !(service.deploy?.manifests && (name === 'deploy' || name === 'ready'))) {
       skip(unchanged);
       continue;
     }
@@ -151,7 +153,7 @@ async function runService(
   }
 
   const nextState: ServiceState = { inputs: newInputs, lastSuccess: state.lastSuccess };
-  if (!failure && (outputs.stagingHash || outputs.imageRef)) nextState.lastSuccess = { ...outputs, fingerprint, finishedAt: Date.now() };
+  if (!failure && (outputs.stagingHash || outputs.imageRef || outputs.manifests)) nextState.lastSuccess = { ...outputs, fingerprint, finishedAt: Date.now() };
   try {
     await deps.state.set(service.name, nextState);
   } catch (error) {

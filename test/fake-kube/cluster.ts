@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type http from 'node:http';
 import { Controllers } from './controllers.js';
+import { JobController } from './jobs.js';
 import { FakeKubelet, type PodScenario, type Timing } from './kubelet.js';
 import { type KObj, type Resource, Store } from './store.js';
 
@@ -37,6 +38,7 @@ export class FakeCluster {
   readonly store = new Store();
   readonly kubelet = new FakeKubelet(this);
   readonly controllers = new Controllers(this);
+  readonly jobs = new JobController(this);
   timing: Timing = { ...FAST_TIMING };
   /** What new pods do; per-image rules win over the default. */
   defaultScenario: PodScenario = { kind: 'ready' };

@@ -12,6 +12,7 @@ import { handlePortForward } from './portforward.js';
 import { parseFieldSelector, parseLabelSelector } from './selectors.js';
 import { AlreadyExists, type Change, type KObj, type Resource } from './store.js';
 import { validate } from './validation.js';
+import { applyRequest, discovery, isApplyPatch } from './apply-route.js';
 
 /**
  * A fake Kubernetes API server at the HTTP level, for the real @kubernetes/client-node to talk to.
@@ -30,7 +31,7 @@ export interface RequestRecord {
 }
 
 interface ResourceInfo {
-  group: '' | 'apps';
+  group: '' | 'apps' | 'batch';
   kind: string;
   namespaced: boolean;
 }
@@ -45,6 +46,7 @@ const RESOURCES: Record<string, ResourceInfo> = {
   deployments: { group: 'apps', kind: 'Deployment', namespaced: true },
   statefulsets: { group: 'apps', kind: 'StatefulSet', namespaced: true },
   daemonsets: { group: 'apps', kind: 'DaemonSet', namespaced: true },
+  jobs: { group: 'batch', kind: 'Job', namespaced: true },
 };
 const WORKLOADS = new Set(['deployments', 'statefulsets', 'daemonsets']);
 const WRITE_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
@@ -175,6 +177,8 @@ export class FakeKubeServer {
         return sendJson(res, 200, { major: '1', minor: '31', gitVersion: 'v1.31.0-fake', platform: 'linux/amd64' });
       }
       if (req.method === 'POST' && url.pathname === '/apis/authorization.k8s.io/v1/selfsubjectaccessreviews') return this.exec.accessReview(res, body);
+      const served = req.method === 'GET' ? discovery(url.pathname, RESOURCES) : undefined;
+      if (served) return sendJson(res, served.code, served.body);
       const route = parseRoute(url.pathname);
       if (!route) return sendStatus(res, 404, 'NotFound', 'the server could not find the requested resource');
       await this.dispatch(req, res, route, url.searchParams, body);
@@ -203,6 +207,10 @@ export class FakeKubeServer {
     }
 
     if (r.sub === 'log' && r.resource === 'pods') return this.podLog(res, r, q);
+    if (method === 'PATCH' && !r.sub && isApplyPatch(req.headers['content-type'])) {
+      const reply = applyRequest(this.cluster, RESOURCES, { ...r, name: r.name }, q, body);
+      return sendJson(res, reply.code, reply.body);
+    }
     const existing = store.get(r.resource as Resource, r.namespace, r.name);
     if (!existing) return sendStatus(res, 404, 'NotFound', `${qualified(r.resource, info)} "${r.name}" not found`, { name: r.name, group: info.group, kind: r.resource });
     if (r.sub && r.sub !== 'status') return sendStatus(res, 404, 'NotFound', 'the server could not find the requested resource');
@@ -399,9 +407,9 @@ interface Route {
 function parseRoute(pathname: string): Route | undefined {
   const parts = pathname.split('/').filter(Boolean).map(decodeURIComponent);
   let rest: string[];
-  let group: '' | 'apps';
+  let group: ResourceInfo['group'];
   if (parts[0] === 'api' && parts[1] === 'v1') [group, rest] = ['', parts.slice(2)];
-  else if (parts[0] === 'apis' && parts[1] === 'apps' && parts[2] === 'v1') [group, rest] = ['apps', parts.slice(3)];
+  else if (parts[0] === 'apis' && (parts[1] === 'apps' || parts[1] === 'batch') && parts[2] === 'v1') [group, rest] = [parts[1], parts.slice(3)];
   else return undefined;
   let route: Route;
   if (rest[0] === 'namespaces' && rest.length >= 3) route = { namespace: rest[1], resource: rest[2]!, name: rest[3], sub: rest[4] };

@@ -31,7 +31,7 @@ export interface KObj {
 }
 /* eslint-enable @typescript-eslint/no-explicit-any */
 
-export type Resource = 'pods' | 'deployments' | 'statefulsets' | 'daemonsets' | 'events' | 'configmaps' | 'services' | 'nodes' | 'namespaces';
+export type Resource = 'jobs' | 'pods' | 'deployments' | 'statefulsets' | 'daemonsets' | 'events' | 'configmaps' | 'services' | 'nodes' | 'namespaces';
 export type ChangeType = 'ADDED' | 'MODIFIED' | 'DELETED';
 
 export interface Change {

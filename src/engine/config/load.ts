@@ -10,6 +10,7 @@ import { PositionFinder } from './positions.js';
 import type { ResolvedConfig, ResolvedService, ResolvedTask } from './resolved.js';
 import { ConfigSchema, DEFAULT_ALLOW_CONTEXTS, type ParsedConfig } from './schema.js';
 import { checkSemantics } from './semantics.js';
+import { resolveManifests, resolveResource, withManifestWatch } from './resolve-manifests.js';
 
 export const CONFIG_FILE_NAME = 'tightloop.yaml';
 
@@ -107,7 +108,10 @@ function sortIssues(issues: ConfigIssue[]): ConfigIssue[] {
   return issues.sort((a, b) => a.line - b.line || a.column - b.column);
 }
 
-/** Expands `${env:NAME}` in every string value; a missing variable is reported at its field. */
+/**
+ * Expands `${env:NAME}` and `${env:NAME:-default}` (default when unset or empty, as in the shell) in
+ * every string value; a missing variable without a default is reported at its field.
+ */
 function interpolateEnv(
   value: unknown,
   at: PropertyKey[],
@@ -115,8 +119,8 @@ function interpolateEnv(
   report: (fieldPath: PropertyKey[], message: string) => void,
 ): unknown {
   if (typeof value === 'string') {
-    return value.replace(/\$\{env:([A-Za-z_][A-Za-z0-9_]*)\}/g, (_, name: string) => {
-      const found = env[name];
+    return value.replace(/\$\{env:([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g, (_, name: string, fallback: string | undefined) => {
+      const found = env[name] === undefined || (fallback !== undefined && env[name] === '') ? fallback : env[name];
       if (found === undefined) {
         report(at, `environment variable ${name} is not set (used as \${env:${name}})`);
         return `\${env:${name}}`; // keep the text so the schema does not add a second, misleading error
@@ -173,6 +177,8 @@ function resolve(parsed: ParsedConfig, file: string, root: string): ResolvedConf
       },
       deploy: s.deploy && {
         workload: s.deploy.workload,
+        manifests: resolveManifests(s.deploy, abs),
+        ...(s.deploy.readiness?.command && { readiness: { command: s.deploy.readiness.command, timeoutMs: parseDuration(s.deploy.readiness.timeout) } }),
         container: s.deploy.container,
         namespace: s.deploy.namespace ?? namespace,
         strategy: s.deploy.strategy,
@@ -193,7 +199,10 @@ function resolve(parsed: ParsedConfig, file: string, root: string): ResolvedConf
         listenTimeoutMs: parseDuration(s.live.listenTimeout),
       },
     };
+    services[name] = withManifestWatch(services[name]);
   }
+  // Resources run through the same pipeline as services (their build stages are simply absent).
+  for (const [name, r] of Object.entries(parsed.resources)) services[name] ??= resolveResource(name, r, namespace, abs);
   const tasks: Record<string, ResolvedTask> = {};
   for (const [name, t] of Object.entries(parsed.tasks)) {
     tasks[name] = {

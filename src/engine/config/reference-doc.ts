@@ -26,7 +26,7 @@ export function configReferenceMarkdown(): string {
     '<!-- Generated from src/engine/config/schema.ts by `npm run gen:schema`; a test fails when it drifts. -->',
     '',
     '`<name>` stands for a service or task name. Relative paths resolve against the folder of tightloop.yaml;',
-    '`${env:NAME}` in any string is replaced by that environment variable (an unset one is an error).',
+    '`${env:NAME}` in any string is replaced by that environment variable (an unset one is an error); `${env:NAME:-default}` uses the default when it is unset or empty.',
     '',
     '| field | type | default | description |',
     '| --- | --- | --- | --- |',

@@ -63,8 +63,14 @@ export interface ResolvedService {
     maxContextBytes?: number;
     inputs?: string[];
   };
+  /** 'resource': declared under `resources:` (manifests, no build); absent for services. */
+  role?: 'resource';
   deploy?: {
-    workload: string;
+    /** Absent with manifests: the workloads are the objects that received the image. */
+    workload?: string;
+    manifests?: ResolvedManifests;
+    /** A command retried after the workloads are ready until it exits 0. */
+    readiness?: { command: string; timeoutMs: number };
     container?: string;
     namespace: string;
     strategy: NonNullable<ServiceSpec['deploy']>['strategy'];
@@ -84,6 +90,15 @@ export interface ResolvedService {
     graceMs: number;
     listenTimeoutMs: number;
   };
+}
+
+/** Where a service's (or resource's) Kubernetes objects come from. */
+export interface ResolvedManifests {
+  /** Absolute files, folders or globs, in config order. */
+  paths: string[];
+  render?: { command: string; cwd: string; env: Record<string, string>; timeoutMs: number; watch: string[] };
+  /** Image fields of custom resources, e.g. { kind: 'Workflow', path: 'spec.steps[].image' }. */
+  imageFields: { kind: string; path: string }[];
 }
 
 export interface ResolvedTask {

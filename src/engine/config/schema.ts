@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { ImageFieldSchema, ManifestsSchema, ReadinessSchema, RenderSchema, ResourceSchema } from './manifests-schema.js';
 
 /**
  * The `tightloop.yaml` schema. It is the single source of truth: the loader validates with it,
@@ -82,7 +83,12 @@ export const DeploySchema = z
     workload: z
       .string()
       .regex(/^((deployment|statefulset|daemonset)\/[a-z0-9]([-a-z0-9.]*[a-z0-9])?|(deployment|statefulset|daemonset):[^\s]+=[^\s]+)$/i, 'expected kind/name (deployment/api) or kind:label=value')
-      .describe('deployment/NAME, statefulset/NAME, daemonset/NAME, or KIND:label=value.'),
+      .optional()
+      .describe('deployment/NAME, statefulset/NAME, daemonset/NAME, or KIND:label=value. Optional with manifests: the workloads are the objects that received the image.'),
+    manifests: ManifestsSchema.optional(),
+    render: RenderSchema.optional(),
+    imageFields: z.array(ImageFieldSchema).default([]).describe('Image fields of custom resources (containers and initContainers of pod templates are found without this).'),
+    readiness: ReadinessSchema.optional(),
     container: z.string().optional().describe('Container to update (default: the only one).'),
     namespace: z.string().optional(),
     strategy: z.enum(['set-image', 'rollout-restart', 'delete-pods']).default('set-image'),
@@ -188,6 +194,7 @@ export const ConfigSchema = z.strictObject({
     .record(Name, ServiceSchema)
     .refine((s) => Object.keys(s).length > 0, 'at least one service is required')
     .describe('Services: watch → compile → stage → image → push → deploy → ready.'),
+  resources: z.record(Name, ResourceSchema).default({}).describe('Things deployed from manifests without a build (databases, caches, observability): dependsOn, port-forwards, readiness, logs.'),
   tasks: z.record(Name, TaskSchema).default({}).describe('Commands run after their dependencies (e.g. smoke tests after a deploy).'),
 });
 
@@ -195,3 +202,4 @@ export type RawConfig = z.input<typeof ConfigSchema>;
 export type ParsedConfig = z.output<typeof ConfigSchema>;
 export type ServiceSpec = z.output<typeof ServiceSchema>;
 export type TaskSpec = z.output<typeof TaskSchema>;
+export type { ResourceSpec } from './manifests-schema.js';

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { checkCycles, type EditRank } from './cycles.js';
 import type { ResolvedConfig } from './resolved.js';
 import type { ParsedConfig } from './schema.js';
+import { checkManifestSemantics } from './semantics-manifests.js';
 
 export interface SemanticProblem {
   path: PropertyKey[];
@@ -11,12 +12,12 @@ export interface SemanticProblem {
 
 /** Checks zod cannot express: references, cycles, paths on disk, collisions. All problems at once. */
 export function checkSemantics(config: ResolvedConfig, parsed: ParsedConfig, editRank?: EditRank): SemanticProblem[] {
-  return [...checkReferences(config), ...checkCycles(config, editRank), ...checkPaths(config, parsed), ...checkStaging(config)];
+  return [...checkReferences(config), ...checkCycles(config, editRank), ...checkPaths(config, parsed), ...checkStaging(config), ...checkManifestSemantics(config, parsed)];
 }
 
 function nodesOf(config: ResolvedConfig) {
   return [
-    ...Object.values(config.services).map((s) => ({ name: s.name, section: 'services', dependsOn: s.dependsOn })),
+    ...Object.values(config.services).map((s) => ({ name: s.name, section: s.role === 'resource' ? 'resources' : 'services', dependsOn: s.dependsOn })),
     ...Object.values(config.tasks).map((t) => ({ name: t.name, section: 'tasks', dependsOn: t.dependsOn })),
   ];
 }
@@ -56,9 +57,11 @@ function checkPaths(config: ResolvedConfig, parsed: ParsedConfig): SemanticProbl
     if (!existsSync(target)) problems.push({ path: fieldPath, message: `${what} not found: ${target}` });
   };
   for (const [name, s] of Object.entries(config.services)) {
-    const raw = parsed.services[name]!;
+    const raw = parsed.services[name];
+    if (!raw) continue; // a resource: checked with the manifests
     const at = (...rest: PropertyKey[]) => ['services', name, ...rest];
     s.watch?.paths.forEach((p, i) => {
+      if (raw.watch?.paths[i] === undefined) return; // added for manifests: checked with them
       if (inside(at('watch', 'paths', i), p, raw.watch!.paths[i]!)) mustExist(at('watch', 'paths', i), p, 'watch path');
     });
     if (s.compile && inside(at('compile', 'cwd'), s.compile.cwd, raw.compile!.cwd ?? '.')) {

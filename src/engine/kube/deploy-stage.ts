@@ -40,7 +40,7 @@ export function createDeployStage(shared: DeployShared): Stage {
       const allowed = ctx.config.kubernetes.allowContexts;
       if (!contextAllowed(client.context, allowed)) throw refusedContextError(client.context, allowed);
 
-      const w = await resolveWorkload(client, parseWorkload(d.workload, d.namespace), ctx.signal);
+      const w = await resolveWorkload(client, parseWorkload(d.workload!, d.namespace), ctx.signal);
       const container = pickContainer(w, d.container);
       const selector = podSelector(w);
       const startedAt = Date.now();

@@ -63,11 +63,11 @@ export function createKubeDoctorChecks(where: KubeConfigEnv, timeoutMs = 3000): 
       name: 'workloads',
       async run(config, signal) {
         const c = tryClient(config);
-        const services = Object.values(config.services).filter((s) => s.deploy);
+        const services = Object.values(config.services).filter((s) => s.deploy?.workload && !s.deploy.manifests);
         if (!(c instanceof KubeClient)) return [];
         const results: DoctorResult[] = [];
         for (const s of services) {
-          const ref = parseWorkload(s.deploy!.workload, s.deploy!.namespace);
+          const ref = parseWorkload(s.deploy!.workload!, s.deploy!.namespace);
           try {
             const w = await resolveWorkload(c, ref, AbortSignal.any([signal, AbortSignal.timeout(timeoutMs)]));
             const container = pickContainer(w, s.deploy!.container);

@@ -8,6 +8,11 @@ import { readClusterFacts } from './facts.js';
 import { ServiceFollowers } from './followers.js';
 import { loadKubeConfig } from './kubeconfig.js';
 import { createReadyStage } from './ready-stage.js';
+import { byDeploySource } from './manifests/by-source.js';
+import { createManifestDeployStage } from './manifests/deploy-stage.js';
+import { createManifestReadyStage } from './manifests/ready-stage.js';
+import { createManifestDoctorChecks } from './manifests/doctor.js';
+import { createTeardown } from './manifests/down.js';
 import { summarizePod, type Baseline } from './rollout.js';
 import type { RetryPolicy } from './list-watch.js';
 
@@ -35,7 +40,7 @@ export interface KubeStagesOptions {
   factsTtlMs?: number;
 }
 
-export type KubeStages = Pick<StageSet, 'deploy' | 'ready' | 'cluster' | 'doctor'> & { dispose(): Promise<void> };
+export type KubeStages = Pick<StageSet, 'deploy' | 'ready' | 'cluster' | 'doctor' | 'teardown'> & { dispose(): Promise<void> };
 
 export function createKubeStages(config: ResolvedConfig, opts: KubeStagesOptions = {}): KubeStages {
   const where = { ...(opts.env && { env: opts.env }), ...(opts.homeDir && { homeDir: opts.homeDir }) };
@@ -96,10 +101,11 @@ export function createKubeStages(config: ResolvedConfig, opts: KubeStagesOptions
   };
 
   return {
-    deploy: createDeployStage(shared),
-    ready: createReadyStage(shared),
+    deploy: byDeploySource(createManifestDeployStage(shared), createDeployStage(shared)),
+    ready: byDeploySource(createManifestReadyStage(shared), createReadyStage(shared)),
     cluster,
-    doctor: createKubeDoctorChecks(where),
+    doctor: [...createKubeDoctorChecks(where), ...createManifestDoctorChecks(clientFor)],
+    teardown: createTeardown(clientFor),
     async dispose() {
       baselines.clear();
       await Promise.all([...followers.values()].map((f) => f.dispose()));

@@ -48,7 +48,7 @@ export function createReadyStage(shared: ReadyShared): Stage {
 
 async function currentBaseline(client: KubeClient, ctx: StageContext): Promise<Baseline> {
   const d = ctx.service.deploy!;
-  const w = await resolveWorkload(client, parseWorkload(d.workload, d.namespace), ctx.signal);
+  const w = await resolveWorkload(client, parseWorkload(d.workload!, d.namespace), ctx.signal);
   return {
     kind: w.kind,
     name: w.name,

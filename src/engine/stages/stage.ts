@@ -44,6 +44,32 @@ export interface RunOutputs {
   /** Kubernetes: the generation written by deploy, and the pod that became ready. */
   deployedGeneration: number;
   readyPods: string[];
+  /** Deploy from manifests: what was applied, handed to ready and remembered for the next run's skip. */
+  manifests: ManifestDeployOutput;
+}
+
+export interface ManifestDeployOutput {
+  /** sha256 of the objects as applied; an equal hash next time means nothing to apply. */
+  hash: string;
+  /** False when the objects were identical to the last successful apply (no API write). */
+  applied: boolean;
+  context: string;
+  /** The objects ready waits for: those that received the image, or every workload without one. */
+  workloads: ManifestWorkload[];
+}
+
+export interface ManifestWorkload {
+  apiVersion: string;
+  kind: string;
+  name: string;
+  namespace: string;
+  /** metadata.generation the apply produced. */
+  generation: number;
+  /** Pod label selector (rollout kinds). */
+  selector?: string;
+  /** A container that received the image, and that image. */
+  container?: string;
+  image?: string;
 }
 
 export interface StagedFile {
@@ -118,8 +144,23 @@ export interface StageSet {
   cluster?: ClusterFactsProvider;
   /** Extra doctor checks (Docker reachable, registry reachable, cluster reachable…). */
   doctor?: DoctorCheck[];
+  /** Deletes what was applied from manifests (`tightloop down`). */
+  teardown?: Teardown;
   /** Release sockets, port-forwards, log streams. */
   dispose?(): Promise<void>;
+}
+
+export interface Teardown {
+  /** Delete every object Tightloop applied for the service and wait until they are gone. */
+  down(config: ResolvedConfig, service: ResolvedService, signal: AbortSignal, log: (text: string, stream?: LogStream) => void): Promise<TeardownResult>;
+}
+
+export interface TeardownResult {
+  service: string;
+  /** Kind/name of what was deleted (and is gone). */
+  deleted: string[];
+  /** Objects with Tightloop's name but not applied by it (labels or field manager missing): untouched. */
+  leftAlone: string[];
 }
 
 export interface DoctorCheck {

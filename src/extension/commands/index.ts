@@ -3,6 +3,7 @@ import type { Tightloop } from '../ctx.js';
 import { isCancellation, UserError } from '../errors.js';
 import { cancelRun } from './cancel-run.js';
 import { createConfig } from './create-config.js';
+import { down } from './down.js';
 import { openConfig } from './open-config.js';
 import { openDocs } from './open-docs.js';
 import { openPortForward } from './open-port-forward.js';
@@ -39,6 +40,7 @@ export const COMMANDS: TightloopCommand[] = [
   setTriggerManual,
   setTriggerAuto,
   openDocs,
+  down,
 ];
 
 /**
