@@ -27,23 +27,16 @@ describe('doctor image preflight on a fresh checkout', () => {
   test('no staging folder yet: passes, "will be staged by the first run"', async () => {
     const f = await fixture('FROM scratch\nCOPY app /app\nENTRYPOINT ["/app"]\n');
     const results = await f.run();
-    assert.deepEqual(results.map((r) => r.status), ['ok'], JSON.stringify(results));
-    assert.match(results[0]!.message, /will be staged by the first run/);
+    assert.ok(results.every((r) => r.status === 'ok'), JSON.stringify(results));
+    assert.match(results[0]!.message, /^app will be staged by the first run/);
     await f.stages.dispose();
   });
 
-  test('a committed staging folder without the artifact yet: the COPY of a stage.files target passes; a COPY of nothing staged still fails', async () => {
-    const f = await fixture('FROM scratch\nCOPY config.json /config.json\nCOPY app /app\nENTRYPOINT ["/app"]\n');
-    await h.mkdir(f.staging, { recursive: true });
-    await h.writeFile(h.path.join(f.staging, 'config.json'), '{}');
+  test('a COPY of something stage.files never stages still fails', async () => {
+    const f = await fixture('FROM scratch\nCOPY app /app\nCOPY typo /typo\n');
     const results = await f.run();
-    assert.deepEqual(results.map((r) => r.status), ['ok'], JSON.stringify(results));
-    assert.match(results[0]!.message, /^app not in .*staging yet: will be staged by the first run/);
-
-    await h.writeFile(h.path.join(f.root, 'Dockerfile'), 'FROM scratch\nCOPY config.json /config.json\nCOPY app /app\nCOPY typo /typo\n');
-    const typo = await f.run();
-    assert.deepEqual(typo.map((r) => r.status), ['ok', 'fail'], JSON.stringify(typo));
-    assert.match(typo[1]!.message, /COPY source "typo" is not in the staging folder/);
+    assert.deepEqual(results.map((r) => r.status), ['ok', 'fail'], JSON.stringify(results));
+    assert.match(results[1]!.message, /COPY source "typo" is not in the staging folder/);
     await f.stages.dispose();
   });
 });
