@@ -10,6 +10,8 @@ const isReady = (p: V1Pod) => !p.metadata?.deletionTimestamp && p.status?.phase 
 /** Every ready pod of the service's workload, each a live-update target over pods/exec. */
 export async function kubeLiveTargets(client: KubeClient, service: ResolvedService, signal: AbortSignal): Promise<LiveTarget[]> {
   const deploy = service.deploy!;
+  // With manifests the workload may be discovered instead of named; live update needs it named.
+  if (!deploy.workload) throw new Error(`${service.name}: live update needs deploy.workload (the workload whose pods receive the files)`);
   const workload = await resolveWorkload(client, parseWorkload(deploy.workload, deploy.namespace), signal);
   const container = pickContainer(workload, deploy.container);
   let pods: V1Pod[];
