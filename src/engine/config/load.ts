@@ -5,6 +5,7 @@ import path from 'node:path';
 import { LineCounter, parseDocument, type Document } from 'yaml';
 import type { ConfigIssue } from '../types.js';
 import { parseDuration, parseSize } from './duration.js';
+import { commandEnv, commandReference, isCommandField } from './command-env.js';
 import { capIssues, plainZodMessage, checkBytes, checkDocument, checkTextSize, deepFlowNesting, MAX_DEPTH, MAX_ISSUES, pathAt } from './guard.js';
 import { PositionFinder } from './positions.js';
 import type { ResolvedConfig, ResolvedService, ResolvedTask } from './resolved.js';
@@ -106,7 +107,7 @@ export function parseConfigText(
   if (issues.length > 0) return { issues: finish(issues, file) };
 
   const root = path.dirname(file);
-  const config = resolve(parsed.data, file, root);
+  const config = resolve(parsed.data, file, root, env);
   for (const problem of checkSemantics(config, parsed.data)) issues.push(issueAt(problem.path, problem.message));
   return issues.length > 0 ? { issues: finish(issues, file) } : { config, issues: [] };
 }
@@ -179,7 +180,7 @@ function interpolateEnv(
         report(at, `environment variable ${name} is not set (used as \${env:${name}})`);
         return `\${env:${name}}`; // keep the text so the schema does not add a second, misleading error
       }
-      return found;
+      return isCommandField(at) ? commandReference(name) : found;
     });
   }
   if (Array.isArray(value)) return value.map((v, i) => interpolateEnv(v, [...at, i], env, report));
@@ -189,7 +190,7 @@ function interpolateEnv(
   return value;
 }
 
-function resolve(parsed: ParsedConfig, file: string, root: string): ResolvedConfig {
+function resolve(parsed: ParsedConfig, file: string, root: string, env: NodeJS.ProcessEnv): ResolvedConfig {
   const abs = (p: string) => path.resolve(root, p.startsWith('~/') ? path.join(os.homedir(), p.slice(2)) : p);
   const namespace = parsed.kubernetes?.namespace ?? 'default';
   const services: Record<string, ResolvedService> = {};
@@ -204,7 +205,7 @@ function resolve(parsed: ParsedConfig, file: string, root: string): ResolvedConf
       compile: s.compile && {
         command: s.compile.command,
         cwd: abs(s.compile.cwd ?? '.'),
-        env: s.compile.env ?? {},
+        env: { ...commandEnv(s.compile.command, env), ...s.compile.env },
         timeoutMs: parseDuration(s.compile.timeout),
         problemMatcher: s.compile.problemMatcher,
         inputs: s.compile.inputs,
@@ -250,7 +251,7 @@ function resolve(parsed: ParsedConfig, file: string, root: string): ResolvedConf
       kind: 'task',
       command: t.command,
       cwd: abs(t.cwd ?? '.'),
-      env: t.env ?? {},
+      env: { ...commandEnv(t.command, env), ...t.env },
       timeoutMs: parseDuration(t.timeout),
       dependsOn: t.dependsOn,
     };
