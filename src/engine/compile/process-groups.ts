@@ -1,5 +1,5 @@
-import { readdirSync, readFileSync } from 'node:fs';
-import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readdir, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 
 /**
@@ -36,7 +36,7 @@ process.once('exit', () => {
 export const DEFAULT_GRACE_MS = 2000;
 
 /** Registers a started group (and records it on disk under `root` when given). */
-export async function trackGroup(pgid: number, info: { root?: string; name: string; command: string }): Promise<void> {
+export function trackGroup(pgid: number, info: { root?: string; name: string; command: string }): void {
   const group: LiveGroup = { pgid };
   live.set(pgid, group);
   const startTicks = processStartTicks(pgid);
@@ -51,9 +51,11 @@ export async function trackGroup(pgid: number, info: { root?: string; name: stri
     owner: { pid: process.pid, startTicks: processStartTicks(process.pid) ?? 0 },
   };
   try {
-    await mkdir(dir, { recursive: true });
+    // Synchronous on purpose: the record must exist before the command can do anything, so a
+    // SIGKILL right after the start still leaves it for the next start to find.
+    mkdirSync(dir, { recursive: true });
     group.recordFile = path.join(dir, `${pgid}.json`);
-    await writeFile(group.recordFile, JSON.stringify(record));
+    writeFileSync(group.recordFile, JSON.stringify(record));
   } catch {
     group.recordFile = undefined; // an unwritable .tightloop only loses the crash recovery
   }

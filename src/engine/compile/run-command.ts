@@ -52,7 +52,7 @@ export async function runCommand(
     const result = await child;
     throw new StageError(`could not start "${spec.command}": ${result.message ?? 'spawn failed'}`);
   }
-  const tracked = trackGroup(pid, { root: owner?.root, name: owner?.name ?? 'a command', command: spec.command });
+  trackGroup(pid, { root: owner?.root, name: owner?.name ?? 'a command', command: spec.command });
   const tail: string[] = [];
   const pump = (stream: Readable | null, kind: LogStream) =>
     new Promise<void>((resolve) => {
@@ -95,7 +95,6 @@ export async function runCommand(
   } finally {
     clearTimeout(timer);
     signal.removeEventListener('abort', stop);
-    await tracked;
     await untrackGroup(pid);
   }
 }
