@@ -115,3 +115,42 @@ services:
     }
   });
 });
+
+describe('stage.dir overlapping sources or state', () => {
+  for (const [dir, clash] of [
+    ['src', /is watch path src of service "api"/],
+    ['src/..', /workspace root/],
+    ['.tightloop', /is \.tightloop/],
+    ['.tightloop/state', /lies inside \.tightloop/],
+    ['.git', /is \.git/],
+    ['.git/x', /lies inside \.git/],
+    ['out', /is artifact out\/api|contains artifact out\/api/],
+    ['gen', /is compile input gen\/\*\*/],
+    ['gen/sub', /lies inside compile input gen\/\*\*/],
+  ] as const) {
+    it(`refuses stage.dir: ${dir}`, async () => {
+      const ws = await workspace({ 'src/main.c': 'int main;', 'out/api': 'x', 'gen/a': '', '.git/HEAD': '' });
+      const yaml = `version: 1
+services:
+  api:
+    watch: { paths: [src] }
+    compile: { command: make, inputs: ["gen/**"] }
+    stage: { dir: ${dir}, files: [{ from: out/api, to: api }] }
+`;
+      const { config, issues } = parseConfigText(yaml, path.join(ws, 'tightloop.yaml'));
+      assert.equal(config, undefined);
+      assert.equal(issues.length, 1, JSON.stringify(issues));
+      assert.equal(issues[0]!.path, 'services.api.stage.dir');
+      assert.equal(issues[0]!.line, 6);
+      assert.match(issues[0]!.message, clash);
+    });
+  }
+
+  it('accepts a folder of its own, also one inside a watched folder or under .tightloop/stage', async () => {
+    const ws = await workspace({ 'src/main.c': '', 'out/api': 'x' });
+    for (const dir of ['build/staging', 'src/staged', '.tightloop/stage/api']) {
+      const yaml = `version: 1\nservices:\n  api:\n    watch: { paths: [src] }\n    stage: { dir: ${dir}, files: [{ from: out/api, to: api }] }\n`;
+      assert.deepEqual(parseConfigText(yaml, path.join(ws, 'tightloop.yaml')).issues, []);
+    }
+  });
+});
