@@ -2,9 +2,12 @@
 //   dist/cli.cjs       the `tightloop` CLI (CJS, Node)
 //   dist/extension.cjs the VS Code extension (CJS, `vscode` external)
 //   dist/webview.js    the panel's browser code (IIFE)
+// and the live-update agent (dist/agent/agent-linux-{amd64,arm64}, scripts/build-agent.sh), which the
+// .vsix ships and live-mode images carry.
 // dockerode's optional native helpers (cpu-features, ssh2's sshcrypto.node) stay external: they are
 // loaded in try/catch and fall back to JavaScript, so the bundle never needs a compiler.
 import * as esbuild from 'esbuild';
+import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 
 const watch = process.argv.includes('--watch');
@@ -66,6 +69,9 @@ const builds = [
     legalComments: 'none',
   },
 ].filter((b) => Object.values(b.entryPoints).every((entry) => existsSync(entry)));
+
+const agent = spawnSync('bash', ['scripts/build-agent.sh'], { stdio: 'inherit' });
+if (agent.status !== 0) process.exit(agent.status ?? 1);
 
 if (watch) {
   for (const options of builds) await (await esbuild.context(options)).watch();

@@ -18,7 +18,7 @@ eval "$(bash scripts/services.sh env)"
 npm run --silent build
 npm run --silent typecheck
 npm run --silent lint
-node scripts/run-tests.mjs test/unit test/extension-unit test/docker test/kube
+node scripts/run-tests.mjs test/unit test/extension-unit test/docker test/agent test/kube
 if [[ "${TIGHTLOOP_SKIP_E2E:-0}" != 1 ]]; then
   bash scripts/e2e-setup.sh
   npm run --silent test:e2e

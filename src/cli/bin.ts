@@ -1,4 +1,5 @@
 import { main } from './main.js';
+import { CliOutput } from './output.js';
 
 // A reader that went away (`tightloop run --json | head`) is not an error worth a stack trace.
 for (const stream of [process.stdout, process.stderr]) {
@@ -26,7 +27,7 @@ async function exit(code: number): Promise<never> {
 main(process.argv.slice(2)).then(
   (code) => exit(code),
   (error: unknown) => {
-    process.stderr.write(`tightloop: ${error instanceof Error ? error.message : String(error)}\n`);
+    new CliOutput(process.argv.includes('--json')).error(error instanceof Error ? error.message : String(error), 1);
     return exit(1);
   },
 );

@@ -3,17 +3,22 @@ import { parseArgs } from 'node:util';
 import { ConfigError, CONFIG_FILE_NAME, Engine, findConfigFile, type EngineEvent, type RunSummary } from '../engine/index.js';
 import { createIntegrations } from '../engine/integrations.js';
 import { stopAllGroups } from '../engine/compile/process-groups.js';
+import { CliOutput, unknownTargetMessage } from './output.js';
 import { Progress } from './progress.js';
 import { palette, runTable, statsTable } from './render.js';
+import { targetsHelp, tasksCommand } from './targets.js';
 import { onInterrupt } from './signals.js';
 
 const USAGE = `tightloop — save a file, see it running in your cluster, every stage timed.
 
 Usage:
-  tightloop run [service…]     run the services (default: all) once, dependencies first
+  tightloop run [target…]      run services or tasks (default: every service) once, dependencies first
   tightloop watch [service…]   run once, then rebuild on every change until Ctrl-C
+  tightloop tasks              list the tasks, their dependencies and last result
   tightloop doctor             check the config, tools on PATH, Docker, registry and cluster
-  tightloop history [service]  recent runs with per-stage p50/p95
+  tightloop history [target]   recent runs with per-stage p50/p95
+
+  A target is a service or a task from tightloop.yaml.
 
 Options:
   -c, --config FILE   tightloop.yaml to use (default: found from the current folder upwards)
@@ -25,6 +30,8 @@ Options:
 
 /** Exit codes: 0 success, 1 a run or check failed, 2 bad usage or config, 130 interrupted. */
 export async function main(argv: string[]): Promise<number> {
+  // Known before parsing, so even a bad option is reported as JSON when --json was asked for.
+  const out = new CliOutput(argv.includes('--json'));
   let parsed;
   try {
     parsed = parseArgs({
@@ -40,24 +47,22 @@ export async function main(argv: string[]): Promise<number> {
       },
     });
   } catch (error) {
-    process.stderr.write(`tightloop: ${(error as Error).message}\n\n${USAGE}\n`);
-    return 2;
+    return out.usageError((error as Error).message, USAGE);
   }
   const { values, positionals } = parsed;
   const [command, ...names] = positionals;
   if (values.help || !command) {
-    process.stdout.write(`${USAGE}\n`);
+    const targets = await targetsHelp(values.config ? path.resolve(values.config) : findConfigFile(process.cwd()));
+    out.emit({ type: 'usage', text: USAGE, ...(targets && { services: targets.services, tasks: targets.tasks }) }, targets ? `${USAGE}\n\n${targets.text}` : USAGE);
     return command || values.help ? 0 : 2;
   }
-  if (!['run', 'watch', 'doctor', 'history'].includes(command)) {
-    process.stderr.write(`tightloop: unknown command "${command}"\n\n${USAGE}\n`);
-    return 2;
+  if (!['run', 'watch', 'tasks', 'doctor', 'history'].includes(command)) {
+    return out.usageError(`unknown command "${command}"`, USAGE);
   }
 
   const configFile = values.config ? path.resolve(values.config) : findConfigFile(process.cwd());
   if (!configFile) {
-    process.stderr.write(`tightloop: no ${CONFIG_FILE_NAME} in ${process.cwd()} or any parent folder (use --config FILE)\n`);
-    return 2;
+    return out.usageError(`no ${CONFIG_FILE_NAME} in ${process.cwd()} or any parent folder (use --config FILE)`);
   }
   let engine: Engine;
   try {
@@ -68,8 +73,7 @@ export async function main(argv: string[]): Promise<number> {
       else process.stderr.write(`${error.message}\n${error.issues.length} problem(s) in ${configFile}\n`);
       return 2;
     }
-    process.stderr.write(`tightloop: ${(error as Error).message}\n`);
-    return 2;
+    return out.error((error as Error).message, 2);
   }
 
   const c = palette(process.stdout);
@@ -81,10 +85,7 @@ export async function main(argv: string[]): Promise<number> {
 
   try {
     for (const name of names) {
-      if (!engine.names.includes(name)) {
-        process.stderr.write(`tightloop: unknown service or task "${name}" (known: ${engine.names.join(', ')})\n`);
-        return 2;
-      }
+      if (!engine.names.includes(name)) return out.usageError(unknownTargetMessage(name, engine.names));
     }
     switch (command) {
       case 'run':
@@ -92,9 +93,11 @@ export async function main(argv: string[]): Promise<number> {
       case 'watch':
         return await watch(engine, names, values['no-initial'], values.force, progress);
       case 'doctor':
-        return await doctor(engine, values.json);
+        return await doctor(engine, out);
+      case 'tasks':
+        return await tasksCommand(engine, out);
       default:
-        return await history(engine, names[0], values.json);
+        return await history(engine, names[0], out);
     }
   } finally {
     progress?.stop();
@@ -122,7 +125,7 @@ function render(event: EngineEvent, progress: Progress, c: ReturnType<typeof pal
   progress.handle(event);
   switch (event.type) {
     case 'run-finished':
-      progress.print(runTable(event.summary, c));
+      progress.print(runTable(event.summary, c, showLogs));
       break;
     case 'log': {
       const { line } = event;
@@ -135,6 +138,9 @@ function render(event: EngineEvent, progress: Progress, c: ReturnType<typeof pal
     case 'changes-pending':
       progress.print(c.yellow(`${event.service}: ${event.changedFiles.length} change(s) pending (trigger: manual; run \`tightloop run ${event.service}\`)`));
       break;
+    case 'run-waiting':
+      progress.print(c.dim(`${event.service}: ${event.reason.message}`));
+      break;
     case 'warning':
       progress.print(c.yellow(`warning: ${event.message}`));
       break;
@@ -143,8 +149,8 @@ function render(event: EngineEvent, progress: Progress, c: ReturnType<typeof pal
 }
 
 async function watch(engine: Engine, names: string[], noInitial: boolean, force: boolean, progress?: Progress): Promise<number> {
-  await engine.startWatching();
-  progress?.print(`watching ${engine.config.file} — Ctrl-C to stop`);
+  await engine.startWatching({ only: names });
+  progress?.print(`watching ${names.length ? names.join(', ') : engine.config.file} — Ctrl-C to stop`);
   const services = names.length ? names : Object.values(engine.config.services).filter((s) => s.trigger === 'auto').map((s) => s.name);
   if (!noInitial && services.length) void engine.run(services, { force });
   const interrupt = onInterrupt(() => engine.cancel());
@@ -154,26 +160,24 @@ async function watch(engine: Engine, names: string[], noInitial: boolean, force:
   return 130; // main's `finally` disposes the engine: it waits until every process group is gone
 }
 
-async function doctor(engine: Engine, json: boolean): Promise<number> {
+async function doctor(engine: Engine, out: CliOutput): Promise<number> {
   const results = await engine.doctor();
   const c = palette(process.stdout);
   for (const r of results) {
-    if (json) process.stdout.write(`${JSON.stringify(r)}\n`);
-    else {
-      const mark = r.status === 'ok' ? c.green('✓') : r.status === 'warn' ? c.yellow('!') : c.red('✗');
-      process.stdout.write(`${mark} ${r.check.padEnd(10)} ${r.service ? `${r.service}: ` : ''}${r.message}\n`);
-    }
+    const mark = r.status === 'ok' ? c.green('✓') : r.status === 'warn' ? c.yellow('!') : c.red('✗');
+    out.emit({ type: 'doctor', ...r }, `${mark} ${r.check.padEnd(10)} ${r.service ? `${r.service}: ` : ''}${r.message}`);
   }
   return results.some((r) => r.status === 'fail') ? 1 : 0;
 }
 
-async function history(engine: Engine, service: string | undefined, json: boolean): Promise<number> {
+async function history(engine: Engine, service: string | undefined, out: CliOutput): Promise<number> {
+  const json = out.json;
   const c = palette(process.stdout);
   const names = service ? [service] : engine.names;
   for (const name of names) {
     const runs = await engine.recentRuns(name, 50);
     if (json) {
-      for (const run of runs) process.stdout.write(`${JSON.stringify(run)}\n`);
+      for (const run of runs) out.emit({ type: 'history-run', ...run });
       continue;
     }
     if (runs.length === 0) {

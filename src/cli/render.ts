@@ -15,7 +15,11 @@ export function statusColour(c: Palette, status: string): (t: string) => string 
 }
 
 /** The per-run timing table printed when a run ends. */
-export function runTable(summary: RunSummary, c: Palette): string {
+/**
+ * `logsShown`: every log line of the run was already printed (watch, --verbose), and the engine
+ * logs a failure's evidence with the stage; then the summary points at it instead of repeating it.
+ */
+export function runTable(summary: RunSummary, c: Palette, logsShown = false): string {
   const head = `${statusColour(c, summary.status)(`${MARK[summary.status]} ${summary.service}`)} ${summary.status} in ${formatDuration(summary.durationMs)}${summary.image ? c.dim(`  → ${summary.image}`) : ''}`;
   const rows = summary.records.map((r) => [
     `  ${r.stage.padEnd(8)}`,
@@ -27,7 +31,8 @@ export function runTable(summary: RunSummary, c: Palette): string {
   if (summary.status !== 'ok' && summary.error) {
     lines.push(c.red(`  ${summary.error}`));
     if (summary.hint) lines.push(`  hint: ${summary.hint}`);
-    for (const line of summary.evidence ?? []) lines.push(c.dim(`  │ ${line}`));
+    if (logsShown && summary.evidence?.length) lines.push(c.dim(`  ↑ ${summary.failedStage} output above (the "${summary.service} ${summary.failedStage} │" lines)`));
+    else for (const line of summary.evidence ?? []) lines.push(c.dim(`  │ ${line}`));
   }
   return lines.join('\n');
 }

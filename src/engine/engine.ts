@@ -1,4 +1,3 @@
-import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { stopLeftoverGroups } from './compile/process-groups.js';
 import { loadConfig } from './config/load.js';
@@ -9,12 +8,17 @@ import { runPipeline } from './run-pipeline.js';
 import { Scheduler } from './scheduler/scheduler.js';
 import type { DoctorResult, StageSet } from './stages/stage.js';
 import { StateStore } from './state.js';
-import type { EngineEvent, LogLine, RunSummary, RunTrigger, StageName } from './types.js';
-import { ServiceFileMap, SourceWatcher } from './watch/watcher.js';
+import type { EngineEvent, HoldReason, LogLine, PodSummary, RunSummary, RunTrigger, StageName } from './types.js';
+import { readVersion, sameVersion, type FileVersion } from './watch/file-version.js';
+import { ServiceFileMap, SourceWatcher } from './watch/file-watcher.js';
+
+const MANUAL_HOLD: HoldReason = { kind: 'manual', message: 'changes pending; trigger: manual, run it to apply them' };
 
 /** What an integration may call back into: log lines that belong to no single run (pod logs). */
 export interface EngineHooks {
   log(line: LogLine): void;
+  /** The pods of a service's workload once it is ready (for the editor's view). */
+  pods?(service: string, pods: PodSummary[]): void;
 }
 
 export type StageSetFactory = (config: ResolvedConfig, hooks: EngineHooks) => Promise<StageSet> | StageSet;
@@ -31,6 +35,8 @@ export interface ServiceStatus {
   stage?: StageName;
   last?: RunSummary;
   pendingChanges: string[];
+  /** Why its queued run waits (or why a manual one does not run), if it does. */
+  waiting?: HoldReason;
 }
 
 /**
@@ -45,10 +51,15 @@ export class Engine {
   private readonly state: StateStore;
   private watcher?: SourceWatcher;
   private readonly manualPending = new Map<string, Set<string>>();
-  /** file → "inode:mtime:size" of the version that last triggered a run, so echoes of it are dropped. */
-  private readonly seen = new Map<string, string>();
+  /**
+   * service → file → the version that last triggered (or was read by) a run of that service, so
+   * echoes of it are dropped. Per service: one change must reach every service that watches it.
+   */
+  private readonly seen = new Map<string, Map<string, FileVersion>>();
   private saveBatch?: { files: Set<string>; at: number };
   private leftovers?: Promise<void>;
+  /** `watch a b`: the only services file changes may trigger. */
+  private watchOnly?: ReadonlySet<string>;
   /** service → time of its latest raw file change (watcher event or editor save). */
   private readonly lastActivity = new Map<string, number>();
 
@@ -57,7 +68,7 @@ export class Engine {
     private readonly stages: StageSet,
   ) {
     this.state = new StateStore(config.root);
-    this.history = new History(config.root, config.settings.historyLimit, (message) => this.emit({ type: 'warning', message }));
+    this.history = new History(config.root, config.settings.historyLimit, (message) => this.emit({ type: 'warning', message }), (name) => name in config.tasks);
     this.fileMap = new ServiceFileMap(config);
     const nodes = new Map<string, Runnable>([...Object.entries(config.services), ...Object.entries(config.tasks)]);
     this.scheduler = new Scheduler({
@@ -72,7 +83,7 @@ export class Engine {
         await this.stopLeftovers();
         // What this run will read is at least as new as the files are now: a later event for
         // these exact bytes (chokidar's trailing event after a burst) is an echo, not a change.
-        for (const file of trigger.changedFiles) this.seen.set(file, await signatureOf(file));
+        for (const file of trigger.changedFiles) this.seenBy(node.name).set(file, await readVersion(file));
         const summary = await runPipeline({ config, stages: this.stages, state: this.state, emit: (event) => this.emit(event) }, { node, runId, trigger, signal, force });
         // Written before the run counts as finished, so `history` right after `run` sees it.
         await this.history.append(summary).catch((error: Error) => this.emit({ type: 'warning', message: `history not written: ${error.message}` }));
@@ -90,7 +101,10 @@ export class Engine {
   static async start(config: ResolvedConfig, options: EngineOptions = {}): Promise<Engine> {
     // The engine exists only after its stages; hooks forward to it once it does.
     const created: { engine?: Engine } = {};
-    const hooks: EngineHooks = { log: (line) => created.engine?.emit({ type: 'log', line }) };
+    const hooks: EngineHooks = {
+      log: (line) => created.engine?.emit({ type: 'log', line }),
+      pods: (service, pods) => created.engine?.emit({ type: 'pods', service, pods }),
+    };
     const stages = options.stages ? await options.stages(config, hooks) : {};
     created.engine = new Engine(config, stages);
     return created.engine;
@@ -139,13 +153,19 @@ export class Engine {
     return Promise.all(names.map((name) => this.scheduler.request(name, { reason: 'manual', changedFiles: [] }, { withDependencies: true, force: options.force })));
   }
 
-  /** Watch mode: start the file watcher and let successful runs trigger their dependents. */
-  async startWatching(): Promise<void> {
+  /**
+   * Watch mode: start the file watcher and let successful runs trigger their dependents. With
+   * `only` (CLI `watch a b`), only those services are watched and only they are triggered.
+   */
+  async startWatching(options: { only?: string[] } = {}): Promise<void> {
     if (this.watcher) return;
     await this.stopLeftovers();
-    this.scheduler.cascade = true;
+    for (const name of options.only ?? []) this.assertKnown(name);
+    const only = options.only?.length ? new Set(options.only) : undefined;
+    this.scheduler.cascade = only ?? 'all';
+    this.watchOnly = only;
     this.watcher = new SourceWatcher(
-      this.fileMap,
+      only ? new ServiceFileMap(this.config, only) : this.fileMap,
       this.config.settings.quietWindowMs,
       (batch) => void this.watchedChanges(batch.service, batch.files, batch.firstChangeAt),
       (message) => this.emit({ type: 'warning', message }),
@@ -156,6 +176,7 @@ export class Engine {
 
   async stopWatching(): Promise<void> {
     this.scheduler.cascade = false;
+    this.watchOnly = undefined;
     await this.watcher?.stop();
     this.watcher = undefined;
   }
@@ -186,8 +207,9 @@ export class Engine {
       // In remote and web windows the watcher often sees the write before the editor's save
       // event arrives: then these bytes already triggered, and a second run would only
       // supersede the first.
-      if (!(await this.isNewVersion(file))) continue;
-      for (const service of this.fileMap.servicesFor(file)) byService.set(service, [...(byService.get(service) ?? []), file]);
+      for (const service of this.fileMap.servicesFor(file)) {
+        if (await this.isNewVersion(service, file)) byService.set(service, [...(byService.get(service) ?? []), file]);
+      }
     }
     for (const [service, files] of byService) this.changesArrived(service, files, batch.at, 'save');
   }
@@ -200,29 +222,58 @@ export class Engine {
    */
   private async watchedChanges(service: string, files: string[], firstChangeAt: number): Promise<void> {
     const fresh: string[] = [];
-    for (const file of files) if (await this.isNewVersion(file)) fresh.push(file);
+    for (const file of files) if (await this.isNewVersion(service, file)) fresh.push(file);
     if (fresh.length) this.changesArrived(service, fresh, firstChangeAt, 'watch');
   }
 
-  /** Records the file's current signature; false when it equals the one last acted on. */
-  private async isNewVersion(file: string): Promise<boolean> {
-    const now = await signatureOf(file);
-    if (this.seen.get(file) === now) return false;
-    this.seen.set(file, now);
+  /** Records the file's current version for the service; false when it holds the bytes last acted on. */
+  private async isNewVersion(service: string, file: string): Promise<boolean> {
+    const now = await readVersion(file);
+    const seen = this.seenBy(service);
+    if (sameVersion(seen.get(file), now)) return false;
+    seen.set(file, now);
     return true;
+  }
+
+  private seenBy(service: string): Map<string, FileVersion> {
+    let map = this.seen.get(service);
+    if (!map) this.seen.set(service, (map = new Map()));
+    return map;
   }
 
   private changesArrived(name: string, files: string[], firstChangeAt: number, reason: RunTrigger['reason']): void {
     const service = this.config.services[name];
-    if (!service) return;
+    if (!service || (this.watchOnly && !this.watchOnly.has(name))) return;
     if (service.trigger === 'manual') {
       const pending = this.manualPending.get(name) ?? new Set<string>();
       for (const f of files) pending.add(f);
       this.manualPending.set(name, pending);
       this.emit({ type: 'changes-pending', service: name, changedFiles: [...pending] });
+      this.emit({ type: 'run-waiting', service: name, reason: MANUAL_HOLD });
       return;
     }
     void this.scheduler.request(name, { reason, changedFiles: files, firstChangeAt });
+  }
+
+  /**
+   * Switches a service between rebuilding on change (auto) and collecting "changes pending"
+   * (manual) for this engine's lifetime; tightloop.yaml stays as written. The config object is
+   * the one the scheduler reads too, so both see the same mode. Back to auto with changes
+   * pending runs them at once.
+   */
+  setTrigger(name: string, trigger: 'auto' | 'manual'): void {
+    this.assertKnown(name);
+    const service = this.config.services[name];
+    if (!service) throw new Error(`"${name}" is a task: tasks run when asked or after their dependencies`);
+    if (service.trigger === trigger) return;
+    service.trigger = trigger;
+    this.emit({ type: 'trigger-changed', service: name, trigger });
+    const pending = this.manualPending.get(name);
+    if (trigger === 'auto' && pending?.size) {
+      this.manualPending.delete(name);
+      this.emit({ type: 'changes-pending', service: name, changedFiles: [] });
+      void this.scheduler.request(name, { reason: 'watch', changedFiles: [...pending] });
+    }
   }
 
   servicesForFile(file: string): string[] {
@@ -246,7 +297,14 @@ export class Engine {
       stage: this.scheduler.runningStage(name),
       last: this.scheduler.lastRun(name),
       pendingChanges: [...(this.manualPending.get(name) ?? [])],
+      ...this.waitingOf(name),
     }));
+  }
+
+  private waitingOf(name: string): { waiting?: HoldReason } {
+    const held = this.scheduler.holdReason(name);
+    if (held) return { waiting: held };
+    return this.manualPending.get(name)?.size ? { waiting: MANUAL_HOLD } : {};
   }
 
   recentRuns(service?: string, count?: number): Promise<RunSummary[]> {
@@ -270,7 +328,9 @@ export class Engine {
   }
 
   async dispose(): Promise<void> {
-    this.scheduler.cancel();
+    // Close before anything else: a queued run (waiting for a dependency, a slot or the quiet
+    // window) must not start while the engine goes away.
+    this.scheduler.close();
     await this.stopWatching();
     await this.scheduler.whenIdle().catch(() => {});
     await this.stages.dispose?.();
@@ -281,14 +341,5 @@ export class Engine {
     if (!this.config.services[name] && !this.config.tasks[name]) {
       throw new Error(`unknown service or task "${name}" (known: ${this.names.join(', ')})`);
     }
-  }
-}
-
-async function signatureOf(file: string): Promise<string> {
-  try {
-    const info = await stat(file);
-    return `${info.ino}:${info.mtimeMs}:${info.size}`;
-  } catch {
-    return 'missing';
   }
 }

@@ -16,7 +16,7 @@ export async function createIntegrations(config: ResolvedConfig, hooks?: EngineH
   if (services.some((s) => s.deploy) && kubeconfigAvailable(config)) {
     const { createKubeStages } = await import('./kube/index.js');
     // Pod logs after ready belong to no stage of the run: they reach the engine as stage 'pod'.
-    const kube = createKubeStages(config, hooks ? { logSink: (line) => hooks.log(line) } : undefined);
+    const kube = createKubeStages(config, hooks ? { logSink: (line) => hooks.log(line), ...(hooks.pods && { podSink: hooks.pods }) } : undefined);
     Object.assign(set, { deploy: kube.deploy, ready: kube.ready, cluster: kube.cluster });
     set.doctor!.push(...(kube.doctor ?? []));
     disposers.push(() => kube.dispose());

@@ -75,6 +75,7 @@ interface Failure {
   cancelled: boolean;
   hint?: string;
   evidence?: string[];
+  evidenceLogged?: boolean;
 }
 
 type Record_ = (record: TimingRecord) => void;
@@ -129,18 +130,28 @@ async function runService(
     } catch (error) {
       failure = toFailure(name, error, signal);
       record({ service: service.name, runId, stage: name, startedAt, durationMs: performance.now() - started, status: failure.cancelled ? 'cancelled' : 'failed', detail: failure.message });
-      for (const line of failure.evidence ?? []) ctx.log(line, 'error');
+      // The stage's log must hold its evidence, once: output already streamed is not repeated.
+      if (!failure.evidenceLogged) for (const line of failure.evidence ?? []) ctx.log(line, 'error');
       break;
     }
     const last = state.lastSuccess;
-    if (name === 'stage' && !request.force && last && last.stagingHash === outputs.stagingHash && last.fingerprint === fingerprint) {
+    // Staging mode: the staged files are the whole context, so equal staged bytes mean an equal
+    // image and delivery can be skipped before building. Context mode: the image also holds
+    // whatever else the Dockerfile copies from the repo, so only the content tag (keyed by every
+    // context file, the Dockerfile, args, base and platform) can say "unchanged".
+    const contextMode = service.image?.context !== undefined;
+    if (name === 'stage' && !contextMode && !request.force && last && last.stagingHash === outputs.stagingHash && last.fingerprint === fingerprint) {
       unchanged = `unchanged: staged files identical to the last successful run (${outputs.stagingHash!.slice(0, 12)})`;
+      Object.assign(outputs, { ...last, ...outputs });
+    }
+    if (name === 'image' && contextMode && !request.force && last?.imageRef && last.imageRef === outputs.imageRef && last.fingerprint === fingerprint) {
+      unchanged = `unchanged: image ${outputs.imageRef} (same context, Dockerfile, args, base and platform) is the one last delivered`;
       Object.assign(outputs, { ...last, ...outputs });
     }
   }
 
   const nextState: ServiceState = { inputs: newInputs, lastSuccess: state.lastSuccess };
-  if (!failure && outputs.stagingHash) nextState.lastSuccess = { ...outputs, fingerprint, finishedAt: Date.now() };
+  if (!failure && (outputs.stagingHash || outputs.imageRef)) nextState.lastSuccess = { ...outputs, fingerprint, finishedAt: Date.now() };
   try {
     await deps.state.set(service.name, nextState);
   } catch (error) {
@@ -153,14 +164,14 @@ async function runService(
 async function runTask(deps: PipelineDeps, request: RunRequest, task: ResolvedTask, record: Record_): Promise<Failure | undefined> {
   const startedAt = Date.now();
   const started = performance.now();
-  deps.emit({ type: 'stage-started', service: task.name, runId: request.runId, stage: 'compile', startedAt });
+  deps.emit({ type: 'stage-started', service: task.name, runId: request.runId, stage: 'task', startedAt });
   try {
-    const result = await runCommand(task, request.signal, (text, stream) => emitLog(deps, task.name, request.runId, 'compile', text, stream), { root: deps.config.root, name: task.name });
-    record({ service: task.name, runId: request.runId, stage: 'compile', startedAt, durationMs: performance.now() - started, status: 'ok', detail: `task, pid ${result.pid}` });
+    const result = await runCommand(task, request.signal, (text, stream) => emitLog(deps, task.name, request.runId, 'task', text, stream), { root: deps.config.root, name: task.name });
+    record({ service: task.name, runId: request.runId, stage: 'task', startedAt, durationMs: performance.now() - started, status: 'ok', detail: `pid ${result.pid}` });
     return undefined;
   } catch (error) {
-    const failure = toFailure('compile', error, request.signal);
-    record({ service: task.name, runId: request.runId, stage: 'compile', startedAt, durationMs: performance.now() - started, status: failure.cancelled ? 'cancelled' : 'failed', detail: failure.message });
+    const failure = toFailure('task', error, request.signal);
+    record({ service: task.name, runId: request.runId, stage: 'task', startedAt, durationMs: performance.now() - started, status: failure.cancelled ? 'cancelled' : 'failed', detail: failure.message });
     return failure;
   }
 }
@@ -194,7 +205,7 @@ function emitLog(deps: PipelineDeps, service: string, runId: string, stage: Stag
 function stageFor(stages: StageSet, name: StageName): Stage | undefined {
   if (name === 'compile') return compileStage;
   if (name === 'stage') return stagingStage;
-  if (name === 'trigger') return undefined;
+  if (name === 'trigger' || name === 'task') return undefined;
   return stages[name];
 }
 
@@ -231,7 +242,7 @@ function toFailure(stage: StageName, error: unknown, signal: AbortSignal): Failu
     return { stage, message: reason, cancelled: true };
   }
   if (error instanceof StageError) {
-    return { stage, message: error.message, cancelled: false, hint: error.options.hint, evidence: error.options.evidence };
+    return { stage, message: error.message, cancelled: false, hint: error.options.hint, evidence: error.options.evidence, evidenceLogged: error.options.evidenceLogged };
   }
   const message = error instanceof Error ? error.message : String(error);
   return { stage, message: message.split('\n')[0] ?? 'unknown error', cancelled: false };

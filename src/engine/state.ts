@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { RunOutputs } from './stages/stage.js';
+import { ensureStateFolder, STATE_DIR_NAME } from './state-dir.js';
 import type { StageName } from './types.js';
 
 /** What a service remembers between runs (and across restarts): the basis of every skip. */
@@ -18,7 +19,7 @@ export class StateStore {
   constructor(private readonly root: string) {}
 
   private file(service: string) {
-    return path.join(this.root, '.tightloop', 'state', `${service}.json`);
+    return path.join(this.root, STATE_DIR_NAME, 'state', `${service}.json`);
   }
 
   async get(service: string): Promise<ServiceState> {
@@ -37,7 +38,7 @@ export class StateStore {
   async set(service: string, state: ServiceState): Promise<void> {
     this.cache.set(service, state);
     const file = this.file(service);
-    await mkdir(path.dirname(file), { recursive: true });
+    await ensureStateFolder(this.root, path.dirname(file));
     const temp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
     await writeFile(temp, JSON.stringify(state, null, 1));
     await rename(temp, file);

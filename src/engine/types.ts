@@ -4,7 +4,11 @@
  */
 
 /** Stages in the order they run for every service. */
-export const STAGES = ['trigger', 'compile', 'stage', 'image', 'push', 'deploy', 'ready'] as const;
+export const SERVICE_STAGES = ['trigger', 'compile', 'stage', 'image', 'push', 'deploy', 'ready'] as const;
+/** A task runs its command in a stage of its own (history before 0.2 recorded it as `compile`). */
+export const TASK_STAGES = ['trigger', 'task'] as const;
+/** Every stage name, services' first. */
+export const STAGES = [...SERVICE_STAGES, 'task'] as const;
 export type StageName = (typeof STAGES)[number];
 
 export type StageStatus = 'ok' | 'failed' | 'skipped' | 'cancelled';
@@ -72,9 +76,19 @@ export interface RunSummary {
   image?: string;
 }
 
+/** Why a queued run has not started yet (shown in the status-bar tooltip, the panel card and --json). */
+export interface HoldReason {
+  kind: 'dependency' | 'parallelism' | 'settle' | 'running' | 'manual';
+  /** The dependencies waited for (kind dependency). */
+  on?: string[];
+  /** One sentence, e.g. `waiting for dependency "codegen"`. */
+  message: string;
+}
+
 /** Typed events; the engine never prints, consumers render these. */
 export type EngineEvent =
   | { type: 'run-queued'; service: string; trigger: RunTrigger }
+  | { type: 'run-waiting'; service: string; reason: HoldReason }
   | { type: 'run-started'; service: string; runId: string; trigger: RunTrigger; startedAt: number }
   | { type: 'stage-started'; service: string; runId: string; stage: StageName; startedAt: number }
   | { type: 'stage-finished'; record: TimingRecord }
@@ -82,8 +96,22 @@ export type EngineEvent =
   | { type: 'diagnostics'; service: string; runId: string; diagnostics: Diagnostic[] }
   | { type: 'run-finished'; summary: RunSummary }
   | { type: 'changes-pending'; service: string; changedFiles: string[] }
+  /** The workload's pods when the service became ready (readiness and restarts as the API reported them). */
+  | { type: 'pods'; service: string; pods: PodSummary[] }
+  /** A service's trigger mode changed at run time (engine.setTrigger). */
+  | { type: 'trigger-changed'; service: string; trigger: 'auto' | 'manual' }
   | { type: 'config-error'; errors: ConfigIssue[] }
   | { type: 'warning'; message: string; service?: string };
+
+/** One pod of a service's workload, as the ready stage saw it. */
+export interface PodSummary {
+  name: string;
+  ready: boolean;
+  /** Restarts summed over its containers. */
+  restarts: number;
+  /** Pod phase (Running, Pending…). */
+  phase: string;
+}
 
 /** A config problem with its exact position. */
 export interface ConfigIssue {

@@ -5,6 +5,7 @@ import { createIntegrations } from '../engine/integrations.js';
 import type { FromWebview } from '../shared/messages.js';
 import { EngineSession } from './engine-session.js';
 import { UserError } from './errors.js';
+import { RecentEdits } from './model/recent-edits.js';
 import { RunModel } from './model/run-model.js';
 import { statusBarServices, statusPicture, type Phase, type StatusPicture } from './model/status-model.js';
 import { chooseConfig, filesToNotify, isConfigFile, rebuildTargets } from './model/targets.js';
@@ -14,14 +15,18 @@ import { serviceView } from './panel/panel-feed.js';
 import { Problems } from './problems.js';
 import { affects, readSettings, type Settings } from './settings.js';
 import { StatusBar } from './status-bar.js';
+import type { TreeInput } from './model/tree-model.js';
+import { ServicesTree } from './views/services-tree.js';
+import { l10n } from './l10n.js';
 
 const CONFIG_GLOB = '**/tightloop.yaml';
 const CONFIG_EXCLUDE = '{**/node_modules/**,**/.git/**,**/.tightloop/**}';
 /** Typing in tightloop.yaml re-validates after this pause. */
 const VALIDATE_DELAY_MS = 250;
 
-export const UNTRUSTED_REASON =
-  'This workspace is in Restricted Mode. Tightloop runs the commands in tightloop.yaml (compile, image builds, deploys), so it runs nothing until you trust the workspace.';
+export function untrustedReason(): string {
+  return l10n.t('This workspace is in Restricted Mode. Tightloop runs the commands in tightloop.yaml (compile, image builds, deploys), so it runs nothing until you trust the workspace.');
+}
 
 /**
  * The composition root (rust-analyzer's ctx.ts): it creates and owns every disposable, wires the
@@ -34,9 +39,12 @@ export class Tightloop implements vscode.Disposable, PanelHost {
   readonly model: RunModel;
   readonly session: EngineSession;
   readonly statusBar: StatusBar;
+  readonly tree: ServicesTree;
   settings: Settings = readSettings();
   private readonly disposables: vscode.Disposable[] = [];
   private readonly validateTimers = new Map<string, ReturnType<typeof setTimeout>>();
+  /** Where the user edited each config lately: a dependency cycle is named at the entry just typed. */
+  private readonly recentEdits = new RecentEdits();
   /** The config found in the workspace, known even when nothing may run (untrusted). */
   private foundConfig?: string;
   private discovering: Promise<void> = Promise.resolve();
@@ -52,9 +60,11 @@ export class Tightloop implements vscode.Disposable, PanelHost {
       log: (message, level = 'info') => this.log(message, level),
     });
     this.statusBar = new StatusBar(() => this.picture());
-    this.disposables.push(this.output, this.problems, this.statusBar, registerPanelSerializer(this));
+    this.tree = new ServicesTree(this.model, () => this.treeInput());
+    this.disposables.push(this.output, this.problems, this.statusBar, this.tree, registerPanelSerializer(this));
 
     const unsubscribe = this.model.onChange((change) => {
+      this.tree.modelChanged(change);
       if (change.diagnostics.size > 0) this.problems.setCompile(this.model.all().map((e) => [e.name, e.diagnostics] as [string, typeof e.diagnostics]));
       this.statusBar.refresh();
       void vscode.commands.executeCommand('setContext', 'tightloop.running', this.model.running().length > 0);
@@ -88,6 +98,20 @@ export class Tightloop implements vscode.Disposable, PanelHost {
     });
   }
 
+  /** What the Tightloop view draws: the same run model as the status bar and the panel. */
+  treeInput(): TreeInput {
+    const model = this.model;
+    return {
+      phase: this.phase(),
+      get: (name) => model.get(name),
+      services: () => model.services(),
+      tasks: () => model.tasks(),
+      cluster: model.cluster,
+      autoRebuild: this.settings.autoRebuildOnSave,
+      now: Date.now(),
+    };
+  }
+
   log(message: string, level: 'info' | 'warn' | 'error' = 'info'): void {
     if (level === 'error') this.output.error(message);
     else if (level === 'warn') this.output.warn(message);
@@ -103,7 +127,7 @@ export class Tightloop implements vscode.Disposable, PanelHost {
       if (this.foundConfig) await this.validateFromDisk(this.foundConfig);
       if (!vscode.workspace.isTrusted) {
         await this.session.unload({ kind: this.foundConfig ? 'untrusted' : 'no-config' });
-        if (this.foundConfig) this.log(UNTRUSTED_REASON, 'warn');
+        if (this.foundConfig) this.log(untrustedReason(), 'warn');
         return;
       }
       if (!this.foundConfig) {
@@ -137,19 +161,19 @@ export class Tightloop implements vscode.Disposable, PanelHost {
   /** The running engine, or a UserError that says why there is none and what to do. */
   requireEngine(): Engine {
     if (!vscode.workspace.isTrusted) {
-      throw new UserError(UNTRUSTED_REASON, [{ title: 'Manage Workspace Trust', command: 'workbench.trust.manage' }]);
+      throw new UserError(untrustedReason(), [{ title: l10n.t('Manage Workspace Trust'), command: 'workbench.trust.manage' }]);
     }
     const engine = this.session.engine;
     if (engine) return engine;
     const phase = this.session.phase;
     if (phase.kind === 'config-error') {
-      throw new UserError(`tightloop.yaml has ${phase.count} problem(s); fix them first (see Problems).`, [
-        { title: 'Open Config', command: 'tightloop.openConfig' },
-        { title: 'Show Problems', command: 'workbench.actions.view.problems' },
+      throw new UserError(l10n.t('tightloop.yaml has {0} problem(s); fix them first (see Problems).', phase.count), [
+        { title: l10n.t('Open Config'), command: 'tightloop.openConfig' },
+        { title: l10n.t('Show Problems'), command: 'workbench.actions.view.problems' },
       ]);
     }
-    if (phase.kind === 'loading') throw new UserError('Tightloop is still loading tightloop.yaml; try again in a moment.');
-    throw new UserError('No tightloop.yaml in this workspace.', [{ title: 'Create Config', command: 'tightloop.createConfig' }]);
+    if (phase.kind === 'loading') throw new UserError(l10n.t('Tightloop is still loading tightloop.yaml; try again in a moment.'));
+    throw new UserError(l10n.t('No tightloop.yaml in this workspace.'), [{ title: l10n.t('Create Config'), command: 'tightloop.createConfig' }]);
   }
 
   /** Starts runs and reports a failure the user asked for (auto-rebuilds only show in the status bar). */
@@ -159,11 +183,14 @@ export class Tightloop implements vscode.Disposable, PanelHost {
     const failed = summaries.filter((s) => s.status === 'failed');
     if (failed.length > 0) {
       const first = failed[0]!;
+      const timings = l10n.t('Show Stage Timings');
+      const logs = l10n.t('Show Logs');
+      const text = first.error ? l10n.t('Tightloop: {0} failed — {1}', first.service, first.error) : l10n.t('Tightloop: {0} failed', first.service);
       void vscode.window
-        .showErrorMessage(`Tightloop: ${first.service} failed${first.error ? ` — ${first.error}` : ''}`, 'Show Stage Timings', 'Show Logs')
+        .showErrorMessage(text, timings, logs)
         .then((choice) => {
-          if (choice === 'Show Stage Timings') void vscode.commands.executeCommand('tightloop.showStageTimings', first.service);
-          if (choice === 'Show Logs') this.output.show();
+          if (choice === timings) void vscode.commands.executeCommand('tightloop.showStageTimings', first.service);
+          if (choice === logs) this.output.show();
         });
     }
     return summaries;
@@ -227,6 +254,7 @@ export class Tightloop implements vscode.Disposable, PanelHost {
 
   private phaseChanged(): void {
     this.statusBar.refresh();
+    this.tree.refreshAll();
     TimingsPanel.instance?.refresh();
   }
 
@@ -246,8 +274,14 @@ export class Tightloop implements vscode.Disposable, PanelHost {
       }),
       ws.onDidSaveTextDocument((doc) => this.saved(doc)),
       ws.onDidOpenTextDocument((doc) => this.validateDocument(doc)),
-      ws.onDidChangeTextDocument((e) => this.scheduleValidation(e.document)),
+      ws.onDidChangeTextDocument((e) => {
+        if (isConfigFile(e.document.uri.fsPath)) {
+          this.recentEdits.note(e.document.uri.toString(), e.contentChanges.map((c) => ({ startLine: c.range.start.line, endLine: c.range.end.line, text: c.text })));
+        }
+        this.scheduleValidation(e.document);
+      }),
       ws.onDidCloseTextDocument((doc) => {
+        this.recentEdits.forget(doc.uri.toString());
         // Problems of a config we do not run disappear with its editor; the active one's stay.
         if (isConfigFile(doc.uri.fsPath) && doc.uri.fsPath !== this.configFile()) this.problems.clearConfig(doc.uri.fsPath);
       }),
@@ -320,7 +354,7 @@ export class Tightloop implements vscode.Disposable, PanelHost {
   private validateDocument(doc: vscode.TextDocument): void {
     if (!isConfigFile(doc.uri.fsPath) || doc.uri.scheme !== 'file' || doc.isClosed) return;
     const text = doc.getText();
-    const { issues } = parseConfigText(text, doc.uri.fsPath);
+    const { issues } = parseConfigText(text, doc.uri.fsPath, process.env, { recentEdits: this.recentEdits.lines(doc.uri.toString()) });
     this.problems.setConfigIssues(doc.uri.fsPath, text, issues);
   }
 
@@ -336,7 +370,9 @@ export class Tightloop implements vscode.Disposable, PanelHost {
     // The open editor's text is what the user sees; the loader read the file on disk.
     const open = vscode.workspace.textDocuments.find((d) => d.uri.fsPath === file);
     if (open?.isDirty) return;
-    const text = open?.getText() ?? (await readFile(file, 'utf8').catch(() => ''));
+    // The editor's own validation knows the recent edits (which entry closed a cycle).
+    if (open) return this.validateDocument(open);
+    const text = await readFile(file, 'utf8').catch(() => '');
     this.problems.setConfigIssues(file, text, issues);
   }
 

@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
-import { ConfigError, Engine, loadConfig, type ConfigIssue, type EngineEvent, type RunSummary, type StageSetFactory } from '../engine/index.js';
+import { ConfigError, Engine, loadConfig, type ConfigIssue, type EngineEvent, type ResolvedConfig, type RunSummary, type StageSetFactory } from '../engine/index.js';
+import type { ClusterTarget } from '../engine/kube/target.js';
 import type { RunModel, ServiceDescriptor } from './model/run-model.js';
 import type { Phase } from './model/status-model.js';
 
@@ -12,6 +13,12 @@ export interface SessionDeps {
   /** Problems found while loading (or none: clear them). */
   onConfigIssues(file: string, issues: ConfigIssue[]): void;
   log(message: string, level?: 'info' | 'warn' | 'error'): void;
+}
+
+/** Read lazily: the kubeconfig reader brings @kubernetes/client-node, which activation must not load. */
+async function readClusterTarget(config: ResolvedConfig): Promise<ClusterTarget> {
+  const { clusterTarget } = await import('../engine/kube/target.js');
+  return clusterTarget(config);
 }
 
 export interface LoadOptions {
@@ -122,12 +129,18 @@ export class EngineSession {
     this.current = { engine, file, text: text ?? '', unsubscribe };
 
     const descriptors: ServiceDescriptor[] = [
-      ...Object.values(config.services).map((s) => ({ name: s.name, kind: 'service' as const, manual: s.trigger === 'manual' })),
+      ...Object.values(config.services).map((s) => ({
+        name: s.name,
+        kind: 'service' as const,
+        manual: s.trigger === 'manual',
+        ...(s.deploy && { workload: s.deploy.workload, portForwards: s.deploy.portForwards }),
+      })),
       ...Object.values(config.tasks).map((t) => ({ name: t.name, kind: 'task' as const, manual: true })),
     ];
     const history = new Map<string, RunSummary[]>();
     for (const d of descriptors) history.set(d.name, await engine.recentRuns(d.name, options.historyLength).catch(() => []));
     this.deps.model.reset(descriptors, history);
+    this.deps.model.setCluster(await readClusterTarget(config));
     if (options.watch) await engine.startWatching();
     this.deps.log(`loaded ${file}: ${descriptors.map((d) => d.name).join(', ')}${options.watch ? ' (auto-rebuild on)' : ''}`);
     this.setPhase({ kind: 'ready' });

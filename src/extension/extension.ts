@@ -1,6 +1,8 @@
 import * as vscode from 'vscode';
 import { registerCommands } from './commands/index.js';
 import { Tightloop } from './ctx.js';
+import { useTranslator } from './l10n.js';
+import type { TreeElement, TreeSnapshotNode } from './views/services-tree.js';
 
 let instance: Tightloop | undefined;
 
@@ -9,16 +11,28 @@ export interface TightloopApi {
   snapshot: Tightloop['snapshot'];
   settled(): Promise<void>;
   whenIdle(): Promise<void>;
+  /** The Tightloop view as VS Code received it. */
+  tree(): TreeSnapshotNode[];
+  /** The element a row passes to its inline actions. */
+  treeElement(key: string): TreeElement | undefined;
+  /** Change events the view sent (keys refreshed, or 'all'). */
+  treeEvents(): { keys: string[] | 'all' }[];
 }
 
 /** Cheap by design: no Docker or cluster call happens until a run needs one. */
 export function activate(context: vscode.ExtensionContext): TightloopApi {
+  // Every l10n.t('…') in src/extension goes through this (see l10n.ts).
+  const api = vscode.l10n;
+  useTranslator((message, ...args) => api.t(message, ...args));
   const tl = new Tightloop(context);
   instance = tl;
   context.subscriptions.push(tl, ...registerCommands(tl));
   void tl.discover();
   return {
     snapshot: () => tl.snapshot(),
+    tree: () => tl.tree.snapshot(),
+    treeElement: (key) => tl.tree.elementFor(key),
+    treeEvents: () => tl.tree.sent,
     settled: () => tl.settled(),
     whenIdle: async () => {
       await tl.settled();

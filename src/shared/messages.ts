@@ -54,6 +54,8 @@ export const ServiceViewSchema = z.object({
   last: z.optional(RunViewSchema),
   /** Files changed since the last run of a `trigger: manual` service. */
   pending: z.array(z.string()),
+  /** Why its queued run waits (dependency, build slot, changes settling, manual trigger). */
+  waiting: z.optional(z.string()),
   /** Compiler errors/warnings currently in Problems for this service. */
   problems: z.int().check(z.nonnegative()),
 });

@@ -1,4 +1,4 @@
-import { STAGES, type StageName } from '../engine/types.js';
+import { SERVICE_STAGES, TASK_STAGES, type StageName } from '../engine/types.js';
 import type { LiveRun, RunView, TimingRecordView } from './messages.js';
 
 /** How a stage looks in the waterfall. `pending`: not reached yet in a live run; `not-run`: the run ended before it. */
@@ -20,9 +20,9 @@ export interface WaterfallLayout {
   bars: WaterfallBar[];
 }
 
-/** Tasks only have a command (shown as compile); services go through every stage. */
+/** Tasks only run their command (the `task` stage); services go through every stage. */
 export function stagesFor(kind: 'service' | 'task'): readonly StageName[] {
-  return kind === 'task' ? ['trigger', 'compile'] : STAGES;
+  return kind === 'task' ? TASK_STAGES : SERVICE_STAGES;
 }
 
 /**

@@ -143,7 +143,7 @@ describe('image + push against the real engine and registry', () => {
     const v1 = await delivered('gc-1');
     const v2 = await delivered('gc-2');
     // From here on v1 is what the cluster runs (the last success): it must survive although it is the oldest.
-    const deployed = { lastSuccess: { imageId: v1.t.outputs.imageId, imageRef: v1.t.outputs.imageRef } };
+    const deployed = { lastSuccess: { imageId: v1.t.outputs.imageId, imageRef: v1.t.outputs.imageRef, digest: v1.t.outputs.digest } };
     const v3 = await delivered('gc-3', deployed);
     assert.doesNotMatch(v3.t.logText(), /removed/, 'v1 protected, v2 and v3 are the newest two');
     const v4 = await delivered('gc-4', deployed);

@@ -18,7 +18,12 @@ import path from 'node:path';
 import * as esbuild from 'esbuild';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { CHROMIUM, cleanupAll, copyExample, RESULTS, remoteUri, requirePrerequisites, ROOT, startFakeCluster, startServer, workbenchUrl, type Server } from './infra.js';
+import { emptyFolderSteps, treeSteps } from './tree-steps.js';
 import { uiSteps } from './ui-steps.js';
+
+/** TIGHTLOOP_E2E_ONLY=tree,host runs only those parts (ui, tree, host, untrusted, vsix); default all. */
+const only = (process.env.TIGHTLOOP_E2E_ONLY ?? '').split(',').filter(Boolean);
+const part = (name: string) => only.length === 0 || only.includes(name);
 
 interface Outcome {
   name: string;
@@ -68,6 +73,8 @@ const CHROMIUM_ARGS = [
 export async function newPage(browser: Browser, theme?: 'light'): Promise<{ context: BrowserContext; page: Page }> {
   const context = await browser.newContext({ viewport: { width: 1440, height: 900 }, ...(theme && { colorScheme: theme }) });
   await context.route((url) => !['127.0.0.1', 'localhost'].includes(url.hostname) && !url.protocol.startsWith('data') && !url.protocol.startsWith('blob'), (route) => route.abort());
+  // Loading the workbench on a loaded 2-core machine can take well over the 30 s default.
+  context.setDefaultNavigationTimeout(120_000);
   const page = await context.newPage();
   setCurrentPage(page);
   return { context, page };
@@ -139,17 +146,27 @@ async function main(): Promise<void> {
   console.log(`VS Code server on ${server.url}; fake Kubernetes API on ${fake.url}; workspace ${workspace}`);
   const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
   try {
-    await uiSteps({ browser, server, workspace, fake, step, newPage });
-    console.log('• in-extension-host suite (extensionTestsPath) …');
-    await runHostSuite(browser, server, suite, resultsFile).catch((error: Error) => {
-      outcomes.push({ name: '[extension host] suite', ok: false, ms: 0, error: error.stack ?? String(error) });
-      console.log(`  FAILED: ${error.message}`);
-    });
-    const untrustedServer = await startServer({ env, trust: false });
-    const { untrustedSteps } = await import('./untrusted-steps.js');
-    await untrustedSteps({ browser, server: untrustedServer, step, newPage });
-    const { vsixSteps } = await import('./vsix-steps.js');
-    await vsixSteps({ browser, env, step, newPage });
+    if (part('ui')) await uiSteps({ browser, server, workspace, fake, step, newPage });
+    if (part('tree')) {
+      await treeSteps({ browser, server, workspace, step, newPage });
+      await emptyFolderSteps({ browser, server, step, newPage });
+    }
+    if (part('host')) {
+      console.log('• in-extension-host suite (extensionTestsPath) …');
+      await runHostSuite(browser, server, suite, resultsFile).catch((error: Error) => {
+        outcomes.push({ name: '[extension host] suite', ok: false, ms: 0, error: error.stack ?? String(error) });
+        console.log(`  FAILED: ${error.message}`);
+      });
+    }
+    if (part('untrusted')) {
+      const untrustedServer = await startServer({ env, trust: false });
+      const { untrustedSteps } = await import('./untrusted-steps.js');
+      await untrustedSteps({ browser, server: untrustedServer, step, newPage });
+    }
+    if (part('vsix')) {
+      const { vsixSteps } = await import('./vsix-steps.js');
+      await vsixSteps({ browser, env, step, newPage });
+    }
   } finally {
     await browser.close().catch(() => {});
     rmSync(resultsFile, { force: true });

@@ -2,6 +2,7 @@ import path from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { existsSync } from 'node:fs';
 import { copyExample, RESULTS, remoteUri, ROOT, workbenchUrl, type Server } from './infra.js';
+import { shootSidebar, showView } from './tree-steps.js';
 import { notifications, runCommand, statusItem, waitForStatus, waitForWorkbench, waitUntil } from './workbench.js';
 
 /** Restricted Mode: the extension activates (limited support) but runs nothing and says why. */
@@ -31,6 +32,16 @@ export async function untrustedSteps(ctx: {
     await page.waitForTimeout(1500);
     if (existsSync(path.join(workspace, 'build', 'hello'))) throw new Error('the compile command ran in an untrusted workspace');
     await waitUntil('no history written', async () => !existsSync(path.join(workspace, '.tightloop', 'history.jsonl')), 1000);
+  });
+  await ctx.step('untrusted workspace: the Tightloop view says why nothing runs and how to trust', async () => {
+    await runCommand(page, 'Notifications: Clear All Notifications').catch(() => {});
+    await showView(page);
+    const welcome = page.locator('.part.sidebar .welcome-view-content').filter({ hasText: 'Restricted Mode' }).first();
+    await welcome.waitFor({ timeout: 30_000 });
+    const text = await welcome.innerText();
+    if (!/runs nothing until you trust the workspace/.test(text)) throw new Error(`welcome: ${text}`);
+    await welcome.locator('.monaco-button', { hasText: 'Manage Workspace Trust' }).first().waitFor({ timeout: 5_000 });
+    await shootSidebar(page, 'welcome-untrusted.png');
   });
   await context.close();
 }

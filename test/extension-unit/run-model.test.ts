@@ -90,3 +90,18 @@ describe('log buffer', () => {
     assert.equal(logs.get('api', 'r1', 'compile').available, false, 'oldest run forgotten');
   });
 });
+
+describe('hold reasons on the panel card (issue 10)', () => {
+  it('a queued run carries the engine reason into the panel view until it starts', async () => {
+    const { serviceView } = await import('../../src/extension/panel/panel-feed.js');
+    const { ServiceViewSchema } = await import('../../src/shared/messages.js');
+    const m = new RunModel(3);
+    m.reset([{ name: 'web', kind: 'service', manual: false }]);
+    m.apply({ type: 'run-queued', service: 'web', trigger: { reason: 'save', changedFiles: [] } });
+    m.apply({ type: 'run-waiting', service: 'web', reason: { kind: 'parallelism', message: 'waiting for a parallelism slot (2 in use)' } });
+    const view = ServiceViewSchema.parse(serviceView(m.get('web')!));
+    assert.equal(view.waiting, 'waiting for a parallelism slot (2 in use)');
+    m.apply({ type: 'run-started', service: 'web', runId: 'w1', trigger: { reason: 'save', changedFiles: [] }, startedAt: 1 });
+    assert.equal(serviceView(m.get('web')!).waiting, undefined);
+  });
+});

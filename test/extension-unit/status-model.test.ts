@@ -36,6 +36,17 @@ describe('status bar picture', () => {
     assert.match(p.tooltip, /\| trigger \| 10 ms \| \$\(check\) save: main\.c \|/);
   });
 
+  it('the tooltip says why a queued run waits (hold reason)', () => {
+    const m = model('api', 'web');
+    m.apply({ type: 'run-started', service: 'api', runId: 'r1', trigger: { reason: 'save', changedFiles: [] }, startedAt: 0 });
+    m.apply({ type: 'run-queued', service: 'web', trigger: { reason: 'dependency', changedFiles: [] } });
+    m.apply({ type: 'run-waiting', service: 'web', reason: { kind: 'dependency', on: ['api'], message: 'waiting for dependency "api"' } });
+    const p = statusPicture({ phase: ready, services: m.all(), autoRebuild: true, now: 100 });
+    assert.match(p.tooltip, /- `web`: waiting for dependency "api"/);
+    m.apply({ type: 'run-started', service: 'web', runId: 'w1', trigger: { reason: 'dependency', changedFiles: [] }, startedAt: 200 });
+    assert.doesNotMatch(statusPicture({ phase: ready, services: m.all(), autoRebuild: true, now: 300 }).tooltip, /waiting for dependency/);
+  });
+
   it('counts other running services', () => {
     const m = model('api', 'web');
     for (const s of ['api', 'web']) m.apply({ type: 'run-started', service: s, runId: `${s}1`, trigger: { reason: 'manual', changedFiles: [] }, startedAt: 0 });

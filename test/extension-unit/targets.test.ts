@@ -5,6 +5,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { Engine } from '../../src/engine/index.js';
 import { chooseConfig, filesToNotify, isConfigFile, rebuildTargets } from '../../src/extension/model/targets.js';
+import { until } from '../helpers/workspace.js';
 
 describe('file → service mapping for saves and the status-bar click', () => {
   let dir: string;
@@ -85,7 +86,8 @@ describe('file → service mapping for saves and the status-bar click', () => {
     const file = path.join(dir, 'shared/types.h');
     writeFileSync(file, '// changed\n');
     engine.notifySaved(filesToNotify([{ scheme: 'file', fsPath: file }], path.join(dir, 'tightloop.yaml')));
-    await new Promise((r) => setTimeout(r, 50));
+    // Wait for the state (both reactions seen), not for a time margin: CI is a loaded machine.
+    await until(() => events.length >= 2, 10_000, 'the save to reach both services');
     await engine.whenIdle();
     assert.deepEqual(events.sort(), ['pending:web', 'started:api:save']);
   });

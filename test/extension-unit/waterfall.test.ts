@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { analyseHistory, sparklinePoints } from '../../src/shared/history.js';
 import { formatAgo, formatMs } from '../../src/shared/format.js';
-import type { LiveRun, RunView } from '../../src/shared/messages.js';
+import { parseToWebview, type LiveRun, type RunView } from '../../src/shared/messages.js';
 import { layoutWaterfall } from '../../src/shared/waterfall.js';
 import { run } from './helpers.js';
 
@@ -49,9 +49,10 @@ describe('waterfall layout', () => {
     assert.equal(at1000.bars.find((b) => b.stage === 'compile')!.widthPct, 90);
   });
 
-  it('marks cancelled and failed stages, and tasks have only trigger and command', () => {
-    const layout = layoutWaterfall(view(run('t', 0, [['trigger', 0], ['compile', 50, 'cancelled']], 'cancelled')), 'task', 0);
-    assert.deepEqual(layout.bars.map((b) => `${b.stage}:${b.state}`), ['trigger:ok', 'compile:cancelled']);
+  it('marks cancelled and failed stages, and tasks have only trigger and their own task stage', () => {
+    const layout = layoutWaterfall(view(run('t', 0, [['trigger', 0], ['task', 50, 'cancelled']], 'cancelled')), 'task', 0);
+    assert.deepEqual(layout.bars.map((b) => `${b.stage}:${b.state}`), ['trigger:ok', 'task:cancelled']);
+    assert.ok(parseToWebview({ type: 'log', service: 't', runId: 'r', stage: 'task', lines: [], dropped: 0, available: true }).ok, 'the panel protocol knows the task stage');
   });
 
   it('never lets a bar overflow the track, even with an empty run', () => {

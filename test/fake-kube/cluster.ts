@@ -17,7 +17,10 @@ export const FAST_TIMING: Timing = {
   crashMs: 30,
   backoffMs: 20,
   probePeriodMs: 25,
-  terminateMs: 30,
+  // A real kubelet confirms a stopped container seconds after the delete (measured 2–4 s on a
+  // real cluster, see /work/shared/notes/real-components.md); until then the pod stays listed
+  // with its deletionTimestamp while the controller already counts it out.
+  terminateMs: 1500,
 };
 
 export interface FakeNode {
@@ -104,14 +107,19 @@ export class FakeCluster {
     return pod;
   }
 
-  /** Graceful delete: deletionTimestamp now, gone after the termination time (0 = at once). */
+  /**
+   * Graceful delete as a real API server does it: deletionTimestamp set to now + the grace period
+   * (the pod's terminationGracePeriodSeconds, default 30 s), the pod still listed until the
+   * kubelet confirms the stop (`gracePeriodMs`, the timing's terminateMs); 0 = at once.
+   */
   deletePod(pod: KObj, gracePeriodMs = this.timing.terminateMs): KObj | undefined {
     const current = this.store.get('pods', pod.metadata.namespace, pod.metadata.name);
     if (!current || current.metadata.uid !== pod.metadata.uid) return undefined;
     if (gracePeriodMs <= 0) return this.store.remove('pods', current.metadata.namespace, current.metadata.name);
     if (current.metadata.deletionTimestamp) return current;
-    current.metadata.deletionTimestamp = new Date(Date.now() + gracePeriodMs).toISOString();
-    current.metadata.deletionGracePeriodSeconds = Math.ceil(gracePeriodMs / 1000);
+    const graceSeconds: number = current.spec?.terminationGracePeriodSeconds ?? 30;
+    current.metadata.deletionTimestamp = new Date(Date.now() + graceSeconds * 1000).toISOString();
+    current.metadata.deletionGracePeriodSeconds = graceSeconds;
     const updated = this.store.update('pods', current);
     for (const c of current.spec.containers ?? []) this.recordEvent(current, 'Normal', 'Killing', `Stopping container ${c.name}`, 'kubelet', c.name);
     const timer = setTimeout(() => {
@@ -161,6 +169,11 @@ export class FakeCluster {
 
   pods(namespace = 'default'): KObj[] {
     return this.store.list('pods', namespace);
+  }
+
+  /** Pods not being deleted (what a rollout counts; terminating ones stay listed for a while). */
+  activePods(namespace = 'default'): KObj[] {
+    return this.pods(namespace).filter((p) => !p.metadata.deletionTimestamp);
   }
 
   get(resource: Resource, namespace: string | undefined, name: string): KObj | undefined {

@@ -7,9 +7,11 @@ import path from 'node:path';
 import { WebSocketServer } from 'ws';
 import { FakeCluster, type FakeNode } from './cluster.js';
 import { applyJsonPatch, applyMergePatch, applyStrategicMergePatch, PatchError } from './patch.js';
+import { FakeExec } from './exec.js';
 import { handlePortForward } from './portforward.js';
 import { parseFieldSelector, parseLabelSelector } from './selectors.js';
 import { AlreadyExists, type Change, type KObj, type Resource } from './store.js';
+import { validate } from './validation.js';
 
 /**
  * A fake Kubernetes API server at the HTTP level, for the real @kubernetes/client-node to talk to.
@@ -59,6 +61,8 @@ export class FakeKubeServer {
   readonly cluster: FakeCluster;
   readonly requests: RequestRecord[] = [];
   readonly token = `fake-${randomBytes(8).toString('hex')}`;
+  /** pods/exec over the websocket channel protocol, backed by real local processes (exec.ts). */
+  readonly exec = new FakeExec();
   url = '';
   kubeconfigPath = '';
   private readonly server = http.createServer((req, res) => this.handle(req, res));
@@ -148,6 +152,7 @@ export class FakeKubeServer {
     this.dropWatches();
     for (const ws of this.wss.clients) ws.terminate();
     this.wss.close();
+    this.exec.close();
     for (const s of this.sockets) s.destroy();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
     rmSync(this.dir, { recursive: true, force: true });
@@ -169,6 +174,7 @@ export class FakeKubeServer {
       if (url.pathname === '/version') {
         return sendJson(res, 200, { major: '1', minor: '31', gitVersion: 'v1.31.0-fake', platform: 'linux/amd64' });
       }
+      if (req.method === 'POST' && url.pathname === '/apis/authorization.k8s.io/v1/selfsubjectaccessreviews') return this.exec.accessReview(res, body);
       const route = parseRoute(url.pathname);
       if (!route) return sendStatus(res, 404, 'NotFound', 'the server could not find the requested resource');
       await this.dispatch(req, res, route, url.searchParams, body);
@@ -221,6 +227,8 @@ export class FakeKubeServer {
       if (rv && rv !== existing.metadata.resourceVersion) {
         return sendStatus(res, 409, 'Conflict', `Operation cannot be fulfilled on ${qualified(r.resource, info)} "${r.name}": the object has been modified; please apply your changes to the latest version and try again`, { name: r.name, group: info.group, kind: r.resource });
       }
+      const invalid = r.sub === 'status' ? undefined : validate(info.kind, info.group, next);
+      if (invalid) return sendStatus(res, 422, 'Invalid', invalid.message, { name: r.name, group: info.group, kind: info.kind, causes: invalid.causes });
       return sendJson(res, 200, store.update(r.resource as Resource, this.admit(r, existing, next)));
     }
     return sendStatus(res, 405, 'MethodNotAllowed', 'the server does not allow this method on the requested resource');
@@ -251,6 +259,8 @@ export class FakeKubeServer {
     const obj = tryJson(body) as KObj;
     if (!obj?.metadata?.name) return sendStatus(res, 422, 'Invalid', `${info.kind} is invalid: metadata.name: Required value`);
     if (info.namespaced) obj.metadata.namespace = r.namespace;
+    const invalid = validate(info.kind, info.group, obj);
+    if (invalid) return sendStatus(res, 422, 'Invalid', invalid.message, { name: obj.metadata.name, group: info.group, kind: info.kind, causes: invalid.causes });
     if (WORKLOADS.has(r.resource)) obj.metadata.generation = 1;
     try {
       return sendJson(res, 201, this.cluster.store.create(r.resource as Resource, obj));
@@ -365,6 +375,8 @@ export class FakeKubeServer {
       socket.end(`HTTP/1.1 ${code} ${http.STATUS_CODES[code]}\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(message)}\r\n\r\n${message}`);
     };
     if (req.headers.authorization !== `Bearer ${this.token}`) return reject(401, 'Unauthorized');
+    const exec = /^\/api\/v1\/namespaces\/([^/]+)\/pods\/([^/]+)\/exec$/.exec(url.pathname);
+    if (exec) return this.exec.upgrade(req, socket, head, url, exec[1]!, this.cluster.store.get('pods', exec[1]!, exec[2]!), 'fake-user');
     if (!m) return reject(404, 'not found');
     const pod = this.cluster.store.get('pods', m[1], m[2]!);
     if (!pod) return reject(404, `pods "${m[2]}" not found`);

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { execFile, execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
@@ -112,6 +113,23 @@ describe('real cluster (opt-in)', { skip, timeout: 15 * 60_000 }, () => {
     assert.ok(!before.items.some((p) => p.metadata!.name === names[0]), 'a new pod');
   });
 
+  it('ready finishes no later than `kubectl rollout status` (+0.2 s) on the same rollout', { skip: kubectlMissing() }, async () => {
+    const c = config({ strategy: 'rollout-restart' });
+    const stages = stagesFor(c);
+    const ctx = makeCtx(c);
+    const deploy = await stages.deploy!.run(ctx);
+    Object.assign(ctx.outputs, deploy.outputs);
+    const args = ['rollout', 'status', 'deployment/hello', '-n', namespace, '--kubeconfig', KUBECONFIG!, '--context', context, '--timeout=120s'];
+    const kubectlDone = new Promise<number>((resolve, reject) =>
+      execFile('kubectl', args, (error) => (error ? reject(error) : resolve(Date.now()))),
+    );
+    const readyDone = stages.ready!.run(ctx).then(() => Date.now());
+    const [ours, theirs] = await Promise.all([readyDone, kubectlDone]);
+    console.log(`ready ${ours - theirs} ms relative to kubectl rollout status`);
+    assert.ok(ours <= theirs + 200, `ready finished ${ours - theirs} ms after kubectl rollout status`);
+    await stages.dispose();
+  });
+
   it('delete-pods deletes the pod and waits for its replacement', async () => {
     const c = config({ strategy: 'delete-pods' });
     const { deploy, ready } = await deployAndReady(stagesFor(c), makeCtx(c));
@@ -145,7 +163,8 @@ describe('real cluster (opt-in)', { skip, timeout: 15 * 60_000 }, () => {
   });
 
   it('an unschedulable pod is explained with the scheduler event', async () => {
-    await patchTemplate({ spec: { template: { spec: { containers: [{ name: 'hello', resources: { requests: { memory: '64Ti' } } }] } } } });
+    // Requests above the limit are rejected by the API server (422), so raise both.
+    await patchTemplate({ spec: { template: { spec: { containers: [{ name: 'hello', resources: { requests: { memory: '64Ti' }, limits: { memory: '64Ti' } } }] } } } });
     const err = await expectFailure({ strategy: 'rollout-restart', readyTimeoutMs: 20_000 });
     assert.match(err.message, /\(container "hello"\) cannot be scheduled: 0\/\d+ nodes are available: .*Insufficient memory/);
     await restore();
@@ -191,6 +210,15 @@ describe('real cluster (opt-in)', { skip, timeout: 15 * 60_000 }, () => {
     assert.equal(afterRead.metadata!.resourceVersion, before.metadata!.resourceVersion);
   });
 });
+
+function kubectlMissing(): string | false {
+  try {
+    execFileSync('kubectl', ['version', '--client'], { stdio: 'ignore' });
+    return false;
+  } catch {
+    return 'kubectl is not on PATH';
+  }
+}
 
 function get(port: number): Promise<string> {
   return new Promise((resolve, reject) => {

@@ -43,11 +43,12 @@ describe('deploy strategies', () => {
     assert.match(deploy.detail!, /set api image to registry\.local\/api@sha256:a+ on deployment\/api \(generation 2\)/);
 
     const now = fake.cluster.pods();
-    assert.equal(now.length, 1, 'old pod is gone, not merely terminating');
-    assert.ok(!oldPods.includes(now[0]!.metadata.name), 'a new pod');
-    assert.ok(isPodReady(now[0]!), 'ready');
-    assert.deepEqual(ready.outputs?.readyPods, [now[0]!.metadata.name]);
-    assert.equal(now[0]!.spec.containers[0].image, 'registry.local/api@sha256:' + 'a'.repeat(64));
+    const active = now.filter((p) => !p.metadata.deletionTimestamp);
+    assert.equal(active.length, 1, 'one active pod; the old one may still be terminating');
+    assert.ok(!oldPods.includes(active[0]!.metadata.name), 'a new pod');
+    assert.ok(isPodReady(active[0]!), 'ready');
+    assert.deepEqual(ready.outputs?.readyPods, [active[0]!.metadata.name]);
+    assert.equal(active[0]!.spec.containers[0].image, 'registry.local/api@sha256:' + 'a'.repeat(64));
     // Ready is decided by watches, not by polling GETs.
     const gets = fake.requests.filter((r) => r.method === 'GET');
     assert.ok(gets.some((r) => r.query.watch === 'true' && r.path.endsWith('/pods')), 'pods are watched');
@@ -78,7 +79,7 @@ describe('deploy strategies', () => {
     assert.equal(patch!.contentType, 'application/merge-patch+json');
     const at = fake.cluster.get('deployments', 'default', 'api')!.spec.template.metadata.annotations['kubectl.kubernetes.io/restartedAt'];
     assert.ok(!Number.isNaN(Date.parse(at)), `restartedAt is a timestamp (${at})`);
-    const pods = fake.cluster.pods();
+    const pods = fake.cluster.activePods();
     assert.equal(pods.length, 3);
     assert.ok(pods.every((p) => !before.has(p.metadata.uid) && isPodReady(p)), 'all pods new and ready');
     assert.equal((ready.outputs?.readyPods as string[]).length, 3);
@@ -97,7 +98,7 @@ describe('deploy strategies', () => {
     assert.deepEqual(writes.map((w) => w.method), ['DELETE', 'DELETE']);
     assert.deepEqual(writes.map((w) => w.path.split('/').pop()).sort(), [...before].sort());
     assert.match(deploy.detail!, /deleted 2 pods of deployment\/api/);
-    const after = fake.cluster.pods();
+    const after = fake.cluster.activePods();
     assert.equal(after.length, 2);
     assert.ok(after.every((p) => !before.includes(p.metadata.name) && isPodReady(p)), 'all pods new and ready');
     assert.deepEqual([...(ready.outputs?.readyPods as string[])].sort(), after.map((p) => p.metadata.name).sort());
@@ -114,7 +115,7 @@ describe('deploy strategies', () => {
 
     const { ready } = await deployAndReady(stages, makeCtx(config, { deployRef: 'registry.local/api:good' }));
     assert.deepEqual(ready.outputs?.readyPods, [oldPod], 'the same pod, no new one');
-    assert.deepEqual(fake.cluster.pods().map((p) => p.metadata.name), [oldPod], 'the broken pod is gone');
+    assert.deepEqual(fake.cluster.activePods().map((p) => p.metadata.name), [oldPod], 'the broken pod is gone or terminating');
   });
 
   it('a StatefulSet rolls pod by pod, reusing names; ready waits for the update revision', async () => {
@@ -123,7 +124,7 @@ describe('deploy strategies', () => {
     const config = makeConfig(fake.kubeconfigPath, { workload: 'statefulset/db' });
     const stages = stagesFor(config);
     const { ready } = await deployAndReady(stages, makeCtx(config, { deployRef: 'registry.local/db:v2' }));
-    const pods = fake.cluster.pods();
+    const pods = fake.cluster.activePods();
     assert.deepEqual(pods.map((p) => p.metadata.name).sort(), ['db-0', 'db-1']);
     assert.ok(pods.every((p) => !uids.has(p.metadata.uid) && p.spec.containers[0].image === 'registry.local/db:v2' && isPodReady(p)), 'all pods new, updated and ready');
     assert.deepEqual([...(ready.outputs?.readyPods as string[])].sort(), ['db-0', 'db-1']);
@@ -134,7 +135,7 @@ describe('deploy strategies', () => {
     const config = makeConfig(fake.kubeconfigPath, { workload: 'daemonset:app=agent' });
     const stages = stagesFor(config);
     const { ready } = await deployAndReady(stages, makeCtx(config, { deployRef: 'registry.local/agent:v2' }));
-    const pods = fake.cluster.pods();
+    const pods = fake.cluster.activePods();
     assert.equal(pods.length, 2);
     assert.deepEqual(pods.map((p) => p.spec.nodeName).sort(), ['node-a', 'node-b']);
     assert.ok(pods.every((p) => p.spec.containers[0].image === 'registry.local/agent:v2' && isPodReady(p)), 'all pods updated and ready');

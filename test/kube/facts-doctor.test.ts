@@ -86,6 +86,19 @@ describe('doctor checks', () => {
     assert.match(results[3]!.message, /deployment\/api in default, container api/);
   });
 
+  it('live update: says whether exec into pods is allowed (SelfSubjectAccessReview)', async () => {
+    const fake = await startCluster();
+    servers.push(fake);
+    const config = makeConfig(fake.kubeconfigPath);
+    config.services.api!.live = { sync: [{ from: 'server', to: '/app/server' }], action: 'restart', signal: 1, fallBackOn: [], maxDeltaBytes: 1e6, graceMs: 1000, listenTimeoutMs: 1000 };
+    const live = async () => (await runAll(config)).find((r) => r.check === 'live update')!;
+    assert.equal((await live()).status, 'ok');
+    fake.exec.forbidden = true;
+    const denied = await live();
+    assert.equal(denied.status, 'warn');
+    assert.match(denied.message, /may not exec into pods in default \(create pods\/exec is denied.*\); live updates will fall back to a full rollout/);
+  });
+
   it('reports a refused context, a missing workload and an unreachable API', async () => {
     const fake = await startCluster([], { contexts: ['prod'] });
     servers.push(fake);

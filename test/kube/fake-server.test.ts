@@ -139,6 +139,19 @@ describe('fake API server: HTTP behaviour', () => {
     await waitFor(() => fake.cluster.pods().length === 1 && fake.cluster.pods()[0]!.metadata.uid !== pod.metadata.uid, 2000, 'a replacement');
   });
 
+  it('rejects requests above the container limits with 422 naming the field, like a real API server', async () => {
+    const patch = { spec: { template: { spec: { containers: [{ name: 'api', resources: { requests: { memory: '64Ti' }, limits: { memory: '32Mi' } } }] } } } };
+    const res = await call('/apis/apps/v1/namespaces/default/deployments/api', { method: 'PATCH', body: JSON.stringify(patch), headers: { 'content-type': 'application/strategic-merge-patch+json' } });
+    assert.equal(res.status, 422);
+    const status = (await res.json()) as { reason: string; message: string; details: { causes: { field: string }[] } };
+    assert.equal(status.reason, 'Invalid');
+    assert.equal(status.details.causes[0]!.field, 'spec.template.spec.containers[0].resources.requests');
+    assert.match(status.message, /Deployment\.apps "api" is invalid: .*must be less than or equal to memory limit of 32Mi/);
+    // Requests within the limits are accepted.
+    const ok = { spec: { template: { spec: { containers: [{ name: 'api', resources: { requests: { memory: '16Mi', cpu: '500m' }, limits: { memory: '32Mi', cpu: '1' } } }] } } } };
+    assert.equal((await call('/apis/apps/v1/namespaces/default/deployments/api', { method: 'PATCH', body: JSON.stringify(ok), headers: { 'content-type': 'application/strategic-merge-patch+json' } })).status, 200);
+  });
+
   async function readWatch(path: string, count: number): Promise<{ type: string; object: unknown }[]> {
     const abort = new AbortController();
     const res = await call(path, { signal: abort.signal });

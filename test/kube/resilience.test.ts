@@ -47,7 +47,7 @@ describe('watch resilience and API outages', () => {
     assert.ok(afterDrop.every((r) => Number(r.query.resourceVersion) > 0), 'from a resourceVersion');
     assert.ok(afterDrop.every((r) => r.query.allowWatchBookmarks === 'true'), 'bookmarks requested');
     assert.ok(ctx.lines.some((l) => /watch of \/api\/v1\/namespaces\/default\/pods closed.*; resuming from resourceVersion \d+/.test(l.text)), ctx.lines.map((l) => l.text).join('\n'));
-    assert.ok(fake.cluster.pods().every((p) => p.spec.containers[0].image === NEW_IMAGE), 'only new pods left');
+    assert.ok(fake.cluster.activePods().every((p) => p.spec.containers[0].image === NEW_IMAGE), 'only new pods left');
   });
 
   it('re-lists when the resumed watch gets 410 Gone (history compacted) and still succeeds', async () => {

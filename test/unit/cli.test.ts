@@ -77,6 +77,14 @@ describe('tightloop CLI', () => {
     assert.equal(types.at(-1), 'run-finished');
   });
 
+  it('--json says why a queued run waits (hold reasons)', async () => {
+    const dir = await workspace({ 'tightloop.yaml': GOOD });
+    const { code, stdout } = cli(['run', 'check', '--json'], dir);
+    assert.equal(code, 0, stdout);
+    const waiting = stdout.trim().split('\n').map((line) => JSON.parse(line)).filter((e) => e.type === 'run-waiting');
+    assert.deepEqual(waiting, [{ type: 'run-waiting', service: 'check', reason: { kind: 'dependency', on: ['api'], message: 'waiting for dependency "api"' } }]);
+  });
+
   it('history and doctor', async () => {
     const dir = await workspace({ 'tightloop.yaml': GOOD });
     cli(['run', 'api'], dir);

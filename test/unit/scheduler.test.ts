@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import type { Stage, StageSet } from '../../src/engine/stages/stage.js';
@@ -128,7 +128,7 @@ tasks:
     assert.equal(summary!.error, 'not run: dependency "b" failed');
     assert.equal(await readFile(path.join(dir, 'order'), 'utf8'), 'a\n');
     assert.equal(runsOf(events, 'b')[0]!.error, 'not run: dependency "a" failed');
-    assert.match(runsOf(events, 'a')[0]!.error!, /^compile: ".*" exited with code 1$/);
+    assert.match(runsOf(events, 'a')[0]!.error!, /^task: ".*" exited with code 1$/);
   });
 
   for (const parallelism of [1, 2]) {
@@ -233,5 +233,161 @@ services:
     await put(dir, 'Cargo.lock', 'b');
     assert.equal(statusOf((await engine.run(['api']))[0]).status, 'ok');
     assert.equal(await readFile(path.join(dir, 'count'), 'utf8'), 'run\nrun\n');
+  });
+});
+
+describe('scheduling that cannot go stale (issue 10)', () => {
+  const exists = (file: string) => stat(file).then(() => true, () => false);
+  const waitingOf = (events: EngineEvent[], service: string) =>
+    events.flatMap((e) => (e.type === 'run-waiting' && e.service === service ? [e.reason] : []));
+
+  it('cancel removes a run that waits for its dependency; it never starts', async () => {
+    const dir = await workspace();
+    const { engine, events } = await engineIn(dir, `version: 1
+services:
+  svc: { dependsOn: [gen], compile: { command: "touch svc-ran" } }
+tasks:
+  gen: { command: "touch gen-started; sleep 0.6" }
+`);
+    const running = engine.run(['svc']);
+    await until(() => exists(path.join(dir, 'gen-started')), 5000, 'the dependency to start');
+    assert.deepEqual(engine.status().find((s) => s.name === 'svc')?.waiting, { kind: 'dependency', on: ['gen'], message: 'waiting for dependency "gen"' });
+    engine.cancel('svc');
+    const [summary] = await running;
+    assert.equal(summary!.status, 'cancelled');
+    await engine.whenIdle();
+    assert.equal(await exists(path.join(dir, 'svc-ran')), false, 'the cancelled run started anyway');
+    assert.equal(runsOf(events, 'gen')[0]!.status, 'ok', 'the dependency itself was not asked to stop');
+  });
+
+  it('cancel removes a run that waits for a parallelism slot', async () => {
+    const dir = await workspace();
+    const { engine, events } = await engineIn(dir, `version: 1
+settings: { parallelism: 1 }
+services:
+  idle: { compile: { command: "true" } }
+tasks:
+  x: { command: "touch x-started; sleep 0.6" }
+  y: { command: "touch y-ran" }
+`);
+    const x = engine.run(['x']);
+    await until(() => exists(path.join(dir, 'x-started')), 5000, 'x to start');
+    const y = engine.run(['y']);
+    await until(() => waitingOf(events, 'y').some((r) => r.kind === 'parallelism'), 5000, 'y to wait for a slot');
+    engine.cancel('y');
+    assert.equal((await y)[0]!.status, 'cancelled');
+    assert.equal((await x)[0]!.status, 'ok');
+    await engine.whenIdle();
+    assert.equal(await exists(path.join(dir, 'y-ran')), false);
+  });
+
+  it('engine dispose never starts a queued run', async () => {
+    const dir = await workspace();
+    const { engine } = await engineIn(dir, `version: 1
+settings: { parallelism: 1 }
+services:
+  idle: { compile: { command: "true" } }
+tasks:
+  x: { command: "touch x-started; sleep 5" }
+  y: { command: "touch y-ran" }
+`);
+    const x = engine.run(['x']);
+    await until(() => exists(path.join(dir, 'x-started')), 5000, 'x to start');
+    const y = engine.run(['y']);
+    await engine.dispose();
+    assert.equal((await x)[0]!.status, 'cancelled');
+    assert.equal((await y)[0]!.status, 'cancelled');
+    assert.equal(await exists(path.join(dir, 'y-ran')), false, 'dispose started the queued run');
+    assert.equal((await engine.run(['y']))[0]!.status, 'cancelled', 'nothing starts after dispose');
+    assert.equal(await exists(path.join(dir, 'y-ran')), false);
+  });
+
+  it('run <service> runs independent dependency branches in parallel', async () => {
+    const dir = await workspace();
+    const { engine } = await engineIn(dir, `version: 1
+settings: { parallelism: 2 }
+services:
+  ui: { dependsOn: [codegen, bundle], compile: { command: "true" } }
+tasks:
+  codegen: { command: "date +%s%N > a.start; sleep 0.4; date +%s%N > a.end" }
+  bundle: { command: "date +%s%N > b.start; sleep 0.4; date +%s%N > b.end" }
+`);
+    const [summary] = await engine.run(['ui']);
+    assert.equal(summary!.status, 'ok');
+    const t = async (f: string) => BigInt((await readFile(path.join(dir, f), 'utf8')).trim());
+    assert.ok((await t('a.start')) < (await t('b.end')) && (await t('b.start')) < (await t('a.end')), 'codegen and bundle overlapped');
+  });
+
+  const TASKS = (trigger?: string) => `version: 1
+services:
+  api:
+    watch: { paths: [src] }
+    compile: { command: "true" }
+tasks:
+  load-test: { command: "echo ran >> load-ran", dependsOn: [api]${trigger ? `, trigger: ${trigger}` : ''} }
+`;
+
+  it('a task is manual by default: a rebuild does not run it, and it says why', async () => {
+    const dir = await workspace({ 'src/main.rs': '' });
+    const { engine, events } = await engineIn(dir, TASKS());
+    await engine.startWatching();
+    await writeFile(path.join(dir, 'src/main.rs'), 'v1');
+    await until(() => runsOf(events, 'api').length === 1, 5000, 'the api run');
+    await until(() => waitingOf(events, 'load-test').length > 0, 5000, 'the manual hold');
+    await engine.whenIdle();
+    assert.equal(runsOf(events, 'load-test').length, 0);
+    assert.equal(engine.status().find((s) => s.name === 'load-test')?.waiting?.kind, 'manual');
+    // Asked for, it runs.
+    assert.equal((await engine.run(['load-test']))[0]!.status, 'ok');
+    assert.equal(engine.status().find((s) => s.name === 'load-test')?.waiting, undefined);
+  });
+
+  it('trigger: auto tasks run after each rebuild of what they depend on', async () => {
+    const dir = await workspace({ 'src/main.rs': '' });
+    const { engine, events } = await engineIn(dir, TASKS('auto'));
+    await engine.startWatching();
+    await writeFile(path.join(dir, 'src/main.rs'), 'v1');
+    await until(() => runsOf(events, 'load-test').length === 1, 5000, 'the auto task');
+    await engine.whenIdle();
+  });
+
+  it('reports why a queued run waits: the current run, then changes settling', async () => {
+    const dir = await workspace({ 'src/main.rs': '' });
+    const { engine, events } = await engineIn(dir, `version: 1
+services:
+  api:
+    onChange: queue
+    watch: { paths: [src] }
+    compile: { command: "sleep 0.4" }
+`);
+    const first = engine.run(['api']);
+    await until(() => events.some((e) => e.type === 'stage-started' && e.stage === 'compile'), 5000, 'compile start');
+    const file = path.join(dir, 'src/main.rs');
+    await writeFile(file, 'v1');
+    engine.notifySaved([file]);
+    await until(() => waitingOf(events, 'api').length > 0, 5000, 'a hold reason');
+    assert.equal(engine.status()[0]!.waiting?.kind, 'running');
+    await first;
+    await engine.whenIdle();
+    assert.deepEqual(waitingOf(events, 'api').map((r) => r.kind), ['running', 'settle']);
+    assert.equal(engine.status()[0]!.waiting, undefined);
+  });
+
+  it('watch a b watches only a and b', async () => {
+    const dir = await workspace({ 'a/x': '', 'b/x': '', 'c/x': '' });
+    const { engine, events } = await engineIn(dir, `version: 1
+services:
+  a: { watch: { paths: [a] }, compile: { command: "true" } }
+  b: { watch: { paths: [b] }, compile: { command: "true" } }
+  c: { watch: { paths: [c] }, compile: { command: "true" } }
+`);
+    await engine.startWatching({ only: ['a', 'b'] });
+    await writeFile(path.join(dir, 'c/x'), 'v1');
+    engine.notifySaved([path.join(dir, 'c/x')]);
+    await writeFile(path.join(dir, 'b/x'), 'v1');
+    await until(() => runsOf(events, 'b').length === 1, 5000, 'b to run');
+    await sleep(300);
+    await engine.whenIdle();
+    assert.equal(runsOf(events, 'c').length, 0, 'c is not watched');
   });
 });

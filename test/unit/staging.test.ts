@@ -78,4 +78,46 @@ services:
     assert.notEqual(after.ino, before.ino);
     assert.equal((await readFile(path.join(dir, 'staged/bin/api'), 'utf8')).slice(0, 1), 'b');
   });
+
+  it('after the stage step the folder holds exactly stage.files: strays from earlier configs, lost manifests and cut copies are removed', async () => {
+    const dir = await workspace({ 'build/api': 'x', 'assets/a.css': '', 'build/conf': '' });
+    // Left by an earlier config whose manifest is gone, a cut-short copy, a hand-made file.
+    await put(dir, 'staged/old/config.yaml', 'stale');
+    await put(dir, 'staged/.tl-stage-0123456789ab', 'half a binary');
+    await put(dir, 'staged/bin/notes.txt', 'hand-made');
+    const { engine } = await engineIn(dir, config);
+    const [run] = await engine.run(['api']);
+    assert.equal(run!.status, 'ok', run!.error);
+    assert.deepEqual((await readdir(path.join(dir, 'staged'), { recursive: true })).sort(), ['bin', 'bin/api', 'conf', 'static', 'static/a.css']);
+    // The staged set is what the image is keyed by: same files, same hash as a clean folder.
+    const clean = await workspace({ 'build/api': 'x', 'assets/a.css': '', 'build/conf': '' });
+    const { engine: fresh } = await engineIn(clean, config);
+    const [cleanRun] = await fresh.run(['api']);
+    const hashOf = (r: typeof run) => r!.records.find((x) => x.stage === 'stage')!.detail!.match(/set ([0-9a-f]+)/)![1];
+    assert.equal(hashOf(run), hashOf(cleanRun));
+  });
+
+  it('never writes temp files inside the staging folder (they could enter a build context)', async () => {
+    const dir = await workspace({ 'build/api': 'a'.repeat(8 << 20), 'assets/a.css': '', 'build/conf': '' });
+    const { engine } = await engineIn(dir, config);
+    const seen = new Set<string>();
+    const { watch } = await import('node:fs');
+    await put(dir, 'staged/.keep-folder', '');
+    const watcher = watch(path.join(dir, 'staged'), { recursive: false }, (_e, name) => name && seen.add(String(name)));
+    try {
+      await engine.run(['api']);
+    } finally {
+      watcher.close();
+    }
+    assert.ok(![...seen].some((name) => name.startsWith('.tl-stage-')), `temp names seen in the staging folder: ${[...seen].join(', ')}`);
+  });
+
+  it('refuses a staging folder that holds a stage source (it would be emptied)', async () => {
+    const dir = await workspace({ 'out/api': 'x' });
+    await assert.rejects(engineIn(dir, `version: 1
+services:
+  api:
+    stage: { dir: out, files: [{ from: out/api, to: api }] }
+`), /stage\.files\.0\.from: "out\/api" overlaps the staging folder out/);
+  });
 });

@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
-import { ServiceFileMap, SourceWatcher } from '../../src/engine/watch/watcher.js';
+import { ServiceFileMap, SourceWatcher } from '../../src/engine/watch/file-watcher.js';
 import type { EngineEvent } from '../../src/engine/types.js';
 import { configIn, engineIn, put, sleep, until, workspace } from '../helpers/workspace.js';
 
@@ -150,5 +151,144 @@ services:
     assert.deepEqual(engine.status().find((s) => s.name === 'docs')?.pendingChanges, [path.join(dir, 'docs/a.md')]);
     await engine.run(['docs']);
     assert.deepEqual(engine.status().find((s) => s.name === 'docs')?.pendingChanges, []);
+  });
+});
+
+/** `cp -p` / `touch -r`: a copy that keeps the file's times to the nanosecond (outside any watched folder). */
+function keepTimes(file: string): string {
+  const ref = path.join(path.dirname(path.dirname(file)), `.times-${path.basename(file)}`);
+  execFileSync('cp', ['-p', file, ref]);
+  return ref;
+}
+function restoreTimes(file: string, ref: string): void {
+  execFileSync('touch', ['-r', ref, file]);
+}
+
+describe('change detection that cannot go stale (issue 10)', () => {
+  const SHARED = `version: 1
+services:
+  api:
+    watch: { paths: [shared, api] }
+    compile: { command: "true" }
+  web:
+    watch: { paths: [shared] }
+    compile: { command: "true" }
+  docs:
+    trigger: manual
+    watch: { paths: [shared] }
+    compile: { command: "true" }
+`;
+  const startsOf = (events: EngineEvent[], service: string) => events.filter((e) => e.type === 'run-started' && e.service === service).length;
+
+  it('a file watched by several services reaches every one of them, the manual one as "changes pending"', async () => {
+    const dir = await workspace({ 'shared/proto.txt': 'v0', 'api/main': '' });
+    const { engine, events } = await engineIn(dir, SHARED);
+    await engine.startWatching();
+    await writeFile(path.join(dir, 'shared/proto.txt'), 'v1');
+    await until(() => startsOf(events, 'api') === 1 && startsOf(events, 'web') === 1, 5000, 'api and web to run');
+    await until(() => events.some((e) => e.type === 'changes-pending' && e.service === 'docs'), 5000, 'docs: changes pending');
+    await engine.whenIdle();
+  });
+
+  it('an editor save of a shared file reaches every service too', async () => {
+    const dir = await workspace({ 'shared/proto.txt': 'v0', 'api/main': '' });
+    const { engine, events } = await engineIn(dir, SHARED);
+    const file = path.join(dir, 'shared/proto.txt');
+    await writeFile(file, 'v1');
+    engine.notifySaved([file]);
+    await until(() => startsOf(events, 'api') === 1 && startsOf(events, 'web') === 1, 5000, 'api and web to run');
+    await until(() => engine.status().find((s) => s.name === 'docs')!.pendingChanges.length === 1, 5000, 'docs: changes pending');
+    await engine.whenIdle();
+  });
+
+  for (const how of ['slowly', 'at once'] as const) {
+    it(`a watched folder deleted and recreated ${how} keeps being watched, and what was written meanwhile is noticed`, async () => {
+      const dir = await workspace({ 'dist/app.js': 'v0' });
+      const { engine, events } = await engineIn(dir, `version: 1
+services:
+  web:
+    watch: { paths: [dist] }
+    compile: { command: "true" }
+`);
+      await engine.startWatching();
+      const dist = path.join(dir, 'dist');
+      await rm(dist, { recursive: true });
+      if (how === 'slowly') await until(() => startsOf(events, 'web') >= 1, 5000, 'the deletion to be seen');
+      await engine.whenIdle();
+      await mkdir(dist);
+      await writeFile(path.join(dist, 'app.js'), 'v1');
+      const before = startsOf(events, 'web');
+      await until(() => startsOf(events, 'web') > before, 5000, 'the recreated folder to be noticed');
+      await engine.whenIdle();
+      // And later edits inside it are still seen.
+      const again = startsOf(events, 'web');
+      await writeFile(path.join(dist, 'app.js'), 'v2');
+      await until(() => startsOf(events, 'web') > again, 5000, 'an edit inside the recreated folder');
+      await engine.whenIdle();
+    });
+  }
+
+  it('a watched file deleted and recreated later keeps being watched', async () => {
+    const dir = await workspace({ 'Cargo.toml': 'v0', 'src/main.rs': '' });
+    const { engine, events } = await engineIn(dir, `version: 1
+services:
+  api:
+    watch: { paths: [Cargo.toml, src] }
+    compile: { command: "true" }
+`);
+    await engine.startWatching();
+    const file = path.join(dir, 'Cargo.toml');
+    await rm(file);
+    await until(() => startsOf(events, 'api') === 1, 5000, 'the deletion');
+    await engine.whenIdle();
+    await writeFile(file, 'v1');
+    await until(() => startsOf(events, 'api') === 2, 5000, 'the file coming back');
+    await engine.whenIdle();
+    await writeFile(file, 'v2');
+    await until(() => startsOf(events, 'api') === 3, 5000, 'an edit after it came back');
+    await engine.whenIdle();
+  });
+
+  it('a same-size edit with the modification time put back (cp -p, rsync -t) is a change', async () => {
+    const dir = await workspace({ 'src/config.txt': 'aaaa' });
+    const { engine, events } = await engineIn(dir, `version: 1
+services:
+  api:
+    watch: { paths: [src] }
+    compile: { command: "mkdir -p out && cp src/config.txt out/config" }
+    stage: { dir: staged, files: [{ from: out/config, to: config }] }
+`);
+    await engine.startWatching();
+    const file = path.join(dir, 'src/config.txt');
+    const ref = keepTimes(file);
+    // Synchronous, as one tool call would be: the watcher sees only the result.
+    writeFileSync(file, 'bbbb');
+    restoreTimes(file, ref);
+    await until(() => startsOf(events, 'api') === 1, 5000, 'a run for the first edit');
+    await engine.whenIdle();
+    assert.equal(await readFile(path.join(dir, 'staged/config'), 'utf8'), 'bbbb');
+    // Again, with the compile output restored the same way: staging must copy it anyway.
+    writeFileSync(file, 'cccc');
+    restoreTimes(file, ref);
+    await until(() => startsOf(events, 'api') === 2, 5000, 'a run for the second edit');
+    await engine.whenIdle();
+    assert.equal(await readFile(path.join(dir, 'staged/config'), 'utf8'), 'cccc');
+  });
+
+  it('staging copies a same-size artifact whose modification time was put back', async () => {
+    const dir = await workspace({ 'out/bin': 'aaaa' });
+    const { engine } = await engineIn(dir, `version: 1
+services:
+  api:
+    stage: { dir: staged, files: [{ from: out/bin, to: bin }] }
+`);
+    assert.equal((await engine.run(['api']))[0]!.status, 'ok');
+    const file = path.join(dir, 'out/bin');
+    const ref = keepTimes(file);
+    await writeFile(file, 'bbbb');
+    restoreTimes(file, ref);
+    assert.equal((await stat(file)).mtimeMs, (await stat(ref)).mtimeMs, 'mtime put back exactly');
+    assert.equal((await engine.run(['api']))[0]!.status, 'ok');
+    assert.equal(await readFile(path.join(dir, 'staged/bin'), 'utf8'), 'bbbb');
   });
 });

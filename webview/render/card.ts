@@ -58,7 +58,9 @@ export function renderCard(view: ServiceView, ctx: CardContext): HTMLElement {
     body.appendChild(renderWaterfall(run, { kind: view.kind, now: ctx.now, selected: ctx.selectedStage, onSelect: (stage) => ctx.onSelectStage(run, stage) }));
     if (ctx.selectedStage) body.appendChild(renderLog(ctx.selectedStage, ctx.log, ctx.onCloseLog));
   } else if (!pinned) {
-    const why = view.queued
+    const why = view.waiting
+      ? `${view.queued ? 'Queued: ' : ''}${view.waiting}`
+      : view.queued
       ? 'Queued: waiting for a dependency or a free build slot…'
       : view.kind === 'task'
         ? 'Not run yet. Press Run; in watch mode it also runs after the services it depends on succeed.'
@@ -67,6 +69,7 @@ export function renderCard(view: ServiceView, ctx: CardContext): HTMLElement {
           : 'Not run yet. Save a file it watches, or press Rebuild.';
     body.appendChild(h('p', { class: 'muted empty' }, why));
   }
+  if (view.waiting && (run || pinned)) body.appendChild(h('div', { class: 'pending waiting' }, `${view.queued ? 'Next run queued: ' : ''}${view.waiting}`));
   if (view.pending.length) {
     body.appendChild(h('div', { class: 'pending' }, `Changes pending in ${view.pending.length} file${view.pending.length === 1 ? '' : 's'} (trigger: manual) — Rebuild applies them.`, h('span', { class: 'muted' }, ` ${view.pending.slice(0, 3).map(basename).join(', ')}${view.pending.length > 3 ? '…' : ''}`)));
   }
@@ -80,7 +83,7 @@ function renderHead(view: ServiceView, state: CardState, ctx: CardContext): HTML
   const badges = h('span', { class: 'badges' });
   if (view.kind === 'task') badges.appendChild(badge('task'));
   else if (view.manual) badges.appendChild(badge('manual', 'trigger: manual — changes only mark it pending'));
-  if (view.queued) badges.appendChild(badge('queued', 'a run is queued'));
+  if (view.queued) badges.appendChild(badge('queued', view.waiting ?? 'a run is queued'));
   if (view.pending.length) badges.appendChild(badge(`${view.pending.length} pending`, 'changed files not built yet'));
   if (view.problems) badges.appendChild(badge(`${view.problems} problem${view.problems === 1 ? '' : 's'}`, 'compiler diagnostics in the Problems view'));
   const actions = h('span', { class: 'actions' });

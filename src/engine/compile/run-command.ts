@@ -84,12 +84,12 @@ export async function runCommand(
       await terminateGroup(pid, spec.killGraceMs ?? DEFAULT_GRACE_MS);
     }
     if (timedOut) {
-      throw new StageError(`"${spec.command}" timed out after ${formatDuration(spec.timeoutMs)} and was stopped`, { evidence: tail });
+      throw new StageError(`"${spec.command}" timed out after ${formatDuration(spec.timeoutMs)} and was stopped`, { evidence: tail, evidenceLogged: true });
     }
     if (signal.aborted) throw new StageError('cancelled');
     if (result.exitCode !== 0) {
       const how = result.exitCode === undefined ? `was killed by ${result.signal ?? 'a signal'}` : `exited with code ${result.exitCode}`;
-      throw new StageError(`"${spec.command}" ${how}`, { evidence: tail });
+      throw new StageError(`"${spec.command}" ${how}`, { evidence: tail, evidenceLogged: true });
     }
     return { pid, durationMs: performance.now() - started, tail };
   } finally {

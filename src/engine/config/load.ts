@@ -7,6 +7,7 @@ import type { ConfigIssue } from '../types.js';
 import { parseDuration, parseSize } from './duration.js';
 import { commandEnv, commandReference, isCommandField } from './command-env.js';
 import { capIssues, plainZodMessage, checkBytes, checkDocument, checkTextSize, deepFlowNesting, MAX_DEPTH, MAX_ISSUES, pathAt } from './guard.js';
+import { unknownFieldMessage } from './field-hints.js';
 import { PositionFinder } from './positions.js';
 import type { ResolvedConfig, ResolvedService, ResolvedTask } from './resolved.js';
 import { ConfigSchema, DEFAULT_ALLOW_CONTEXTS, type ParsedConfig } from './schema.js';
@@ -28,7 +29,7 @@ export function formatIssue(issue: ConfigIssue): string {
 }
 
 /** Load, validate and resolve a config file; throws ConfigError listing every problem at once. */
-export async function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): Promise<ResolvedConfig> {
+export async function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env, options: ParseOptions = {}): Promise<ResolvedConfig> {
   const absolute = path.resolve(file);
   let bytes: Buffer;
   try {
@@ -39,9 +40,14 @@ export async function loadConfig(file: string, env: NodeJS.ProcessEnv = process.
   }
   const { problem, text } = checkBytes(bytes);
   if (problem) throw new ConfigError([{ file: absolute, path: '', ...problem }]);
-  const result = parseConfigText(text!, absolute, env);
+  const result = parseConfigText(text!, absolute, env, options);
   if (!result.config) throw new ConfigError(result.issues);
   return result.config;
+}
+
+export interface ParseOptions {
+  /** 1-based lines the user edited lately, most recent first (an editor knows; it orders hints). */
+  recentEdits?: number[];
 }
 
 /** Pure variant for editors: never throws, returns every issue with its position. */
@@ -49,6 +55,7 @@ export function parseConfigText(
   text: string,
   file: string,
   env: NodeJS.ProcessEnv = process.env,
+  options: ParseOptions = {},
 ): { config?: ResolvedConfig; issues: ConfigIssue[] } {
   const tooBig = checkTextSize(text);
   if (tooBig) return { issues: [{ file, line: 1, column: 1, path: '', message: tooBig }] };
@@ -95,7 +102,7 @@ export function parseConfigText(
   if (!parsed.success) {
     for (const zodIssue of parsed.error.issues) {
       if (zodIssue.code === 'unrecognized_keys') {
-        for (const key of zodIssue.keys.slice(0, MAX_ISSUES + 1)) issues.push(issueAt(zodIssue.path, unknownKeyMessage(key), key));
+        for (const key of zodIssue.keys.slice(0, MAX_ISSUES + 1)) issues.push(issueAt(zodIssue.path, unknownFieldMessage(zodIssue.path, key), key));
         const unlisted = zodIssue.keys.length - (MAX_ISSUES + 1);
         if (unlisted > 0) issues.push(issueAt(zodIssue.path, `and ${unlisted} more unknown fields`));
       } else {
@@ -108,7 +115,11 @@ export function parseConfigText(
 
   const root = path.dirname(file);
   const config = resolve(parsed.data, file, root, env);
-  for (const problem of checkSemantics(config, parsed.data)) issues.push(issueAt(problem.path, problem.message));
+  const editRank = (fieldPath: readonly PropertyKey[]) => {
+    const rank = options.recentEdits?.indexOf(where.locate(fieldPath).line) ?? -1;
+    return rank < 0 ? undefined : rank;
+  };
+  for (const problem of checkSemantics(config, parsed.data, editRank)) issues.push(issueAt(problem.path, problem.message));
   return issues.length > 0 ? { issues: finish(issues, file) } : { config, issues: [] };
 }
 
@@ -136,34 +147,6 @@ function yamlIssues(doc: Document, file: string, where: PositionFinder): ConfigI
     issues.push({ file, ...where.at(e.pos[0], [e.pos[0], e.pos[1]]), path: pathAt(doc, e.pos[0]).map(String).join('.'), message: `YAML: ${message}` });
   }
   return finish(issues, file);
-}
-
-const KNOWN_KEYS = [
-  'version', 'kubernetes', 'docker', 'settings', 'services', 'tasks', 'watch', 'paths', 'ignore', 'trigger', 'onChange',
-  'dependsOn', 'compile', 'command', 'cwd', 'env', 'timeout', 'problemMatcher', 'inputs', 'stage', 'dir', 'files',
-  'from', 'to', 'mode', 'image', 'repository', 'dockerfile', 'base', 'context', 'platform', 'buildArgs', 'keep',
-  'maxContextSize', 'deploy', 'workload', 'container', 'namespace', 'strategy', 'readyTimeout', 'portForwards',
-  'streamLogs', 'kubeconfig', 'allowContexts', 'host', 'registry', 'delivery', 'quietWindowMs', 'parallelism',
-  'historyLimit',
-];
-
-function unknownKeyMessage(key: string): string {
-  const close = KNOWN_KEYS.find((k) => k !== key && editDistance(k.toLowerCase(), key.toLowerCase()) <= 2);
-  return close ? `unknown field "${key}" (did you mean "${close}"?)` : `unknown field "${key}"`;
-}
-
-function editDistance(a: string, b: string): number {
-  const row = Array.from({ length: b.length + 1 }, (_, i) => i);
-  for (let i = 1; i <= a.length; i++) {
-    let previous = row[0]!;
-    row[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const current = row[j]!;
-      row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, previous + (a[i - 1] === b[j - 1] ? 0 : 1));
-      previous = current;
-    }
-  }
-  return row[b.length]!;
 }
 
 /** Expands `${env:NAME}` in every string value; a missing variable is reported at its field. */
@@ -242,6 +225,15 @@ function resolve(parsed: ParsedConfig, file: string, root: string, env: NodeJS.P
         }),
         streamLogs: s.deploy.streamLogs,
       },
+      live: s.live && {
+        sync: s.live.sync.map((m) => ({ from: path.posix.normalize(m.from.replace(/\\/g, '/')).replace(/^\/+|\/+$/g, ''), to: m.to })),
+        action: s.live.action,
+        signal: os.constants.signals[`SIG${s.live.signal}`],
+        fallBackOn: s.live.fallBackOn,
+        maxDeltaBytes: parseSize(s.live.maxDelta) ?? 64 * 1024 * 1024,
+        graceMs: parseDuration(s.live.grace),
+        listenTimeoutMs: parseDuration(s.live.listenTimeout),
+      },
     };
   }
   const tasks: Record<string, ResolvedTask> = {};
@@ -250,6 +242,7 @@ function resolve(parsed: ParsedConfig, file: string, root: string, env: NodeJS.P
       name,
       kind: 'task',
       command: t.command,
+      trigger: t.trigger,
       cwd: abs(t.cwd ?? '.'),
       env: { ...commandEnv(t.command, env), ...t.env },
       timeoutMs: parseDuration(t.timeout),

@@ -72,12 +72,25 @@ export interface ResolvedService {
     portForwards: { local: number; remote: number }[];
     streamLogs: boolean;
   };
+  live?: {
+    /** `from`: staged path (posix, relative to the staging folder); `to`: absolute container path. */
+    sync: { from: string; to: string }[];
+    action: 'restart' | 'signal' | 'none';
+    /** Signal number for action: signal. */
+    signal: number;
+    /** Globs relative to the config folder. */
+    fallBackOn: string[];
+    maxDeltaBytes: number;
+    graceMs: number;
+    listenTimeoutMs: number;
+  };
 }
 
 export interface ResolvedTask {
   name: string;
   kind: 'task';
   command: string;
+  trigger: 'auto' | 'manual';
   cwd: string;
   env: Record<string, string>;
   timeoutMs: number;

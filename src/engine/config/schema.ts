@@ -141,6 +141,36 @@ export const DeploySchema = z
   })
   .describe('How the workload is updated in the cluster.');
 
+export const LiveSyncSchema = z.strictObject({
+  from: z.string().min(1).describe('A staged file or folder (its path inside the staging folder).'),
+  to: z
+    .string()
+    .regex(/^\/([^/\0]+\/)*[^/\0]+$/, 'expected an absolute container path like /app/server')
+    .refine((p) => !p.split('/').some((part) => part === '.' || part === '..'), 'a container path cannot hold "." or ".."')
+    .describe('Absolute path in the container the staged file or folder is synced to.'),
+});
+
+export const LiveSchema = z
+  .strictObject({
+    sync: z.array(LiveSyncSchema).min(1).describe('Staged files or folders copied into the running containers.'),
+    action: z
+      .enum(['restart', 'signal', 'none'])
+      .default('restart')
+      .describe('After a sync: restart the process (TERM, grace, KILL, start again), send it a signal, or nothing.'),
+    signal: z.enum(['HUP', 'USR1', 'USR2', 'INT', 'QUIT', 'TERM']).default('HUP').describe('The signal sent by action: signal.'),
+    fallBackOn: z
+      .array(z.string().min(1))
+      .default([])
+      .describe('Globs (relative to the config folder): a change to any of them takes the full image + rollout path.'),
+    maxDelta: z
+      .union([z.number().int().positive(), z.string().regex(/^\d+(\.\d+)?\s*([kmg]i?b|b)?$/i, 'expected a size like 64MB')])
+      .default('64MB')
+      .describe('A pod whose live delta (bytes synced since its image) would exceed this gets a full rollout instead.'),
+    grace: Duration.default('5s').describe('How long a restart waits after TERM before KILL.'),
+    listenTimeout: Duration.default('10s').describe('How long a restart waits for the new process to listen on a port.'),
+  })
+  .describe('Live update: sync changed files into the running containers instead of rolling out a new image (needs the image built by Tightloop).');
+
 export const ServiceSchema = z.strictObject({
   watch: WatchSchema.optional(),
   trigger: z.enum(['auto', 'manual']).default('auto').describe('auto: rebuild on change; manual: only show "changes pending".'),
@@ -153,10 +183,15 @@ export const ServiceSchema = z.strictObject({
   stage: StageSchema.optional(),
   image: ImageSchema.optional(),
   deploy: DeploySchema.optional(),
+  live: LiveSchema.optional(),
 });
 
 export const TaskSchema = z.strictObject({
   command: z.string().min(1).describe('Shell command.'),
+  trigger: z
+    .enum(['auto', 'manual'])
+    .default('manual')
+    .describe('manual: runs only when asked (run <task>, palette, panel); auto: in watch mode also after each rebuild of what it depends on.'),
   cwd: z.string().optional().describe('Working directory (default: the config folder).'),
   env: Env.optional(),
   timeout: Duration.default('10m'),

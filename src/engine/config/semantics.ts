@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
+import { checkCycles, type EditRank } from './cycles.js';
 import type { ResolvedConfig } from './resolved.js';
 import type { ParsedConfig } from './schema.js';
 
@@ -9,8 +10,8 @@ export interface SemanticProblem {
 }
 
 /** Checks zod cannot express: references, cycles, paths on disk, collisions. All problems at once. */
-export function checkSemantics(config: ResolvedConfig, parsed: ParsedConfig): SemanticProblem[] {
-  return [...checkReferences(config), ...checkCycles(config), ...checkPaths(config, parsed), ...checkStaging(config)];
+export function checkSemantics(config: ResolvedConfig, parsed: ParsedConfig, editRank?: EditRank): SemanticProblem[] {
+  return [...checkReferences(config), ...checkCycles(config, editRank), ...checkPaths(config, parsed), ...checkStaging(config)];
 }
 
 function nodesOf(config: ResolvedConfig) {
@@ -34,27 +35,6 @@ function checkReferences(config: ResolvedConfig): SemanticProblem[] {
       }
     });
   }
-  return problems;
-}
-
-/** Depth-first search; each cycle is reported once, at the dependsOn entry that closes it. */
-function checkCycles(config: ResolvedConfig): SemanticProblem[] {
-  const nodes = new Map(nodesOf(config).map((n) => [n.name, n]));
-  const state = new Map<string, 'visiting' | 'done'>();
-  const problems: SemanticProblem[] = [];
-  const visit = (name: string, trail: string[]) => {
-    state.set(name, 'visiting');
-    const node = nodes.get(name)!;
-    node.dependsOn.forEach((dep, i) => {
-      if (dep === name || !nodes.has(dep)) return;
-      if (state.get(dep) === 'visiting') {
-        const cycle = [...trail.slice(trail.indexOf(dep)), name, dep];
-        problems.push({ path: [node.section, name, 'dependsOn', i], message: `dependency cycle: ${cycle.join(' → ')}` });
-      } else if (!state.has(dep)) visit(dep, [...trail, name]);
-    });
-    state.set(name, 'done');
-  };
-  for (const name of nodes.keys()) if (!state.has(name)) visit(name, []);
   return problems;
 }
 
@@ -96,6 +76,10 @@ function checkPaths(config: ResolvedConfig, parsed: ParsedConfig): SemanticProbl
       }
       s.stage.files.forEach((f, i) => {
         inside(at('stage', 'files', i, 'from'), f.from, raw.stage!.files[i]!.from);
+        const dir = s.stage!.dir;
+        if (f.from === dir || f.from.startsWith(dir + path.sep) || dir.startsWith(f.from + path.sep)) {
+          problems.push({ path: at('stage', 'files', i, 'from'), message: `"${raw.stage!.files[i]!.from}" overlaps the staging folder ${raw.stage!.dir} (everything in it but the staged files is removed on every run)` });
+        }
         if (f.to === '..' || f.to.startsWith('../') || f.to === '.') {
           problems.push({ path: at('stage', 'files', i, 'to'), message: `"${raw.stage!.files[i]!.to}" escapes the staging folder` });
         }
@@ -106,6 +90,15 @@ function checkPaths(config: ResolvedConfig, parsed: ParsedConfig): SemanticProbl
     }
     if (s.image?.context && inside(at('image', 'context'), s.image.context, raw.image!.context!)) {
       mustExist(at('image', 'context'), s.image.context, 'build context');
+    }
+    if (s.live) {
+      if (!s.stage || !s.image) problems.push({ path: at('live'), message: 'live update needs a stage section and an image section (the image carries the agent)' });
+      s.live.sync.forEach((m, i) => {
+        if (m.from === '..' || m.from.startsWith('../')) problems.push({ path: at('live', 'sync', i, 'from'), message: `"${raw.live!.sync[i]!.from}" escapes the staging folder` });
+        else if (s.stage && !s.stage.files.some((f) => m.from === '.' || f.to === m.from || f.to.startsWith(`${m.from}/`))) {
+          problems.push({ path: at('live', 'sync', i, 'from'), message: `"${m.from}" is not staged (stage.files targets: ${s.stage.files.map((f) => f.to).join(', ')})` });
+        }
+      });
     }
     if (s.image && !s.stage && !s.image.context) {
       problems.push({ path: at('image'), message: 'an image needs a stage section (its build context) or image.context' });

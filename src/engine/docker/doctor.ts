@@ -1,9 +1,12 @@
-import { stat } from 'node:fs/promises';
+import { readdir, stat } from 'node:fs/promises';
+import path from 'node:path';
 import type { ResolvedConfig } from '../config/resolved.js';
 import type { DoctorCheck, DoctorResult } from '../stages/stage.js';
 import { bounded, oneLine } from './abort.js';
-import { registryCredentials } from './auth.js';
-import { findProblems, planBuild } from './plan.js';
+import { registryCredentials } from './registry/auth.js';
+import { excludingRule, type BuildContextFiles, type ContextEntry } from './context/build-context.js';
+import { planBuild } from './context/plan.js';
+import { findProblems, type Problem } from './context/preflight.js';
 import { registryUrl, splitRepository } from './reference.js';
 import type { DockerRuntime } from './runtime.js';
 import { formatBytes, seconds } from './options.js';
@@ -84,16 +87,21 @@ async function checkPreflight(config: ResolvedConfig, signal: AbortSignal): Prom
   for (const service of Object.values(config.services)) {
     if (!service.image) continue;
     const result = (status: DoctorResult['status'], message: string): DoctorResult => ({ check: 'image preflight', status, message, service: service.name });
-    const root = service.image.context ?? service.stage?.dir;
-    if (!service.image.context && root && !(await stat(root).catch(() => undefined))) {
-      results.push(result('warn', `nothing staged yet in ${root}: run the service once, then doctor can check its binaries`));
-      continue;
-    }
     try {
-      const plan = await planBuild({ service, configRoot: config.root }, signal);
-      const problems = await findProblems(plan, undefined);
+      // Judge what the first run will stage (stage.files), never an old staged copy: a fresh
+      // checkout has nothing staged yet, and a stale copy would hide a wrong stage.files.
+      const expected = service.stage ? await expectedStaging(service.stage) : undefined;
+      let files: BuildContextFiles | undefined;
+      const planned = service.image.context
+        ? await planBuild({ service, configRoot: config.root }, signal)
+        : await planBuild({ service, configRoot: config.root, files: (files = stagingFiles(service.stage?.dir ?? config.root, expected?.entries ?? [])) }, signal);
+      if (service.image.context && expected) addExpected(planned.files, service.stage!.dir, expected.entries);
+      const problems = await findProblems(planned, undefined);
+      const toBeStaged = (expected?.notYetBuilt ?? []).map((p) => (service.image!.context ? path.posix.join(path.relative(planned.files.root, service.stage!.dir).split(path.sep).join('/'), p) : p));
+      if (toBeStaged.length) results.push(result('ok', `${toBeStaged.join(', ')} will be staged by the first run (the compile step builds ${toBeStaged.length === 1 ? 'it' : 'them'})`));
       if (problems.length === 0) {
-        results.push(result('ok', `${plan.dockerfile.label} and ${plan.files.entries.filter((e) => e.type === 'file').length} context files (${formatBytes(plan.files.bytes)}) pass the preflight`));
+        const count = (files ?? planned.files).entries.filter((e) => e.type === 'file').length;
+        results.push(result('ok', `${planned.dockerfile.label} and ${count} context files (${formatBytes(planned.files.bytes)}) pass the preflight`));
       }
       for (const problem of problems) results.push(result('fail', problem.message));
     } catch (error) {
@@ -102,4 +110,55 @@ async function checkPreflight(config: ResolvedConfig, signal: AbortSignal): Prom
     }
   }
   return results;
+}
+
+type StageSpec = NonNullable<ResolvedConfig['services'][string]['stage']>;
+
+/**
+ * The staging folder as the stage step will fill it: every stage.files target. A source that
+ * does not exist yet (not compiled) is still expected; its bytes are judged from the last staged
+ * copy of that same target when there is one.
+ */
+async function expectedStaging(stage: StageSpec): Promise<{ entries: ContextEntry[]; notYetBuilt: string[] }> {
+  const entries: ContextEntry[] = [];
+  const notYetBuilt: string[] = [];
+  for (const file of stage.files) {
+    const info = await stat(file.from).catch(() => undefined);
+    if (info?.isDirectory()) {
+      for (const entry of await readdir(file.from, { recursive: true, withFileTypes: true })) {
+        if (!entry.isFile()) continue;
+        const abs = path.join(entry.parentPath, entry.name);
+        const below = await stat(abs);
+        entries.push(fileEntry(path.posix.join(file.to, path.relative(file.from, abs).split(path.sep).join('/')), abs, below.size, file.mode ?? below.mode));
+      }
+      continue;
+    }
+    if (!info) notYetBuilt.push(file.to);
+    const staged = path.join(stage.dir, file.to);
+    const source = info ? file.from : (await stat(staged).catch(() => undefined)) ? staged : file.from;
+    const size = info?.size ?? (await stat(source).catch(() => undefined))?.size ?? 0;
+    entries.push(fileEntry(file.to, source, size, file.mode ?? info?.mode ?? 0o755));
+  }
+  return { entries, notYetBuilt };
+}
+
+function fileEntry(relative: string, abs: string, size: number, mode: number): ContextEntry {
+  return { path: relative, abs, type: 'file', size, mode, signature: '' };
+}
+
+function stagingFiles(dir: string, entries: ContextEntry[]): BuildContextFiles {
+  return { root: dir, mode: 'staging', entries, bytes: entries.reduce((sum, e) => sum + e.size, 0), rules: [] };
+}
+
+/** Context mode: the staged files the Dockerfile may COPY from the repo, present or not yet. */
+function addExpected(files: BuildContextFiles, stageDir: string, expected: ContextEntry[]): void {
+  const prefix = path.relative(files.root, stageDir).split(path.sep).join('/');
+  if (prefix.startsWith('..') || path.isAbsolute(prefix)) return;
+  const wanted = new Map(expected.map((e) => [prefix ? path.posix.join(prefix, e.path) : e.path, e]));
+  // A file in the staging folder that stage.files does not declare is removed by the next run.
+  files.entries = files.entries.filter((e) => e.type !== 'file' || !(prefix === '' || e.path.startsWith(prefix + '/')) || wanted.has(e.path));
+  const present = new Set(files.entries.map((e) => e.path));
+  for (const [inContext, entry] of wanted) {
+    if (!present.has(inContext) && !excludingRule(files.rules, inContext)) files.entries.push({ ...entry, path: inContext });
+  }
 }

@@ -1,12 +1,14 @@
 import type { Stage, StageContext, StageResult } from '../stages/stage.js';
 import { StageError } from '../stages/stage.js';
-import { buildImage } from './build.js';
-import { hashContext } from './context.js';
+import { buildImage } from './daemon/build.js';
+import { hashContext } from './context/build-context.js';
 import { formatBytes, seconds } from './options.js';
-import { findProblems, forEnginePlatform, planBuild, type BuildPlan, type Problem } from './plan.js';
+import { forEnginePlatform, planBuild, type BuildPlan } from './context/plan.js';
+import { findProblems, type Problem } from './context/preflight.js';
 import { contentTag } from './reference.js';
 import { tagHash } from './tag.js';
-import { assembleDirect, chooseRoute } from './direct-route.js';
+import { assembleDirect } from './assembly/assemble.js';
+import { chooseRoute } from './build-route.js';
 import type { DockerRuntime } from './runtime.js';
 
 /**

@@ -4,15 +4,15 @@ import type { Readable } from 'node:stream';
 import type { Stage, StageContext, StageResult } from '../stages/stage.js';
 import { StageError } from '../stages/stage.js';
 import { bounded, oneLine } from './abort.js';
-import { registryCredentials } from './auth.js';
-import type { DockerClient } from './client.js';
+import { registryCredentials } from './registry/auth.js';
+import type { DockerClient } from './daemon/client.js';
 import { decideDelivery, type Delivery } from './delivery.js';
-import { collectGarbage } from './gc.js';
-import { DirectRegistry } from './direct-push.js';
+import { collectGarbage } from './daemon/image-gc.js';
+import { DirectRegistry } from './registry/session.js';
 import { formatBytes, seconds } from './options.js';
-import { followProgress, Liveness } from './progress.js';
+import { followProgress, Liveness } from './daemon/progress.js';
 import { splitTag } from './reference.js';
-import { collectRegistryGarbage, PushRecord } from './registry-gc.js';
+import { collectRegistryGarbage, PushRecord } from './registry/tag-gc.js';
 import type { DirectHandover, DockerRuntime } from './runtime.js';
 
 /** push: deliver the image the way the cluster can run it, and say which way and why. */
@@ -99,6 +99,23 @@ async function recordAndCollect(ctx: StageContext, runtime: DockerRuntime, regis
   );
 }
 
+/**
+ * An engine push leaves its tl- tag in the registry just like a direct push: record it in the same
+ * per-service record and run the same registry GC, so `image.keep` holds whichever path pushed.
+ * Never fails the push (no registry session: a warning, and the tag is collected next time).
+ */
+async function recordEnginePush(ctx: StageContext, runtime: DockerRuntime, delivery: Extract<Delivery, { mode: 'push' }>, tag: string, digest: string): Promise<void> {
+  let registry: DirectRegistry;
+  try {
+    registry = await DirectRegistry.open(runtime, delivery, ctx.signal);
+  } catch (error) {
+    if (ctx.signal.aborted) throw error;
+    ctx.log(`registry GC skipped for ${delivery.pushRepository}: ${oneLine((error as Error).message)}`, 'warn');
+    return;
+  }
+  await recordAndCollect(ctx, runtime, registry, tag, digest, false);
+}
+
 async function deliver(ctx: StageContext, runtime: DockerRuntime): Promise<StageResult> {
   const imageRef = ctx.outputs.imageRef;
   if (!imageRef) throw new StageError('there is no image to deliver: the image stage produced none');
@@ -118,6 +135,7 @@ async function deliver(ctx: StageContext, runtime: DockerRuntime): Promise<Stage
     return { detail: `kind load into "${delivery.cluster}" (slow): ${delivery.why}`, outputs: { deployRef: imageRef, delivery: 'kind-load' } };
   }
   const digest = await push(ctx, runtime, client, imageRef, delivery);
+  await recordEnginePush(ctx, runtime, delivery, splitTag(imageRef)[1], digest);
   const deployRef = `${delivery.pullRepository}@${digest}`;
   return {
     detail: `pushed to ${delivery.registry} (${delivery.why}); deploy by digest ${digest.slice(0, 19)}…`,

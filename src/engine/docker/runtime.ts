@@ -1,11 +1,11 @@
 import os from 'node:os';
 import type { ResolvedConfig } from '../config/resolved.js';
 import type { ClusterFactsProvider } from '../stages/stage.js';
-import { DockerClient } from './client.js';
-import type { DirectImage } from './direct-image.js';
-import type { LayerCompression } from './direct-layers.js';
-import type { DirectRegistry } from './direct-push.js';
-import { dockerConfigDir, resolveDockerEndpoint } from './host.js';
+import { DockerClient } from './daemon/client.js';
+import type { DirectImage } from './assembly/image.js';
+import type { LayerCompression } from './assembly/layers.js';
+import type { DirectRegistry } from './registry/session.js';
+import { dockerConfigDir, resolveDockerEndpoint } from './daemon/host.js';
 import { DEFAULT_LARGE_CONTEXT_BYTES, DEFAULT_TIMEOUTS, type DockerStageOptions, type DockerTimeouts } from './options.js';
 
 /** State shared by the image and push stages and the doctor checks of one engine instance. */

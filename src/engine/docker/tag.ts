@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
-import { baseImages } from './dockerfile.js';
-import type { BuildPlan } from './plan.js';
+import { baseImages } from './context/dockerfile.js';
+import type { BuildPlan } from './context/plan.js';
 
 /**
  * The tag covers everything that decides the image: staged bytes, Dockerfile, build args,

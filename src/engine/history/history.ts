@@ -1,6 +1,7 @@
-import { appendFile, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { appendFile, readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { RunSummary } from '../types.js';
+import { ensureStateFolder, STATE_DIR_NAME } from '../state-dir.js';
+import type { RunSummary, StageName } from '../types.js';
 import { stageStats, type StageStats } from './stats.js';
 
 export { percentile, stageStats, type StageStats } from './stats.js';
@@ -15,13 +16,17 @@ export class History {
   /** Appends are chained so concurrent runs never interleave or lose a line. */
   private writes: Promise<void> = Promise.resolve();
   readonly file: string;
+  private readonly root: string;
 
   constructor(
     root: string,
     private readonly limit: number,
     private readonly warn: (message: string) => void = () => {},
+    /** Which names are tasks: their runs from before the `task` stage existed are read as `task`. */
+    private readonly isTask: (name: string) => boolean = () => false,
   ) {
-    this.file = path.join(root, '.tightloop', 'history.jsonl');
+    this.root = root;
+    this.file = path.join(root, STATE_DIR_NAME, 'history.jsonl');
   }
 
   load(): Promise<RunSummary[]> {
@@ -42,7 +47,7 @@ export class History {
       try {
         const parsed = JSON.parse(line) as RunSummary;
         if (typeof parsed.service !== 'string' || !Array.isArray(parsed.records)) throw new Error('not a run record');
-        runs.push(parsed);
+        runs.push(this.isTask(parsed.service) ? asTaskRun(parsed) : parsed);
       } catch (error) {
         this.warn(`${this.file}:${index + 1}: skipped a corrupt history line (${(error as Error).message})`);
       }
@@ -59,7 +64,7 @@ export class History {
   private async write(run: RunSummary): Promise<void> {
     const runs = await this.load();
     runs.push(run);
-    await mkdir(path.dirname(this.file), { recursive: true });
+    await ensureStateFolder(this.root);
     if (runs.length > this.limit * 1.2) {
       runs.splice(0, runs.length - this.limit);
       const temp = `${this.file}.${process.pid}.tmp`;
@@ -79,4 +84,16 @@ export class History {
   async stats(service: string, count = 50): Promise<StageStats[]> {
     return stageStats(await this.recent(service, count));
   }
+}
+
+/** A task run recorded before tasks had their own stage: its command ran as `compile`. */
+function asTaskRun(run: RunSummary): RunSummary {
+  if (!run.records.some((r) => r.stage === 'compile') && run.failedStage !== 'compile') return run;
+  const stage = (name: StageName): StageName => (name === 'compile' ? 'task' : name);
+  return {
+    ...run,
+    records: run.records.map((r) => ({ ...r, stage: stage(r.stage) })),
+    ...(run.failedStage && { failedStage: stage(run.failedStage) }),
+    ...(run.error && { error: run.error.replace(/^compile: /, 'task: ').replace(/^cancelled during compile:/, 'cancelled during task:') }),
+  };
 }

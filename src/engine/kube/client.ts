@@ -12,6 +12,7 @@ import {
   type RequestContext,
   type ResponseContext,
 } from '@kubernetes/client-node';
+import { StageError } from '../stages/stage.js';
 import type { LoadedKubeConfig } from './kubeconfig.js';
 
 /**
@@ -101,4 +102,29 @@ function parseBody(body: unknown): { message?: string; reason?: string } | undef
     }
   }
   return body && typeof body === 'object' ? (body as { message?: string }) : undefined;
+}
+
+/** Turn an API failure into a StageError that says what went wrong and where. */
+export function apiFailure(err: unknown, c: KubeClient, doing: string): StageError {
+  if (err instanceof StageError) return err;
+  const code = statusCode(err);
+  if (code === 404) {
+    return new StageError(`Cannot ${doing}: it does not exist (context ${c.context}).`, {
+      hint: 'Apply the workload manifests first (kubectl apply -f …), or fix services.<name>.deploy.workload / namespace.',
+      cause: err,
+    });
+  }
+  if (code === 403) {
+    return new StageError(`Cannot ${doing}: the API server refused it (${describeApiError(err)}).`, {
+      hint: `Your kubeconfig user lacks RBAC permission in context ${c.context}.`,
+      cause: err,
+    });
+  }
+  if (isUnreachable(err)) {
+    return new StageError(`Cannot reach the Kubernetes API at ${c.server} (context ${c.context}): ${describeApiError(err)}.`, {
+      hint: `Is the cluster running? Try: kubectl --context ${c.context} get nodes`,
+      cause: err,
+    });
+  }
+  return new StageError(`Cannot ${doing}: ${describeApiError(err)}.`, { cause: err });
 }

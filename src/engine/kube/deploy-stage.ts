@@ -1,10 +1,9 @@
 import { PatchStrategy, type V1Pod } from '@kubernetes/client-node';
 import { StageError, type Stage, type StageContext } from '../stages/stage.js';
-import { statusCode, type KubeClient } from './client.js';
+import { apiFailure, statusCode, type KubeClient } from './client.js';
 import { contextAllowed, refusedContextError } from './kubeconfig.js';
 import { RESTARTED_AT, type Baseline, type CurrentPod } from './rollout.js';
 import {
-  apiFailure,
   label,
   parseWorkload,
   patchWorkload,

@@ -1,5 +1,6 @@
 import type { ResolvedConfig } from '../config/resolved.js';
 import { StageError, type DoctorCheck, type DoctorResult } from '../stages/stage.js';
+import { canExec } from '../live/access.js';
 import { describeApiError, KubeClient } from './client.js';
 import { contextAllowed, loadKubeConfig, type KubeConfigEnv } from './kubeconfig.js';
 import { label, parseWorkload, pickContainer, resolveWorkload } from './workload.js';
@@ -73,6 +74,29 @@ export function createKubeDoctorChecks(where: KubeConfigEnv, timeoutMs = 3000): 
             results.push({ check: 'workloads', service: s.name, status: 'ok', message: `${label(w)} in ${w.namespace}, container ${container}` });
           } catch (err) {
             results.push({ check: 'workloads', service: s.name, status: 'fail', message: (err as Error).message });
+          }
+        }
+        return results;
+      },
+    },
+    {
+      name: 'live update',
+      async run(config) {
+        const c = tryClient(config);
+        const services = Object.values(config.services).filter((s) => s.deploy && s.live);
+        if (!(c instanceof KubeClient)) return [];
+        const results: DoctorResult[] = [];
+        for (const s of services) {
+          const ns = s.deploy!.namespace;
+          try {
+            const access = await canExec(c.loaded.kc, ns);
+            results.push(
+              access.allowed
+                ? { check: 'live update', service: s.name, status: 'ok', message: `may exec into pods in ${ns} (pods/exec)` }
+                : { check: 'live update', service: s.name, status: 'warn', message: `may not exec into pods in ${ns} (create pods/exec is denied${access.reason ? `: ${access.reason}` : ''}); live updates will fall back to a full rollout` },
+            );
+          } catch (err) {
+            results.push({ check: 'live update', service: s.name, status: 'warn', message: `could not ask whether exec into pods in ${ns} is allowed: ${describeApiError(err)}` });
           }
         }
         return results;

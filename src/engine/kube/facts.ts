@@ -1,8 +1,7 @@
 import type { V1Node } from '@kubernetes/client-node';
 import { parse as parseYaml } from 'yaml';
 import type { ClusterFacts } from '../stages/stage.js';
-import { statusCode, type KubeClient } from './client.js';
-import { apiFailure } from './workload.js';
+import { apiFailure, statusCode, type KubeClient } from './client.js';
 
 /**
  * What the image stages need to know about the cluster, read from the API: the KEP-1755

@@ -1,6 +1,6 @@
 import type { ResolvedConfig } from '../config/resolved.js';
 import type { ClusterFacts, ClusterFactsProvider, StageContext, StageSet } from '../stages/stage.js';
-import type { LogLine } from '../types.js';
+import type { LogLine, PodSummary } from '../types.js';
 import { KubeClient } from './client.js';
 import { createDeployStage } from './deploy-stage.js';
 import { createKubeDoctorChecks } from './doctor.js';
@@ -8,8 +8,8 @@ import { readClusterFacts } from './facts.js';
 import { ServiceFollowers } from './followers.js';
 import { loadKubeConfig } from './kubeconfig.js';
 import { createReadyStage } from './ready-stage.js';
-import type { Baseline } from './rollout.js';
-import type { RetryPolicy } from './watcher.js';
+import { summarizePod, type Baseline } from './rollout.js';
+import type { RetryPolicy } from './list-watch.js';
 
 /**
  * The Kubernetes integration: deploy + ready stages, cluster facts for the image stages, doctor
@@ -22,6 +22,8 @@ import type { RetryPolicy } from './watcher.js';
 export interface KubeStagesOptions {
   /** Where pod log lines go after ready (stage "pod"); default: the ready stage's ctx.log. */
   logSink?(line: LogLine): void;
+  /** Where the ready pods of a service are reported (readiness, restarts). */
+  podSink?(service: string, pods: PodSummary[]): void;
   /** Environment for KUBECONFIG and the home folder (tests); default: the process's. */
   env?: NodeJS.ProcessEnv;
   homeDir?: string;
@@ -65,6 +67,7 @@ export function createKubeStages(config: ResolvedConfig, opts: KubeStagesOptions
         });
         followers.set(service.name, f);
       }
+      opts.podSink?.(service.name, pods.map(summarizePod));
       f.update(service, client, b, pods).catch((err: Error) => ctx.log(`log streaming / port-forward: ${err.message}`, 'warn'));
     },
     ...(opts.watchRetry && { watchRetry: opts.watchRetry }),

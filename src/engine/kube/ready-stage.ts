@@ -4,7 +4,7 @@ import type { KubeClient } from './client.js';
 import { formatMs } from './diagnose.js';
 import type { Baseline } from './rollout.js';
 import { waitForRollout } from './wait-ready.js';
-import type { RetryPolicy } from './watcher.js';
+import type { RetryPolicy } from './list-watch.js';
 import { label, parseWorkload, pickContainer, podName, podSelector, resolveWorkload } from './workload.js';
 
 /**

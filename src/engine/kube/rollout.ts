@@ -1,11 +1,14 @@
 import type { V1ContainerStatus, V1DaemonSet, V1Deployment, V1Pod, V1StatefulSet } from '@kubernetes/client-node';
 import { desiredReplicas, podUid, type WorkloadKind, type WorkloadObject } from './workload.js';
+import type { PodSummary } from '../types.js';
 
 /**
  * Pure rollout arithmetic: is the rollout finished, and is any new pod in a state that will not fix
- * itself. "Finished" combines what `kubectl rollout status` checks on the workload status with
- * what Tightloop needs on top: every pod not of the new version is gone (not merely terminating)
- * and the wanted number of new-version pods is Ready.
+ * itself. "Finished" means what `kubectl rollout status` means (observedGeneration caught up,
+ * updated == desired, available updated == desired, no old replica still counted), checked on
+ * the pods too: the wanted number of new-version pods is Ready and no old pod is active. A pod
+ * with a deletionTimestamp is not active: a real API server keeps it listed for its grace period
+ * (seconds) while the new version already serves, and waiting for it made "ready" 2–4 s late.
  *
  * "New version" is described by what deploy changed (the image, the restartedAt annotation, or the
  * pods it deleted) rather than by which pods existed before: after a rollback to a template the
@@ -60,13 +63,14 @@ export function assess(kind: WorkloadKind, workload: WorkloadObject, pods: V1Pod
   const desired = desiredReplicas(kind, workload);
   const statusDone = statusComplete(kind, workload, baseline.generation);
   const isNew = (p: V1Pod) => isCurrentPod(p, baseline) && isCurrentRevision(kind, workload, p);
-  // Terminating pods count as old even when they match: ready means they are gone.
-  const oldLeft = pods.filter((p) => !isNew(p) || p.metadata?.deletionTimestamp);
-  const newPods = pods.filter((p) => isNew(p) && !p.metadata?.deletionTimestamp);
+  const terminating = (p: V1Pod) => !!p.metadata?.deletionTimestamp;
+  // Old pods still serving: what rollout status counts as "old replicas pending termination".
+  const oldLeft = pods.filter((p) => !isNew(p) && !terminating(p));
+  const newPods = pods.filter((p) => isNew(p) && !terminating(p));
   const readyNew = newPods.filter(isPodReady);
   const done = statusDone && oldLeft.length === 0 && readyNew.length >= desired;
   const parts = [`${Math.min(readyNew.length, desired)}/${desired} new pod${desired === 1 ? '' : 's'} ready`];
-  if (oldLeft.length) parts.push(`${oldLeft.length} old pod${oldLeft.length === 1 ? '' : 's'} still running or terminating`);
+  if (oldLeft.length) parts.push(`${oldLeft.length} old pod${oldLeft.length === 1 ? '' : 's'} still running`);
   if (!statusDone && readyNew.length >= desired) parts.push('waiting for the controller to report the rollout');
   return { done, desired, newPods, readyNew, oldLeft, statusDone, summary: parts.join(', ') };
 }
@@ -110,6 +114,12 @@ export function deadlineExceeded(kind: WorkloadKind, w: WorkloadObject): string 
   if (kind !== 'deployment') return undefined;
   const c = (w as V1Deployment).status?.conditions?.find((x) => x.type === 'Progressing');
   return c?.status === 'False' && c.reason === 'ProgressDeadlineExceeded' ? (c.message ?? 'progress deadline exceeded') : undefined;
+}
+
+/** What an editor shows of a pod: name, readiness, restarts, phase. */
+export function summarizePod(p: V1Pod): PodSummary {
+  const restarts = (p.status?.containerStatuses ?? []).reduce((sum, c) => sum + (c.restartCount ?? 0), 0);
+  return { name: p.metadata?.name ?? '?', ready: isPodReady(p), restarts, phase: p.status?.phase ?? 'Unknown' };
 }
 
 export function isPodReady(p: V1Pod): boolean {

@@ -3,7 +3,7 @@ import { StageError } from '../stages/stage.js';
 import { describeApiError, type KubeClient } from './client.js';
 import { diagnose, formatMs, type EvidenceSource } from './diagnose.js';
 import { assess, deadlineExceeded, fatalProblem, type Assessment, type Baseline } from './rollout.js';
-import { ListWatch, type RetryPolicy } from './watcher.js';
+import { ListWatch, type RetryPolicy } from './list-watch.js';
 import { collectionPath, label, listWorkloads, type WorkloadObject } from './workload.js';
 
 /**

@@ -1,6 +1,6 @@
 import type { V1DaemonSet, V1Deployment, V1LabelSelector, V1Pod, V1StatefulSet } from '@kubernetes/client-node';
 import { StageError } from '../stages/stage.js';
-import { describeApiError, isUnreachable, statusCode, type KubeClient } from './client.js';
+import { apiFailure, type KubeClient } from './client.js';
 
 /**
  * Workload addressing: `deployment/api` or `deployment:app=api` (a label selector on the workload
@@ -88,31 +88,6 @@ export async function resolveWorkload(c: KubeClient, ref: WorkloadRef, signal: A
   } catch (err) {
     throw apiFailure(err, c, `read ${label(ref)} in namespace ${ref.namespace}`);
   }
-}
-
-/** Turn an API failure into a StageError that says what went wrong and where. */
-export function apiFailure(err: unknown, c: KubeClient, doing: string): StageError {
-  if (err instanceof StageError) return err;
-  const code = statusCode(err);
-  if (code === 404) {
-    return new StageError(`Cannot ${doing}: it does not exist (context ${c.context}).`, {
-      hint: 'Apply the workload manifests first (kubectl apply -f …), or fix services.<name>.deploy.workload / namespace.',
-      cause: err,
-    });
-  }
-  if (code === 403) {
-    return new StageError(`Cannot ${doing}: the API server refused it (${describeApiError(err)}).`, {
-      hint: `Your kubeconfig user lacks RBAC permission in context ${c.context}.`,
-      cause: err,
-    });
-  }
-  if (isUnreachable(err)) {
-    return new StageError(`Cannot reach the Kubernetes API at ${c.server} (context ${c.context}): ${describeApiError(err)}.`, {
-      hint: `Is the cluster running? Try: kubectl --context ${c.context} get nodes`,
-      cause: err,
-    });
-  }
-  return new StageError(`Cannot ${doing}: ${describeApiError(err)}.`, { cause: err });
 }
 
 /** The pods' label selector as the API wants it in ?labelSelector=. */

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Runnable } from '../config/resolved.js';
-import type { EngineEvent, RunSummary, RunTrigger, StageName } from '../types.js';
+import type { EngineEvent, HoldReason, RunSummary, RunTrigger, StageName } from '../types.js';
 import { Semaphore } from './semaphore.js';
 
 export interface SchedulerOptions {
@@ -39,6 +39,8 @@ interface Slot {
   pending?: Pending;
   /** True while the pending run waits for dependencies or a parallelism permit. */
   starting: boolean;
+  /** Why the queued run (or a manual node with news) is not running yet. */
+  waiting?: HoldReason;
   last?: RunSummary;
   idleWaiters: (() => void)[];
 }
@@ -54,8 +56,13 @@ const REASON_RANK: Record<RunTrigger['reason'], number> = { initial: 0, dependen
 export class Scheduler {
   private readonly slots = new Map<string, Slot>();
   private readonly permits: Semaphore;
-  /** In watch mode a successful run also triggers what depends on it. */
-  cascade = false;
+  /**
+   * In watch mode a successful run also triggers what depends on it: every auto node, or only
+   * the named ones (`watch a b`).
+   */
+  cascade: false | 'all' | ReadonlySet<string> = false;
+  /** After close (engine dispose) nothing starts any more. */
+  private closed = false;
 
   constructor(private readonly options: SchedulerOptions) {
     this.permits = new Semaphore(options.parallelism);
@@ -65,6 +72,7 @@ export class Scheduler {
   request(name: string, trigger: RunTrigger, options: RequestOptions = {}): Promise<RunSummary> {
     const slot = this.slot(name);
     const node = this.options.nodes.get(name)!;
+    if (this.closed) return Promise.resolve(notRun(name, trigger, 'cancelled', 'not run: Tightloop is shutting down'));
     const done = new Promise<RunSummary>((resolve) => {
       if (slot.pending) {
         mergeInto(slot.pending, trigger, options);
@@ -80,6 +88,7 @@ export class Scheduler {
       }
     });
     this.options.emit({ type: 'run-queued', service: name, trigger });
+    if (slot.running) this.hold(name, slot, { kind: 'running', message: 'waiting for the current run to finish' });
     const isChange = trigger.reason === 'watch' || trigger.reason === 'save';
     if (slot.running && isChange && node.kind === 'service' && node.onChange === 'restart' && slot.running.stage === 'compile') {
       slot.running.controller.abort(new Error('superseded by a newer change'));
@@ -94,12 +103,25 @@ export class Scheduler {
     if (running) running.stage = stage;
   }
 
+  /** Cancels the running run and removes the queued one, wherever it waits (dependency, slot, settle). */
   cancel(name?: string): void {
     for (const [slotName, slot] of this.slots) {
       if (name !== undefined && slotName !== name) continue;
-      if (slot.pending && !slot.starting) this.finishWithout(slotName, slot, 'cancelled', 'cancelled by user before it started');
+      if (slot.pending) this.finishWithout(slotName, slot, 'cancelled', 'cancelled by user before it started');
       slot.running?.controller.abort(new Error('cancelled by user'));
     }
+  }
+
+  /** Engine dispose: cancel everything and never start anything again. */
+  close(): void {
+    this.closed = true;
+    this.cascade = false;
+    this.cancel();
+  }
+
+  /** Why the service's queued run waits, if it does. */
+  holdReason(name: string): HoldReason | undefined {
+    return this.slots.get(name)?.waiting;
   }
 
   isBusy(name?: string): boolean {
@@ -132,32 +154,52 @@ export class Scheduler {
   private async pump(name: string): Promise<void> {
     const slot = this.slot(name);
     if (slot.running || slot.starting || !slot.pending) return;
+    const pending = slot.pending;
     slot.starting = true;
     const node = this.options.nodes.get(name)!;
+    // Cancel (or close) ends a queued run by taking it out of the slot; check after every wait.
+    const gone = () => this.closed || slot.pending !== pending;
+    const giveUp = () => {
+      slot.starting = false;
+      if (slot.pending && !this.closed) void this.pump(name);
+      else if (slot.pending) this.finishWithout(name, slot, 'cancelled', 'not run: Tightloop is shutting down');
+      else this.wakeIdle(slot);
+    };
 
+    // Independent dependencies run side by side (up to the parallelism limit), not in turn.
+    const busy = node.dependsOn.filter((dep) => this.slot(dep).running || this.slot(dep).pending || (!this.slot(dep).last && pending.withDependencies));
+    if (busy.length) this.hold(name, slot, { kind: 'dependency', on: busy, message: `waiting for ${busy.length === 1 ? 'dependency' : 'dependencies'} ${busy.map((d) => `"${d}"`).join(', ')}` });
+    await Promise.all(
+      node.dependsOn.map(async (dep) => {
+        const depSlot = this.slot(dep);
+        if (depSlot.running || depSlot.pending) await this.whenIdle(dep);
+        else if (!depSlot.last && pending.withDependencies && !gone()) {
+          await this.request(dep, { reason: 'dependency', changedFiles: [] }, { withDependencies: true, force: pending.force });
+        }
+      }),
+    );
+    if (gone()) return giveUp();
     for (const dep of node.dependsOn) {
-      const depSlot = this.slot(dep);
-      if (depSlot.running || depSlot.pending) await this.whenIdle(dep);
-      else if (!depSlot.last && slot.pending?.withDependencies) {
-        await this.request(dep, { reason: 'dependency', changedFiles: [] }, { withDependencies: true, force: slot.pending.force });
-      }
-      const last = depSlot.last;
+      const last = this.slot(dep).last;
       if (last && last.status !== 'ok') {
         slot.starting = false;
         this.finishWithout(name, slot, 'failed', `not run: dependency "${dep}" ${last.status === 'cancelled' ? 'was cancelled' : 'failed'}`);
         return;
       }
     }
-    if (slot.pending?.followUp) await this.settle(name);
+    if (pending.followUp) {
+      this.hold(name, slot, { kind: 'settle', message: 'waiting for changes to settle' });
+      await this.settle(name, gone);
+      if (gone()) return giveUp();
+    }
+    if (!this.permits.free) this.hold(name, slot, { kind: 'parallelism', message: `waiting for a parallelism slot (${this.options.parallelism} in use)` });
     await this.permits.acquire();
-    const pending = slot.pending;
-    if (!pending) {
-      // Cancelled while waiting for a permit.
-      slot.starting = false;
+    if (gone()) {
       this.permits.release();
-      return;
+      return giveUp();
     }
     slot.pending = undefined;
+    slot.waiting = undefined;
     const controller = new AbortController();
     slot.running = { controller };
     slot.starting = false;
@@ -176,19 +218,27 @@ export class Scheduler {
     }
     slot.last = summary;
     for (const resolve of pending.waiters) resolve(summary);
-    if (summary.status === 'ok' && this.cascade && didWork(summary)) this.triggerDependents(name);
-    if (slot.pending) void this.pump(name);
+    if (summary.status === 'ok' && this.cascade && !this.closed && didWork(summary)) this.triggerDependents(name);
+    if (slot.pending && !this.closed) void this.pump(name);
+    else if (slot.pending) this.finishWithout(name, slot, 'cancelled', 'not run: Tightloop is shutting down');
     else this.wakeIdle(slot);
   }
 
+  /** Records and reports why a queued run is not running yet (Tilt's hold reasons). */
+  private hold(name: string, slot: Slot, reason: HoldReason): void {
+    if (slot.waiting?.message === reason.message) return;
+    slot.waiting = reason;
+    this.options.emit({ type: 'run-waiting', service: name, reason });
+  }
+
   /** Waits until the service's files have been quiet for `settleMs` (bounded: at most 10 s). */
-  private async settle(name: string): Promise<void> {
+  private async settle(name: string, gone: () => boolean): Promise<void> {
     const settleMs = this.options.settleMs ?? 0;
     const deadline = Date.now() + 10_000;
     for (;;) {
       const last = this.options.lastActivity?.(name);
       const quietFor = last === undefined ? Infinity : Date.now() - last;
-      if (quietFor >= settleMs || Date.now() >= deadline) return;
+      if (quietFor >= settleMs || Date.now() >= deadline || gone()) return;
       await new Promise((r) => setTimeout(r, settleMs - quietFor));
     }
   }
@@ -196,7 +246,13 @@ export class Scheduler {
   private triggerDependents(name: string): void {
     for (const node of this.options.nodes.values()) {
       if (!node.dependsOn.includes(name)) continue;
-      if (node.kind === 'service' && node.trigger === 'manual') continue;
+      if (this.cascade !== 'all' && this.cascade && !this.cascade.has(node.name)) continue;
+      if (node.trigger === 'manual') {
+        // Runs only when asked (a 300-second load test must not fire on every save); say so.
+        const slot = this.slot(node.name);
+        if (!slot.pending && !slot.running) this.hold(node.name, slot, { kind: 'manual', message: `"${name}" was rebuilt; trigger: manual, run it when you want` });
+        continue;
+      }
       void this.request(node.name, { reason: 'dependency', changedFiles: [] });
     }
   }
@@ -206,18 +262,8 @@ export class Scheduler {
     const pending = slot.pending;
     if (!pending) return;
     slot.pending = undefined;
-    const now = Date.now();
-    const summary: RunSummary = {
-      service: name,
-      runId: `${now.toString(36)}-skip`,
-      status,
-      startedAt: now,
-      durationMs: 0,
-      trigger: pending.trigger,
-      records: [],
-      failedStage: 'trigger',
-      error,
-    };
+    slot.waiting = undefined;
+    const summary = notRun(name, pending.trigger, status, error);
     slot.last = summary;
     this.options.emit({ type: 'run-finished', summary });
     for (const resolve of pending.waiters) resolve(summary);
@@ -228,6 +274,11 @@ export class Scheduler {
     const waiters = slot.idleWaiters.splice(0);
     for (const wake of waiters) wake();
   }
+}
+
+function notRun(service: string, trigger: RunTrigger, status: 'failed' | 'cancelled', error: string): RunSummary {
+  const now = Date.now();
+  return { service, runId: `${now.toString(36)}-skip`, status, startedAt: now, durationMs: 0, trigger, records: [], failedStage: 'trigger', error };
 }
 
 function internalFailure(service: string, runId: string, trigger: RunTrigger, error: unknown): RunSummary {

@@ -5,6 +5,11 @@ export class Semaphore {
 
   constructor(private readonly limit: number) {}
 
+  /** A permit is available right now (acquire would not wait). */
+  get free(): boolean {
+    return this.active < this.limit;
+  }
+
   async acquire(): Promise<void> {
     if (this.active < this.limit) {
       this.active++;

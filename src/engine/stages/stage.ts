@@ -74,7 +74,13 @@ export interface StageContext {
 export class StageError extends Error {
   constructor(
     message: string,
-    readonly options: { hint?: string; evidence?: string[]; cause?: unknown } = {},
+    readonly options: {
+      hint?: string;
+      evidence?: string[];
+      /** The evidence lines are the stage's own output, already streamed as log lines (not logged again). */
+      evidenceLogged?: boolean;
+      cause?: unknown;
+    } = {},
   ) {
     super(message);
     this.name = 'StageError';

@@ -1,10 +1,11 @@
 import type { Stats } from 'node:fs';
-import { chmod, copyFile, link, lstat, mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, copyFile, link, lstat, mkdir, readdir, readFile, rename, rm, rmdir, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { formatBytes } from '../config/duration.js';
 import { hashFile, sha256 } from '../hash.js';
 import type { Stage, StageContext, StageResult, StagedFile } from '../stages/stage.js';
 import { StageError } from '../stages/stage.js';
+import { ensureStateFolder, STATE_DIR_NAME } from '../state-dir.js';
 
 /** What we remember per staged file, so an unchanged artifact is neither copied nor re-hashed. */
 interface ManifestEntry extends StagedFile {
@@ -14,10 +15,11 @@ interface ManifestEntry extends StagedFile {
 }
 type Manifest = Record<string, ManifestEntry>;
 
-const signature = (info: Stats) => `${info.ino}:${info.size}:${info.mtimeMs}:${info.mode}`;
+// ctime too: `cp -p` and `rsync -t` put mtime back after a same-size write, but no tool can set ctime.
+const signature = (info: Stats) => `${info.ino}:${info.size}:${info.mtimeMs}:${info.ctimeMs}:${info.mode}`;
 
 export function manifestFile(root: string, service: string): string {
-  return path.join(root, '.tightloop', 'state', `${service}.staging.json`);
+  return path.join(root, STATE_DIR_NAME, 'state', `${service}.staging.json`);
 }
 
 /**
@@ -71,7 +73,11 @@ export const stagingStage: Stage = {
     if (changed.length > 0 || stale.length > 0) {
       bytes = await swapIn(ctx, spec.dir, next, changed);
     }
-    await mkdir(path.dirname(manifestPath), { recursive: true });
+    // The folder is the image's build context: anything besides the declared files (left by an
+    // earlier config, a lost manifest, a copy cut short, a hand-made file) would ship. Remove it.
+    const strays = await removeStrays(spec.dir, new Set(Object.keys(next)));
+    if (strays.length) ctx.log(`removed ${strays.length} stray file(s) from ${spec.dir}: ${strays.slice(0, 5).join(', ')}${strays.length > 5 ? '…' : ''}`, 'info');
+    await ensureStateFolder(ctx.config.root, path.dirname(manifestPath));
     await writeFile(manifestPath, JSON.stringify(next));
 
     const stagedFiles: StagedFile[] = Object.values(next)
@@ -180,6 +186,36 @@ async function swapPaths(ctx: StageContext, dir: string): Promise<{ building: st
   const parked = await stat(paths.old).catch(() => undefined);
   if (parked && !(await stat(dir).catch(() => undefined))) await rename(paths.old, dir);
   return paths;
+}
+
+/** Removes every file (and then empty folder) below `dir` that is not one of `keep` (paths relative to dir). */
+async function removeStrays(dir: string, keep: Set<string>): Promise<string[]> {
+  const removed: string[] = [];
+  const entries = await readdir(dir, { recursive: true, withFileTypes: true }).catch(() => []);
+  for (const entry of entries) {
+    if (entry.isDirectory()) continue;
+    const absolute = path.join(entry.parentPath, entry.name);
+    const relative = path.relative(dir, absolute).split(path.sep).join('/');
+    if (keep.has(relative)) continue;
+    await removeWithEmptyParents(absolute, dir);
+    removed.push(relative);
+  }
+  // Folders left empty by an earlier config (deepest first).
+  const folders = entries.filter((e) => e.isDirectory()).map((e) => path.join(e.parentPath, e.name));
+  for (const folder of folders.sort((a, b) => b.length - a.length)) await rmdir(folder).catch(() => {});
+  return removed;
+}
+
+/** Removes a file and then each parent folder that became empty, up to (not including) `root`. */
+async function removeWithEmptyParents(file: string, root: string): Promise<void> {
+  await rm(file, { force: true });
+  for (let dir = path.dirname(file); dir !== root && dir.startsWith(root); dir = path.dirname(dir)) {
+    try {
+      await rmdir(dir);
+    } catch {
+      return; // not empty (or gone): stop climbing
+    }
+  }
 }
 
 async function readManifest(file: string): Promise<Manifest> {

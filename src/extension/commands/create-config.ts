@@ -3,6 +3,7 @@ import type { Tightloop } from '../ctx.js';
 import { Cancelled, UserError } from '../errors.js';
 import { generateConfig, type FoundFile } from '../model/config-generator.js';
 import type { TightloopCommand } from './index.js';
+import { l10n } from '../l10n.js';
 
 const PROJECT_FILES = '**/{Cargo.toml,go.mod,Dockerfile}';
 const MANIFESTS = '**/{k8s,kubernetes,deploy,deployment,manifests,kube,.k8s}/**/*.{yaml,yml}';
@@ -21,7 +22,7 @@ export const createConfig: TightloopCommand = {
     const target = vscode.Uri.joinPath(folder.uri, 'tightloop.yaml');
     if (await exists(target)) {
       await vscode.window.showTextDocument(target);
-      throw new UserError(`${vscode.workspace.asRelativePath(target)} already exists; opened it.`);
+      throw new UserError(l10n.t('{0} already exists; opened it.', vscode.workspace.asRelativePath(target)));
     }
     const found = await collect(folder);
     const generated = generateConfig(found);
@@ -29,8 +30,8 @@ export const createConfig: TightloopCommand = {
     for (const note of generated.notes) tl.output.info(`create config: ${note}`);
     await vscode.window.showTextDocument(target, { preview: false });
     void vscode.window.showInformationMessage(
-      `Tightloop: wrote tightloop.yaml with ${generated.services.length} service(s): ${generated.services.join(', ')}. Review it, then save to start.`,
-      'Show Details',
+      l10n.t('Tightloop: wrote tightloop.yaml with {0} service(s): {1}. Review it, then save to start.', generated.services.length, generated.services.join(', ')),
+      l10n.t('Show Details'),
     ).then((choice) => choice && tl.output.show());
     await tl.discover();
     return target.fsPath;
@@ -39,9 +40,9 @@ export const createConfig: TightloopCommand = {
 
 async function chooseFolder(): Promise<vscode.WorkspaceFolder> {
   const folders = vscode.workspace.workspaceFolders ?? [];
-  if (folders.length === 0) throw new UserError('Open a folder first: tightloop.yaml lives at the root of your project.');
+  if (folders.length === 0) throw new UserError(l10n.t('Open a folder first: tightloop.yaml lives at the root of your project.'));
   if (folders.length === 1) return folders[0]!;
-  const picked = await vscode.window.showWorkspaceFolderPick({ placeHolder: 'Folder for tightloop.yaml' });
+  const picked = await vscode.window.showWorkspaceFolderPick({ placeHolder: l10n.t('Folder for tightloop.yaml') });
   if (!picked) throw new Cancelled();
   return picked;
 }

@@ -4,14 +4,19 @@ import { isCancellation, UserError } from '../errors.js';
 import { cancelRun } from './cancel-run.js';
 import { createConfig } from './create-config.js';
 import { openConfig } from './open-config.js';
+import { openDocs } from './open-docs.js';
+import { openPortForward } from './open-port-forward.js';
 import { rebuildAll } from './rebuild-all.js';
 import { rebuildCurrentFile } from './rebuild-current-file.js';
 import { rebuildService } from './rebuild-service.js';
 import { runDoctor } from './run-doctor.js';
 import { runTask } from './run-task.js';
+import { setTriggerAuto } from './set-trigger-auto.js';
+import { setTriggerManual } from './set-trigger-manual.js';
 import { showLogs } from './show-logs.js';
 import { showStageTimings } from './show-stage-timings.js';
 import { toggleAutoRebuild } from './toggle-auto-rebuild.js';
+import { l10n } from '../l10n.js';
 
 export interface TightloopCommand {
   id: string;
@@ -30,6 +35,10 @@ export const COMMANDS: TightloopCommand[] = [
   showLogs,
   createConfig,
   openConfig,
+  openPortForward,
+  setTriggerManual,
+  setTriggerAuto,
+  openDocs,
 ];
 
 /**
@@ -47,13 +56,13 @@ export function registerCommands(tl: Tightloop): vscode.Disposable[] {
         if (isCancellation(error)) return undefined;
         if (error instanceof UserError) {
           tl.output.warn(`${command.id}: ${error.message}`);
-          const choice = await vscode.window.showWarningMessage(`Tightloop: ${error.message}`, ...error.actions.map((a) => a.title));
+          const choice = await vscode.window.showWarningMessage(l10n.t('Tightloop: {0}', error.message), ...error.actions.map((a) => a.title));
           const action = error.actions.find((a) => a.title === choice);
           if (action) await vscode.commands.executeCommand(action.command, ...(action.arguments ?? []));
           return undefined;
         }
         tl.output.error(error instanceof Error ? error : new Error(String(error)));
-        void vscode.window.showErrorMessage(`Tightloop: ${(error as Error)?.message ?? String(error)}`, 'Show Logs').then((choice) => {
+        void vscode.window.showErrorMessage(l10n.t('Tightloop: {0}', (error as Error)?.message ?? String(error)), l10n.t('Show Logs')).then((choice) => {
           if (choice) tl.output.show();
         });
         return undefined;

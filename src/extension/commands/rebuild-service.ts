@@ -3,21 +3,24 @@ import { formatAgo, formatMs } from '../../shared/format.js';
 import type { Tightloop } from '../ctx.js';
 import { Cancelled } from '../errors.js';
 import type { ServiceEntry } from '../model/run-model.js';
+import { nameArg } from './args.js';
 import type { TightloopCommand } from './index.js';
+import { l10n } from '../l10n.js';
 
 /** Rebuild Service…: a quick pick with each service's last result and when; or a name argument. */
 export const rebuildService: TightloopCommand = {
   id: 'tightloop.rebuildService',
   async run(tl: Tightloop, name?: unknown) {
     await tl.engineReady();
-    const chosen = typeof name === 'string' ? [name] : await pick(tl);
+    const given = nameArg(name);
+    const chosen = given ? [given] : await pick(tl);
     return tl.rebuild(chosen);
   },
 };
 
 async function pick(tl: Tightloop): Promise<string[]> {
   const items = tl.model.services().map((entry) => ({ label: `${icon(entry)} ${entry.name}`, description: describe(entry), detail: failure(entry), name: entry.name }));
-  const picked = await vscode.window.showQuickPick(items, { title: 'Tightloop: Rebuild Service', placeHolder: 'Service to rebuild (compile → stage → image → push → deploy → ready)', matchOnDescription: true, canPickMany: false });
+  const picked = await vscode.window.showQuickPick(items, { title: l10n.t('Tightloop: Rebuild Service'), placeHolder: l10n.t('Service to rebuild (compile → stage → image → push → deploy → ready)'), matchOnDescription: true, canPickMany: false });
   if (!picked) throw new Cancelled();
   return [picked.name];
 }
@@ -30,14 +33,14 @@ export function icon(entry: ServiceEntry): string {
 
 export function describe(entry: ServiceEntry, now = Date.now()): string {
   const parts: string[] = [];
-  if (entry.live) parts.push(`running${entry.live.stage ? ` ${entry.live.stage}` : ''} for ${formatMs(now - entry.live.startedAt)}`);
+  if (entry.live) parts.push(entry.live.stage ? l10n.t('running {0} for {1}', entry.live.stage, formatMs(now - entry.live.startedAt)) : l10n.t('running for {0}', formatMs(now - entry.live.startedAt)));
   else if (entry.last) {
     const last = entry.last;
-    const result = last.status === 'ok' ? `ok in ${formatMs(last.durationMs)}` : last.status === 'failed' ? `failed at ${last.failedStage ?? 'run'}` : 'cancelled';
+    const result = last.status === 'ok' ? l10n.t('ok in {0}', formatMs(last.durationMs)) : last.status === 'failed' ? l10n.t('failed at {0}', last.failedStage ?? 'run') : l10n.t('cancelled');
     parts.push(`${result} · ${formatAgo(last.startedAt + last.durationMs, now)}`);
-  } else parts.push('not run yet');
-  if (entry.pending.length) parts.push(`changes pending (${entry.pending.length})`);
-  if (entry.manual) parts.push('manual');
+  } else parts.push(l10n.t('not run yet'));
+  if (entry.pending.length) parts.push(l10n.t('changes pending ({0})', entry.pending.length));
+  if (entry.manual) parts.push(l10n.t('manual'));
   return parts.join(' · ');
 }
 

@@ -1,6 +1,7 @@
 import * as vscode from 'vscode';
 import type { Tightloop } from '../ctx.js';
 import type { TightloopCommand } from './index.js';
+import { l10n } from '../l10n.js';
 
 /** Checks config, tools, Docker, registry and cluster; the report goes to the log. */
 export const runDoctor: TightloopCommand = {
@@ -8,7 +9,7 @@ export const runDoctor: TightloopCommand = {
   async run(tl: Tightloop) {
     const engine = await tl.engineReady();
     const results = await vscode.window.withProgress(
-      { location: vscode.ProgressLocation.Notification, title: 'Tightloop: running doctor…', cancellable: true },
+      { location: vscode.ProgressLocation.Notification, title: l10n.t('Tightloop: running doctor…'), cancellable: true },
       (_progress, token) => {
         const controller = new AbortController();
         token.onCancellationRequested(() => controller.abort(new Error('cancelled')));
@@ -25,12 +26,12 @@ export const runDoctor: TightloopCommand = {
     const failed = results.filter((r) => r.status === 'fail');
     const warned = results.filter((r) => r.status === 'warn');
     const summary = failed.length
-      ? `${failed.length} check(s) failed: ${failed.map((r) => r.check).join(', ')}`
+      ? l10n.t('{0} check(s) failed: {1}', failed.length, failed.map((r) => r.check).join(', '))
       : warned.length
-        ? `all checks passed, ${warned.length} warning(s)`
-        : `all ${results.length} checks passed`;
+        ? l10n.t('all checks passed, {0} warning(s)', warned.length)
+        : l10n.t('all {0} checks passed', results.length);
     const show = failed.length ? vscode.window.showErrorMessage : warned.length ? vscode.window.showWarningMessage : vscode.window.showInformationMessage;
-    void show(`Tightloop doctor: ${summary}`, 'Show Logs').then((choice) => choice && tl.output.show());
+    void show(l10n.t('Tightloop doctor: {0}', summary), l10n.t('Show Logs')).then((choice) => choice && tl.output.show());
     return results;
   },
 };

@@ -1,11 +1,20 @@
-import type { Diagnostic, EngineEvent, RunSummary, StageName, TimingRecord } from '../../engine/types.js';
+import type { ClusterTarget } from '../../engine/kube/target.js';
+import type { Diagnostic, EngineEvent, PodSummary, RunSummary, StageName, TimingRecord } from '../../engine/types.js';
 import { LogBuffer } from './log-buffer.js';
 
 export interface ServiceEntry {
   name: string;
   kind: 'service' | 'task';
   manual: boolean;
+  /** deploy.workload (e.g. deployment/hello), for services that deploy. */
+  workload?: string;
+  /** deploy.portForwards: 127.0.0.1:local → the workload's remote port. */
+  portForwards?: { local: number; remote: number }[];
+  /** The workload's pods as of its last ready stage (undefined: not known yet). */
+  pods?: PodSummary[];
   queued: boolean;
+  /** What the queued run is for (its trigger: save, watch, dependency…). */
+  queuedFor?: string;
   live?: {
     runId: string;
     startedAt: number;
@@ -16,6 +25,8 @@ export interface ServiceEntry {
   };
   last?: RunSummary;
   pending: string[];
+  /** Why its queued run waits, or why a manual one did not run (the engine's hold reason). */
+  waiting?: string;
   /** Finished runs with at least one stage, oldest first, capped at the history limit. */
   history: RunSummary[];
   diagnostics: Diagnostic[];
@@ -26,12 +37,16 @@ export interface ModelChange {
   /** Services whose history (and thus p50/p95/sparkline) changed. */
   history: Set<string>;
   diagnostics: Set<string>;
+  /** The cluster target (context, namespace) changed. */
+  cluster?: boolean;
 }
 
 export interface ServiceDescriptor {
   name: string;
   kind: 'service' | 'task';
   manual: boolean;
+  workload?: string;
+  portForwards?: { local: number; remote: number }[];
 }
 
 /**
@@ -42,6 +57,8 @@ export class RunModel {
   private readonly entries = new Map<string, ServiceEntry>();
   readonly logs = new LogBuffer();
   private listeners = new Set<(change: ModelChange) => void>();
+  private clusterValue?: ClusterTarget;
+  private generationValue = 0;
 
   constructor(private historyLimit = 50) {}
 
@@ -52,6 +69,7 @@ export class RunModel {
 
   /** A new engine (config loaded or reloaded): start over with its services and their history. */
   reset(services: ServiceDescriptor[], history: Map<string, RunSummary[]> = new Map()): void {
+    this.generationValue++;
     this.entries.clear();
     this.logs.clear();
     for (const s of services) {
@@ -64,9 +82,26 @@ export class RunModel {
   /** Forget everything (no config, untrusted, config error). */
   clear(): void {
     const names = new Set(this.entries.keys());
+    this.generationValue++;
     this.entries.clear();
     this.logs.clear();
-    this.notify({ services: names, history: names, diagnostics: names });
+    this.clusterValue = undefined;
+    this.notify({ services: names, history: names, diagnostics: names, cluster: true });
+  }
+
+  /** Changes whenever the set of services and tasks is replaced (reset, clear): views re-list then. */
+  get generation(): number {
+    return this.generationValue;
+  }
+
+  /** Where deploys go (read from the kubeconfig when the config loads); undefined: not known. */
+  get cluster(): ClusterTarget | undefined {
+    return this.clusterValue;
+  }
+
+  setCluster(target: ClusterTarget | undefined): void {
+    this.clusterValue = target;
+    this.notify({ services: new Set(), history: new Set(), diagnostics: new Set(), cluster: true });
   }
 
   onChange(listener: (change: ModelChange) => void): () => void {
@@ -109,6 +144,7 @@ export class RunModel {
         const entry = this.entries.get(event.service);
         if (!entry) return;
         entry.queued = true;
+        entry.queuedFor = event.trigger.reason;
         change.services.add(entry.name);
         break;
       }
@@ -117,7 +153,9 @@ export class RunModel {
         if (!entry) return;
         entry.live = { runId: event.runId, startedAt: event.startedAt, trigger: event.trigger.reason, records: [] };
         entry.queued = false;
+        entry.queuedFor = undefined;
         entry.pending = [];
+        entry.waiting = undefined;
         this.logs.startRun(entry.name, event.runId);
         change.services.add(entry.name);
         break;
@@ -144,7 +182,11 @@ export class RunModel {
         if (!entry) return;
         if (entry.live?.runId === summary.runId) entry.live = undefined;
         // A run that ended without starting (cancelled while queued, dependency failed) empties the queue.
-        else if (!entry.live) entry.queued = false;
+        else if (!entry.live) {
+          entry.queued = false;
+          entry.queuedFor = undefined;
+          entry.waiting = undefined;
+        }
         entry.last = summary;
         if (summary.records.length > 0) {
           entry.history.push(summary);
@@ -167,10 +209,31 @@ export class RunModel {
         change.services.add(entry.name);
         break;
       }
+      case 'run-waiting': {
+        const entry = this.entries.get(event.service);
+        if (!entry) return;
+        entry.waiting = event.reason.message;
+        change.services.add(entry.name);
+        break;
+      }
       case 'changes-pending': {
         const entry = this.entries.get(event.service);
         if (!entry) return;
         entry.pending = event.changedFiles;
+        change.services.add(entry.name);
+        break;
+      }
+      case 'pods': {
+        const entry = this.entries.get(event.service);
+        if (!entry) return;
+        entry.pods = event.pods;
+        change.services.add(entry.name);
+        break;
+      }
+      case 'trigger-changed': {
+        const entry = this.entries.get(event.service);
+        if (!entry) return;
+        entry.manual = event.trigger === 'manual';
         change.services.add(entry.name);
         break;
       }

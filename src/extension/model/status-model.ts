@@ -1,5 +1,6 @@
 import type { RunSummary, TimingRecord } from '../../engine/types.js';
 import { formatElapsed, formatMs } from '../../shared/format.js';
+import { l10n } from '../l10n.js';
 import type { ServiceEntry } from './run-model.js';
 
 /** Where the extension stands before any run can be pictured. */
@@ -58,7 +59,7 @@ export function statusPicture(input: StatusInput): StatusPicture {
   const { phase } = input;
   const base = { error: false, ticking: false, command: { command: CLICK_COMMAND } };
   if (phase.kind === 'no-config') {
-    return { ...base, kind: 'no-config', text: '$(tools) Tightloop', tooltip: `No \`tightloop.yaml\` in this workspace.\n\n${link('Create Config', 'tightloop.createConfig')}`, command: { command: 'tightloop.createConfig' } };
+    return { ...base, kind: 'no-config', text: '$(tools) Tightloop', tooltip: `${l10n.t('No `tightloop.yaml` in this workspace.')}\n\n${link(l10n.t('Create Config'), 'tightloop.createConfig')}`, command: { command: 'tightloop.createConfig' } };
   }
   if (phase.kind === 'untrusted') {
     return {
@@ -66,26 +67,26 @@ export function statusPicture(input: StatusInput): StatusPicture {
       kind: 'untrusted',
       text: '$(shield) Tightloop',
       tooltip:
-        '**Restricted Mode**: Tightloop runs the commands in `tightloop.yaml` (compile, image builds, deploys), so it runs nothing until you trust this workspace.\n\n' +
-        link('Manage Workspace Trust', 'workbench.trust.manage'),
+        `${l10n.t('**Restricted Mode**: Tightloop runs the commands in `tightloop.yaml` (compile, image builds, deploys), so it runs nothing until you trust this workspace.')}\n\n` +
+        link(l10n.t('Manage Workspace Trust'), 'workbench.trust.manage'),
       command: { command: 'workbench.trust.manage' },
     };
   }
-  if (phase.kind === 'loading') return { ...base, kind: 'loading', text: '$(loading~spin) Tightloop: loading', tooltip: 'Loading `tightloop.yaml`…' };
+  if (phase.kind === 'loading') return { ...base, kind: 'loading', text: `$(loading~spin) ${l10n.t('Tightloop: loading')}`, tooltip: l10n.t('Loading `tightloop.yaml`…') };
   if (phase.kind === 'config-error') {
-    const what = phase.count === 1 ? '1 problem' : `${phase.count} problems`;
+    const what = phase.count === 1 ? l10n.t('1 problem') : l10n.t('{0} problems', phase.count);
     return {
       ...base,
       kind: 'config-error',
       error: true,
-      text: '$(error) Tightloop: config',
-      tooltip: `\`tightloop.yaml\` has ${what}; nothing runs until it is fixed.\n\n${link('Open Config', 'tightloop.openConfig')} · ${link('Show Problems', 'workbench.actions.view.problems')}`,
+      text: `$(error) ${l10n.t('Tightloop: config')}`,
+      tooltip: `${l10n.t('`tightloop.yaml` has {0}; nothing runs until it is fixed.', what)}\n\n${link(l10n.t('Open Config'), 'tightloop.openConfig')} · ${link(l10n.t('Show Problems'), 'workbench.actions.view.problems')}`,
       command: { command: 'tightloop.openConfig' },
     };
   }
 
   const pending = input.services.filter((s) => s.pending.length > 0);
-  const pendingSuffix = pending.length ? ` $(circle-filled) ${pending.length} pending` : '';
+  const pendingSuffix = pending.length ? ` $(circle-filled) ${l10n.t('{0} pending', pending.length)}` : '';
   const running = input.services.filter((s) => s.live);
   if (running.length > 0) {
     const first = running[0]!;
@@ -112,10 +113,10 @@ export function statusPicture(input: StatusInput): StatusPicture {
   const last = picked.last;
   if (last.status === 'failed') {
     const stage = last.failedStage ?? 'run';
-    return { ...base, kind: 'failed', error: true, service: picked.name, text: `$(error) ${picked.name}: ${stage} failed${pendingSuffix}`, tooltip: tooltipFor(picked, input, []) };
+    return { ...base, kind: 'failed', error: true, service: picked.name, text: `$(error) ${l10n.t('{0}: {1} failed', picked.name, stage)}${pendingSuffix}`, tooltip: tooltipFor(picked, input, []) };
   }
   if (last.status === 'cancelled') {
-    return { ...base, kind: 'cancelled', service: picked.name, text: `$(circle-slash) ${picked.name} cancelled${pendingSuffix}`, tooltip: tooltipFor(picked, input, []) };
+    return { ...base, kind: 'cancelled', service: picked.name, text: `$(circle-slash) ${l10n.t('{0} cancelled', picked.name)}${pendingSuffix}`, tooltip: tooltipFor(picked, input, []) };
   }
   return { ...base, kind: 'succeeded', service: picked.name, text: `$(check) ${picked.name} ${formatMs(last.durationMs)}${pendingSuffix}`, tooltip: tooltipFor(picked, input, []) };
 }
@@ -129,14 +130,21 @@ function end(run: RunSummary): number {
 }
 
 function idleTooltip(input: StatusInput, pending: ServiceEntry[]): string {
-  const lines = [`**Tightloop** — ${input.services.length} service(s), no run yet. Auto-rebuild on save is **${input.autoRebuild ? 'on' : 'off'}**.`];
+  const lines = [input.autoRebuild ? l10n.t('**Tightloop** — {0} service(s), no run yet. Auto-rebuild on save is **on**.', input.services.length) : l10n.t('**Tightloop** — {0} service(s), no run yet. Auto-rebuild on save is **off**.', input.services.length)];
+  lines.push(...waitingLines(input.services));
   lines.push(...pendingLines(pending));
   lines.push('', actions(false, undefined));
   return lines.join('\n');
 }
 
+/** Every queued or held service with the engine's reason (Tilt's hold reasons). */
+function waitingLines(services: ServiceEntry[]): string[] {
+  const waiting = services.filter((s) => s.waiting && !s.live);
+  return waiting.length ? ['', ...waiting.map((s) => `- \`${md(s.name)}\`: ${md(s.waiting!)}`)] : [];
+}
+
 function pendingLines(pending: ServiceEntry[]): string[] {
-  return pending.length ? ['', ...pending.map((s) => `- \`${md(s.name)}\`: changes pending (${s.pending.length} file(s)) — ${link('Rebuild', 'tightloop.rebuildService', [s.name])}`)] : [];
+  return pending.length ? ['', ...pending.map((s) => `- \`${md(s.name)}\`: ${l10n.t('changes pending ({0} file(s))', s.pending.length)} — ${link(l10n.t('Rebuild'), 'tightloop.rebuildService', [s.name])}`)] : [];
 }
 
 /** The last (or live) run of `entry` as a stage table, then actions. */
@@ -145,43 +153,44 @@ export function tooltipFor(entry: ServiceEntry, input: StatusInput, running: Ser
   const live = entry.live;
   let records: TimingRecord[];
   if (live) {
-    lines.push(`**${md(entry.name)}** — running${live.stage ? ` \`${live.stage}\`` : ''} for ${formatElapsed(input.now - live.startedAt)} (${md(live.trigger)})`);
+    lines.push(`**${md(entry.name)}** — ${live.stage ? l10n.t('running `{0}` for {1}', live.stage, formatElapsed(input.now - live.startedAt)) : l10n.t('running for {0}', formatElapsed(input.now - live.startedAt))} (${md(live.trigger)})`);
     records = live.records;
   } else {
     const last = entry.last!;
-    const verdict = last.status === 'ok' ? `succeeded in ${formatMs(last.durationMs)}` : last.status === 'failed' ? `**failed** at \`${last.failedStage ?? 'run'}\`` : 'cancelled';
+    const verdict = last.status === 'ok' ? l10n.t('succeeded in {0}', formatMs(last.durationMs)) : last.status === 'failed' ? l10n.t('**failed** at `{0}`', last.failedStage ?? 'run') : l10n.t('cancelled');
     lines.push(`**${md(entry.name)}** — ${verdict}`);
     records = last.records;
     if (last.status !== 'ok' && last.error) lines.push('', `> ${md(last.error)}`);
-    if (last.hint) lines.push('', `_Hint:_ ${md(last.hint)}`);
+    if (last.hint) lines.push('', `_${l10n.t('Hint:')}_ ${md(last.hint)}`);
   }
   if (records.length > 0 || live?.stage) {
-    lines.push('', '| Stage | Time | |', '|:--|--:|:--|');
+    lines.push('', `| ${l10n.t('Stage')} | ${l10n.t('Time')} | |`, '|:--|--:|:--|');
     let previous: TimingRecord | undefined;
     for (const r of records) {
       // One reason for several skipped stages is said once.
       const same = previous && r.detail && previous.status === r.status && previous.detail === r.detail;
-      lines.push(`| ${r.stage} | ${r.status === 'skipped' ? '—' : formatMs(r.durationMs)} | ${statusIcon(r.status)} ${same ? 'same as above' : md(short(r.detail ?? ''))} |`);
+      lines.push(`| ${r.stage} | ${r.status === 'skipped' ? '—' : formatMs(r.durationMs)} | ${statusIcon(r.status)} ${same ? l10n.t('same as above') : md(short(r.detail ?? ''))} |`);
       previous = r;
     }
     if (live?.stage && !records.some((r) => r.stage === live.stage)) {
-      lines.push(`| ${live.stage} | ${formatElapsed(input.now - (live.stageStartedAt ?? live.startedAt))} | $(sync~spin) running |`);
+      lines.push(`| ${live.stage} | ${formatElapsed(input.now - (live.stageStartedAt ?? live.startedAt))} | $(sync~spin) ${l10n.t('running')} |`);
     }
   }
-  if (running.length > 1) lines.push('', `Also running: ${running.slice(1).map((s) => `\`${md(s.name)}\``).join(', ')}`);
+  if (running.length > 1) lines.push('', l10n.t('Also running: {0}', running.slice(1).map((s) => `\`${md(s.name)}\``).join(', ')));
+  lines.push(...waitingLines(input.services));
   lines.push(...pendingLines(input.services.filter((s) => s.pending.length > 0)));
   lines.push('', actions(Boolean(live), entry.name));
-  lines.push('', `Auto-rebuild on save: **${input.autoRebuild ? 'on' : 'off'}** (${link('toggle', 'tightloop.toggleAutoRebuild')})`);
+  lines.push('', `${input.autoRebuild ? l10n.t('Auto-rebuild on save: **on**') : l10n.t('Auto-rebuild on save: **off**')} (${link(l10n.t('toggle'), 'tightloop.toggleAutoRebuild')})`);
   return lines.join('\n');
 }
 
 function actions(running: boolean, service: string | undefined): string {
   const parts: string[] = [];
-  if (running) parts.push(link('$(debug-stop) Cancel', 'tightloop.cancelRun', service ? [service] : undefined));
-  if (service) parts.push(link(`$(refresh) Rebuild ${md(service)}`, 'tightloop.rebuildService', [service]));
-  parts.push(link('$(run-all) Rebuild All', 'tightloop.rebuildAll'));
-  parts.push(link('$(graph) Stage Timings', 'tightloop.showStageTimings', service ? [service] : undefined));
-  parts.push(link('$(output) Logs', 'tightloop.showLogs'));
+  if (running) parts.push(link(`$(debug-stop) ${l10n.t('Cancel')}`, 'tightloop.cancelRun', service ? [service] : undefined));
+  if (service) parts.push(link(`$(refresh) ${l10n.t('Rebuild {0}', md(service))}`, 'tightloop.rebuildService', [service]));
+  parts.push(link(`$(run-all) ${l10n.t('Rebuild All')}`, 'tightloop.rebuildAll'));
+  parts.push(link(`$(graph) ${l10n.t('Stage Timings')}`, 'tightloop.showStageTimings', service ? [service] : undefined));
+  parts.push(link(`$(output) ${l10n.t('Logs')}`, 'tightloop.showLogs'));
   return parts.join(' · ');
 }
 

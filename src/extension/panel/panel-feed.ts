@@ -48,6 +48,7 @@ export function serviceView(entry: ServiceEntry, root?: string): ServiceView {
     }),
     ...(entry.last && { last: runView(entry.last, root) }),
     pending: entry.pending,
+    ...(entry.waiting && { waiting: entry.waiting }),
     problems: entry.diagnostics.length,
   };
 }

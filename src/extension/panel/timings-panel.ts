@@ -5,6 +5,7 @@ import type { ModelChange, RunModel } from '../model/run-model.js';
 import type { Phase } from '../model/status-model.js';
 import { panelHtml } from './html.js';
 import { historyOf, runView, servicesMessage } from './panel-feed.js';
+import { l10n } from '../l10n.js';
 
 export const VIEW_TYPE = 'tightloop.timings';
 
@@ -47,7 +48,7 @@ export class TimingsPanel implements vscode.Disposable {
     }
     // Beside the code being edited, so a save and its waterfall are both in view.
     const column = vscode.window.activeTextEditor ? vscode.ViewColumn.Beside : vscode.ViewColumn.Active;
-    const panel = vscode.window.createWebviewPanel(VIEW_TYPE, 'Tightloop: Stage Timings', { viewColumn: column, preserveFocus: false }, TimingsPanel.options(host));
+    const panel = vscode.window.createWebviewPanel(VIEW_TYPE, l10n.t('Tightloop: Stage Timings'), { viewColumn: column, preserveFocus: false }, TimingsPanel.options(host));
     const created = new TimingsPanel(panel, host);
     if (focus) created.focus(focus);
     return created;

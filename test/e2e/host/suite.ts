@@ -4,6 +4,7 @@ import * as vscode from 'vscode';
 import { parseConfigText } from '../../../src/engine/config/load.js';
 import type { RunSummary } from '../../../src/engine/types.js';
 import type { TightloopApi } from '../../../src/extension/extension.js';
+import type { TreeSnapshotNode } from '../../../src/extension/views/services-tree.js';
 
 /**
  * Runs inside the real extension host (extensionTestsPath): the extension's commands, settings,
@@ -57,6 +58,28 @@ async function editAndSave(file: string, change: (text: string) => string): Prom
   return doc;
 }
 
+/** A node of the Tightloop view by key, as VS Code received it. */
+function treeNode(key: string, nodes: TreeSnapshotNode[] = api.tree()): TreeSnapshotNode | undefined {
+  for (const n of nodes) {
+    if (n.key === key) return n;
+    const found = treeNode(key, n.children);
+    if (found) return found;
+  }
+  return undefined;
+}
+
+/** Polls the view until `done` holds, recording every distinct icon+description of `key` seen on the way. */
+async function watchRow(key: string, done: (n: TreeSnapshotNode) => boolean, timeout = 90_000): Promise<string[]> {
+  const seen: string[] = [];
+  await until(`${key} in the view`, () => {
+    const n = treeNode(key);
+    const picture = n ? `${n.icon} ${n.description}` : 'missing';
+    if (seen.at(-1) !== picture) seen.push(picture);
+    return n && done(n);
+  }, timeout);
+  return seen;
+}
+
 function historyLength(name: string): number {
   const file = path.join(root, '.tightloop', 'history.jsonl');
   if (!existsSync(file)) return 0;
@@ -76,7 +99,70 @@ export async function run(): Promise<void> {
     const registered = new Set(await vscode.commands.getCommands(true));
     const missing = declared.filter((c) => !registered.has(c));
     assert(missing.length === 0, `not registered: ${missing.join(', ')}`);
-    assert(declared.length === 11, `expected 11 commands, got ${declared.length}`);
+    assert(declared.length === 15, `expected 15 commands, got ${declared.length}`);
+  });
+
+  await test('the Tightloop view shows the cluster header, the service and the task from the run model', async () => {
+    const header = await until('header', () => treeNode('header'));
+    assert(header.label === 'kind-e2e' && header.description === 'default' && header.icon === 'server-environment', `header ${JSON.stringify(header)}`);
+    assert(header.command === 'tightloop.runDoctor', 'header click should run the doctor');
+    const keys = api.tree().map((n) => n.key);
+    assert(keys.join(',') === 'header,group/services,group/tasks', `roots ${keys.join(',')}`);
+    const hello = treeNode('service/hello')!;
+    assert(hello.icon === 'circle-large-outline' && hello.description === 'not run yet', `hello ${JSON.stringify(hello)}`);
+    assert(hello.contextValue === 'service idle auto', `contextValue ${hello.contextValue}`);
+    assert(treeNode('task/version-check')?.contextValue === 'task idle', 'task row');
+  });
+
+  await test('the view\'s inline Rebuild runs hello for real: running → ok, and only its rows are refreshed', async () => {
+    await api.whenIdle();
+    const element = api.treeElement('service/hello');
+    assert(element?.service === 'hello', 'no element for the hello row');
+    const eventsBefore = api.treeEvents().length;
+    // What VS Code passes when the row's inline button is clicked: the row's element.
+    const running = cmd<RunSummary[]>('tightloop.rebuildService', element);
+    const seen = await watchRow('service/hello', (n) => n.icon === 'pass');
+    const [summary] = (await running)!;
+    assert(summary?.status === 'ok', `run ${summary?.status}: ${summary?.error}`);
+    assert(seen.some((s) => /^sync~spin running (compile|stage|image|push|deploy|ready|trigger)/.test(s)), `never seen running with a stage: ${seen.join(' | ')}`);
+    const hello = treeNode('service/hello')!;
+    assert(/^ok · \d/.test(hello.description ?? ''), `description ${hello.description}`);
+    assert(hello.color === 'testing.iconPassed', `colour ${hello.color}`);
+    // The fake cluster's pod, reported by the ready stage: ready, no restarts.
+    const pods = hello.children.filter((c) => c.key.startsWith('service/hello/pod/'));
+    assert(pods.length === 1 && pods[0]!.description === 'ready · 0 restarts', `pods ${JSON.stringify(pods)}`);
+    await api.whenIdle();
+    const events = api.treeEvents().slice(eventsBefore);
+    assert(events.length > 0, 'no change events');
+    assert(events.every((e) => e.keys !== 'all' && e.keys.every((k) => k === 'service/hello' || k === 'task/version-check')), `events ${JSON.stringify(events)}`);
+  });
+
+  await test('the task row\'s inline Run Task runs it after its dependency', async () => {
+    const element = api.treeElement('task/version-check');
+    assert(element?.service === 'version-check', 'no element for the task row');
+    const before = historyLength('version-check');
+    const [summary] = (await cmd<RunSummary[]>('tightloop.runTask', element))!;
+    assert(summary?.status === 'ok', `task ${summary?.status}: ${summary?.error}`);
+    assert(historyLength('version-check') > before, 'no run recorded');
+    await until('task ok in the view', () => treeNode('task/version-check')?.icon === 'pass');
+  });
+
+  await test('the mode action: manual collects a save as pending (no run), auto runs it', async () => {
+    await api.whenIdle();
+    const source = path.join(root, 'src', 'main.c');
+    const element = api.treeElement('service/hello');
+    assert((await cmd<string>('tightloop.setTriggerManual', element)) === 'manual', 'not switched to manual');
+    await until('manual in the view', () => treeNode('service/hello')?.contextValue?.includes('manual'));
+    const before = historyLength('hello');
+    await editAndSave(source, (t) => `${t}// pending\n`);
+    const pending = await until('pending row', () => treeNode('service/hello/pending'), 30_000);
+    assert(pending.label === '1 changed file pending', `pending ${pending.label}`);
+    assert(historyLength('hello') === before && !api.snapshot().services.find((s) => s.name === 'hello')?.live, 'a manual service ran by itself');
+    assert((await cmd<string>('tightloop.setTriggerAuto', element)) === 'auto', 'not switched to auto');
+    await until('the pending change ran', () => historyLength('hello') > before, 60_000);
+    await api.whenIdle();
+    await until('ok, no pending row', () => treeNode('service/hello')?.icon === 'pass' && !treeNode('service/hello/pending'));
+    assert(treeNode('service/hello')?.contextValue === 'service idle auto', `contextValue ${treeNode('service/hello')?.contextValue}`);
   });
 
   await test('Rebuild Service runs every stage for real (compile, image, push, deploy, ready)', async () => {
@@ -114,6 +200,7 @@ export async function run(): Promise<void> {
     assert(diagnostic.severity === vscode.DiagnosticSeverity.Error, 'not an error');
     await doc.save();
     await until('config-error phase after save', () => api.snapshot().phase.kind === 'config-error');
+    await until('the view says the config is broken', () => treeNode('message')?.label === 'tightloop.yaml has 1 problem');
     assert(api.snapshot().status.error, 'status bar not in error colour');
     // Undo: the problem goes away and the engine comes back.
     const fix = new vscode.WorkspaceEdit();
@@ -134,6 +221,13 @@ export async function run(): Promise<void> {
       assert(problem.range.start.line === doc.lineCount - 2, `error on line ${problem.range.start.line}, expected ${doc.lineCount - 2}`);
       await until('failed status', () => api.snapshot().status.kind === 'failed');
       assert(/hello: compile failed/.test(api.snapshot().status.text), api.snapshot().status.text);
+      const row = await until('failed row in the view', () => {
+        const n = treeNode('service/hello');
+        return n?.icon === 'error' ? n : undefined;
+      });
+      assert(/^failed at compile · /.test(row.description ?? ''), `description ${row.description}`);
+      const failure = treeNode('service/hello/failure');
+      assert(failure && /compile/.test(failure.label) && failure.command === 'tightloop.showStageTimings', `failure child ${JSON.stringify(failure)}`);
     } finally {
       await editAndSave(source, () => original);
     }
@@ -203,6 +297,8 @@ export async function run(): Promise<void> {
     renameSync(configPath(), moved);
     try {
       await until('no-config phase', () => api.snapshot().phase.kind === 'no-config');
+      // Empty: VS Code shows the view's welcome content (Create Config, the docs).
+      await until('empty view', () => api.tree().length === 0);
       assert(api.snapshot().status.command.command === 'tightloop.createConfig', 'status click should create a config');
       const written = await cmd<string>('tightloop.createConfig');
       assert(written === configPath(), `wrote ${written}`);

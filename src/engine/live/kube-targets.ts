@@ -1,0 +1,22 @@
+import type { V1Pod } from '@kubernetes/client-node';
+import type { ResolvedService } from '../config/resolved.js';
+import { apiFailure, type KubeClient } from '../kube/client.js';
+import { parseWorkload, pickContainer, podName, podSelector, podUid, resolveWorkload } from '../kube/workload.js';
+import { KubeExecTransport } from './kube-exec.js';
+import type { LiveTarget } from './sync-pods.js';
+
+const isReady = (p: V1Pod) => !p.metadata?.deletionTimestamp && p.status?.phase === 'Running' && (p.status?.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True');
+
+/** Every ready pod of the service's workload, each a live-update target over pods/exec. */
+export async function kubeLiveTargets(client: KubeClient, service: ResolvedService, signal: AbortSignal): Promise<LiveTarget[]> {
+  const deploy = service.deploy!;
+  const workload = await resolveWorkload(client, parseWorkload(deploy.workload, deploy.namespace), signal);
+  const container = pickContainer(workload, deploy.container);
+  let pods: V1Pod[];
+  try {
+    pods = (await client.core.listNamespacedPod({ namespace: workload.namespace, labelSelector: podSelector(workload) }, client.options(signal))).items;
+  } catch (err) {
+    throw apiFailure(err, client, `list the pods of ${deploy.workload}`);
+  }
+  return pods.filter(isReady).map((p) => ({ uid: podUid(p), name: podName(p), transport: new KubeExecTransport(client.loaded.kc, workload.namespace, podName(p), container) }));
+}

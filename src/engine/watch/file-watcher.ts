@@ -1,0 +1,189 @@
+import { watch, type FSWatcher } from 'chokidar';
+import { existsSync, watch as watchFolder, type FSWatcher as FolderWatcher } from 'node:fs';
+import { lstat } from 'node:fs/promises';
+import path from 'node:path';
+import type { ResolvedConfig } from '../config/resolved.js';
+import { ignoreMatcher, isWithin } from './ignore.js';
+
+export interface ChangeBatch {
+  service: string;
+  files: string[];
+  firstChangeAt: number;
+}
+
+/** Which services a file belongs to: under one of its watch paths and not ignored by it. */
+export class ServiceFileMap {
+  private readonly entries: { service: string; paths: string[]; ignored: (p: string) => boolean }[];
+  /** Never watched for anyone: our own state, VCS internals, and every staging folder (else staging retriggers). */
+  readonly alwaysIgnored: (p: string) => boolean;
+
+  /** `only`: watch for these services alone (CLI `watch a b`). */
+  constructor(config: ResolvedConfig, only?: ReadonlySet<string>) {
+    this.entries = Object.values(config.services)
+      .filter((s) => s.watch && (!only || only.has(s.name)))
+      .map((s) => ({ service: s.name, paths: s.watch!.paths, ignored: ignoreMatcher(config.root, s.watch!.ignore) }));
+    const internal = [`${config.root}/.tightloop`, `${config.root}/.git`, ...Object.values(config.services).flatMap((s) => (s.stage ? [s.stage.dir] : []))];
+    this.alwaysIgnored = (p) => internal.some((dir) => isWithin(dir, p));
+  }
+
+  servicesFor(file: string): string[] {
+    if (this.alwaysIgnored(file)) return [];
+    return this.entries.filter((e) => e.paths.some((root) => isWithin(root, file)) && !e.ignored(file)).map((e) => e.service);
+  }
+
+  /** For chokidar: skip a path (and never traverse a folder) when no service wants anything in it. */
+  ignoredByAll(file: string): boolean {
+    if (this.alwaysIgnored(file)) return true;
+    const owners = this.entries.filter((e) => e.paths.some((root) => isWithin(root, file) || isWithin(file, root)));
+    return owners.length > 0 && owners.every((e) => e.ignored(file));
+  }
+
+  get watchedPaths(): string[] {
+    return [...new Set(this.entries.flatMap((e) => e.paths))];
+  }
+}
+
+/**
+ * chokidar over every service's watch paths. Bursts (Save All, git checkout) are batched per
+ * service: a batch is flushed once no change arrived for `quietWindowMs`, or at most
+ * 4 × quietWindowMs after its first change so a continuous writer cannot starve the loop.
+ */
+export class SourceWatcher {
+  private watcher?: FSWatcher;
+  private readonly batches = new Map<string, { files: Set<string>; firstChangeAt: number; timer: NodeJS.Timeout }>();
+  /** Watch roots that were deleted, each with the watcher on its nearest existing ancestor. */
+  private readonly gone = new Map<string, FolderWatcher | undefined>();
+  private readonly checks = new Map<string, () => void>();
+  /** While a root is gone: a slow look as well, in case a folder event is lost. */
+  private goneTimer?: NodeJS.Timeout;
+
+  constructor(
+    private readonly map: ServiceFileMap,
+    private readonly quietWindowMs: number,
+    private readonly onBatch: (batch: ChangeBatch) => void,
+    private readonly onError: (message: string) => void,
+    /** Every raw change, before batching (the scheduler's settle rule needs the real last change). */
+    private readonly onActivity: (service: string, at: number) => void = () => {},
+  ) {}
+
+  async start(): Promise<void> {
+    const paths = this.map.watchedPaths;
+    if (paths.length === 0) return;
+    this.watcher = watch(paths, {
+      ignoreInitial: true,
+      ignored: (file) => this.map.ignoredByAll(file),
+      // Editors save by rename; chokidar folds that into one change event.
+      atomic: true,
+    });
+    const roots = new Set(paths);
+    this.watcher.on('all', (event, file) => {
+      this.changed(file);
+      if (event === 'unlinkDir' || event === 'unlink') {
+        // The root itself, or a file whose root went with it (chokidar does not always report the root).
+        for (const root of roots) if ((file === root || file.startsWith(root + path.sep)) && !existsSync(root)) this.awaitReturn(root);
+      }
+    });
+    // chokidar drops a write whose mtime was put back when atime > mtime (it takes it for a read);
+    // the kernel's own "changed" notice is kept here, and the engine decides by content.
+    this.watcher.on('raw', (event, name, opts) => {
+      const watched = (opts as { watchedPath?: string } | undefined)?.watchedPath;
+      if (event !== 'change' || !name || !watched) return;
+      const inside = path.join(watched, name);
+      const file = path.basename(watched) === name && !existsSync(inside) ? watched : inside;
+      if (this.map.ignoredByAll(file)) return;
+      // Only the case chokidar drops: written, yet atime > mtime (mtime put back after a read).
+      void lstat(file).then(
+        (info) => info.isFile() && info.atimeMs > info.mtimeMs && this.watcher && this.changed(file),
+        () => {},
+      );
+    });
+    this.watcher.on('error', (error) => this.onError(`file watcher: ${(error as Error).message}`));
+    await new Promise<void>((resolve) => this.watcher!.once('ready', resolve));
+  }
+
+  changed(file: string, at = Date.now()): void {
+    for (const service of this.map.servicesFor(file)) {
+      this.onActivity(service, at);
+      let batch = this.batches.get(service);
+      if (!batch) {
+        batch = { files: new Set(), firstChangeAt: at, timer: undefined as unknown as NodeJS.Timeout };
+        this.batches.set(service, batch);
+      } else clearTimeout(batch.timer);
+      batch.files.add(file);
+      const waited = at - batch.firstChangeAt;
+      const delay = Math.max(0, Math.min(this.quietWindowMs, this.quietWindowMs * 4 - waited));
+      batch.timer = setTimeout(() => this.flush(service), delay);
+    }
+  }
+
+  /**
+   * chokidar forgets a watch root once it is deleted (`rm -rf dist && build`, vite's
+   * --emptyOutDir): it would never report anything below it again. Wait for the root to come
+   * back (watching its nearest existing ancestor), then watch it afresh and report it changed:
+   * whatever was written while it was gone is new to every service watching it.
+   */
+  private awaitReturn(root: string): void {
+    if (!this.watcher || this.gone.has(root)) return;
+    this.gone.set(root, undefined);
+    this.goneTimer ??= setInterval(() => {
+      for (const waiting of [...this.gone.keys()]) if (existsSync(waiting)) this.checks.get(waiting)?.();
+    }, 250);
+    const check = () => {
+      if (!this.watcher || !this.gone.has(root)) return;
+      if (existsSync(root)) {
+        this.gone.get(root)?.close();
+        this.gone.delete(root);
+        this.checks.delete(root);
+        if (this.gone.size === 0) {
+          clearInterval(this.goneTimer);
+          this.goneTimer = undefined;
+        }
+        this.watcher.unwatch(root);
+        this.watcher.add(root);
+        this.changed(root);
+        return;
+      }
+      let ancestor = path.dirname(root);
+      while (!existsSync(ancestor) && path.dirname(ancestor) !== ancestor) ancestor = path.dirname(ancestor);
+      const current = this.gone.get(root) as (FolderWatcher & { folder?: string }) | undefined;
+      if (current?.folder === ancestor) return;
+      current?.close();
+      try {
+        const next = Object.assign(watchFolder(ancestor, () => check()), { folder: ancestor });
+        next.on('error', () => {});
+        this.gone.set(root, next);
+      } catch (error) {
+        this.onError(`file watcher: cannot wait for ${root} to come back: ${(error as Error).message}`);
+        return;
+      }
+      // It may have come back between the first look and the watch.
+      if (existsSync(root)) check();
+    };
+    this.checks.set(root, check);
+    check();
+  }
+
+  private flush(service: string): void {
+    const batch = this.batches.get(service);
+    if (!batch) return;
+    this.batches.delete(service);
+    this.onBatch({ service, files: [...batch.files], firstChangeAt: batch.firstChangeAt });
+  }
+
+  /** Folders chokidar actually entered (diagnostics and tests: ignored ones must never appear). */
+  watchedFolders(): string[] {
+    return Object.keys(this.watcher?.getWatched() ?? {});
+  }
+
+  async stop(): Promise<void> {
+    for (const batch of this.batches.values()) clearTimeout(batch.timer);
+    this.batches.clear();
+    for (const folder of this.gone.values()) folder?.close();
+    this.gone.clear();
+    this.checks.clear();
+    clearInterval(this.goneTimer);
+    this.goneTimer = undefined;
+    await this.watcher?.close();
+    this.watcher = undefined;
+  }
+}
