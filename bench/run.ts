@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --quick] [-- --only NAME[,NAME]] [-- --keep-temp]`
+ * `npm run bench [-- --quick | --long] [-- --only NAME[,NAME]] [-- --keep-temp] [-- --snapshots DIR]`
  *
  * Measures the loop and Tightloop's own overhead against plain-CLI baselines run in the same
  * process, on the same machine, and writes bench/results/<date>.{json,md} (+ latest.md).
@@ -44,7 +44,11 @@ const WHY: Record<Suite['needs'][number], string> = {
 
 async function main(): Promise<number> {
   const { values } = parseArgs({
-    options: { quick: { type: 'boolean', default: false }, only: { type: 'string' }, 'keep-temp': { type: 'boolean', default: false } },
+    options: {
+      quick: { type: 'boolean', default: false },
+      long: { type: 'boolean', default: false },
+      snapshots: { type: 'string' },
+      only: { type: 'string' }, 'keep-temp': { type: 'boolean', default: false } },
   });
   const only = values.only?.split(',').map((s) => s.trim());
   const unknown = only?.filter((name) => !SUITES.some((s) => s.name === name)) ?? [];
@@ -65,6 +69,8 @@ async function main(): Promise<number> {
   };
   const ctx: BenchContext = {
     quick: values.quick!,
+    long: values.long!,
+    ...(values.snapshots && { snapshots: path.resolve(values.snapshots) }),
     tmpRoot,
     id,
     registry,
@@ -121,7 +127,7 @@ async function main(): Promise<number> {
     else log(`temp kept: ${tmpRoot}`);
   }
 
-  const mode: BenchReport['mode'] = only ? 'partial' : values.quick ? 'quick' : 'full';
+  const mode: BenchReport['mode'] = values.long ? 'long' : only ? 'partial' : values.quick ? 'quick' : 'full';
   const date = started.toISOString().slice(0, 10);
   const report: BenchReport = {
     date,
@@ -136,7 +142,8 @@ async function main(): Promise<number> {
     raw,
   };
   // Only a full run may become the figures the README quotes.
-  const base = path.join(REPO_ROOT, 'bench/results', mode === 'full' ? date : `${date}-${mode}`);
+  const suffix = mode === 'long' && only ? `long-${only.join('-')}` : mode;
+  const base = path.join(REPO_ROOT, 'bench/results', mode === 'full' ? date : `${date}-${suffix}`);
   await mkdir(path.dirname(base), { recursive: true });
   await writeFile(`${base}.json`, `${JSON.stringify(report, null, 1)}\n`);
   const md = markdown(report);

@@ -10,6 +10,9 @@
  * Child → parent: { ev: 'ready' } | { ev: 'idle', id } | engine events reduced to plain data,
  * each stamped with `at` = high-resolution epoch ms.
  */
+import { writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
+import { writeHeapSnapshot } from 'node:v8';
 import { Engine, type EngineEvent } from '../../src/engine/index.js';
 import { createIntegrations } from '../../src/engine/integrations.js';
 
@@ -18,11 +21,17 @@ export type ChildCommand =
   | { cmd: 'idle'; id: number }
   /** process.memoryUsage(), after a full GC when `gc` (the child runs with --expose-gc). */
   | { cmd: 'mem'; id: number; gc: boolean }
+  /** A V8 heap snapshot (after a full GC) written to `file`, for comparing retained objects. */
+  | { cmd: 'snapshot'; id: number; file: string }
+  /** A CPU profile of the next `durationMs` (node:inspector), written to `file`. */
+  | { cmd: 'profile'; id: number; file: string; durationMs: number }
   | { cmd: 'stop' };
 export type ChildMessage =
   | { ev: 'ready'; at: number }
   | { ev: 'idle'; id: number }
   | { ev: 'mem'; id: number; usage: NodeJS.MemoryUsage }
+  | { ev: 'snapshot'; id: number; file: string }
+  | { ev: 'profile'; id: number; file: string }
   | { ev: 'run-started'; runId: string; reason: string; at: number }
   | { ev: 'stage-started'; runId: string; stage: string; at: number }
   | { ev: 'stage-finished'; runId: string; stage: string; status: string; durationMs: number; detail?: string; at: number }
@@ -49,6 +58,18 @@ function forward(event: EngineEvent): void {
   }
 }
 
+/** What the process does while idle, sampled by V8's profiler (open the file in DevTools → Performance). */
+async function profile(file: string, durationMs: number): Promise<void> {
+  const session = new Session();
+  session.connect();
+  await session.post('Profiler.enable');
+  await session.post('Profiler.start');
+  await new Promise((resolve) => setTimeout(resolve, durationMs));
+  const { profile } = await session.post('Profiler.stop');
+  writeFileSync(file, JSON.stringify(profile));
+  session.disconnect();
+}
+
 async function main(): Promise<void> {
   const [configFile, ...flags] = process.argv.slice(2);
   if (!configFile) throw new Error('usage: engine-child CONFIG_FILE [--integrations] [--initial]');
@@ -63,6 +84,11 @@ async function main(): Promise<void> {
       if (message.gc) (globalThis as { gc?: () => void }).gc?.();
       send({ ev: 'mem', id: message.id, usage: process.memoryUsage() });
     }
+    if (message.cmd === 'snapshot') {
+      (globalThis as { gc?: () => void }).gc?.();
+      send({ ev: 'snapshot', id: message.id, file: writeHeapSnapshot(message.file) });
+    }
+    if (message.cmd === 'profile') void profile(message.file, message.durationMs).then(() => send({ ev: 'profile', id: message.id, file: message.file }));
     if (message.cmd === 'stop') void engine.dispose().then(() => process.exit(0));
   });
   send({ ev: 'ready', at: at() });

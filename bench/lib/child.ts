@@ -117,6 +117,22 @@ export class EngineProcess {
     return (await answer).usage;
   }
 
+  /** Writes a heap snapshot of the child (after a full GC) to `file`. */
+  async snapshot(file: string): Promise<string> {
+    const id = this.nextId++;
+    const answer = this.waitFor<Extract<ChildMessage, { ev: 'snapshot' }>>((m) => m.ev === 'snapshot' && m.id === id, 300_000, 'no heap snapshot');
+    this.send({ cmd: 'snapshot', id, file });
+    return (await answer).file;
+  }
+
+  /** A CPU profile of the child over the next `durationMs`, written to `file`. */
+  async profile(file: string, durationMs: number): Promise<string> {
+    const id = this.nextId++;
+    const answer = this.waitFor<Extract<ChildMessage, { ev: 'profile' }>>((m) => m.ev === 'profile' && m.id === id, durationMs + 60_000, 'no CPU profile');
+    this.send({ cmd: 'profile', id, file, durationMs });
+    return (await answer).file;
+  }
+
   /** Idle, and still idle after late watcher events had their quiet window. */
   async settle(): Promise<void> {
     await this.idle();

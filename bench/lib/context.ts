@@ -3,6 +3,10 @@ import type { KubeTarget } from './fixture.js';
 /** What every suite gets from bench/run.ts. */
 export interface BenchContext {
   quick: boolean;
+  /** `--long` (never in CI): the day-long figures — a 1,000-loop soak, a minute of idle per size. */
+  long: boolean;
+  /** `--snapshots DIR`: suites that support it write V8 heap snapshots of the engine there. */
+  snapshots?: string;
   /** Private temp folder for this bench run; removed at the end. */
   tmpRoot: string;
   /** Unique per bench run, used in image repositories and tags so cleanup can find exactly ours. */

@@ -5,7 +5,7 @@ export interface BenchReport {
   date: string;
   startedAt: string;
   durationS: number;
-  mode: 'full' | 'quick' | 'partial';
+  mode: 'full' | 'quick' | 'partial' | 'long';
   machine: { cpus: number; cpuModel: string; memGiB: number; kernel: string; node: string; docker?: string };
   cluster: string;
   /** 1-minute load average before and after each suite. */

@@ -1,4 +1,4 @@
-import { writeFile } from 'node:fs/promises';
+import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { ChildMessage } from '../child/engine-child.js';
 import { baseBinary } from '../lib/artifact.js';
@@ -8,10 +8,15 @@ import { imagesUnder } from '../lib/docker.js';
 import { registryTags } from '../lib/registry.js';
 import { makeFixture, sourceWithMarker } from '../lib/fixture.js';
 import { rssMB } from '../lib/procstat.js';
-import { figure, type SuiteOutput } from '../lib/result.js';
+import { figure, type Figure, type SuiteOutput } from '../lib/result.js';
 import { epochNow, summarize } from '../lib/stats.js';
 
 const KEEP = 5;
+/** `--long`: a working day of saves in one process; memory after a forced GC must be flat from loop 100. */
+const LONG_LOOPS = 1000;
+const LONG_FROM = 100;
+/** `--snapshots DIR`: heap snapshots after these loops (compare them in DevTools → Memory → Comparison). */
+const SNAPSHOT_AT = [50, 300];
 
 /**
  * 7. Memory soak: 300 full loops (save → compile → stage → image → push → deploy → ready) in one
@@ -20,7 +25,7 @@ const KEEP = 5;
  * from /proc after every loop; the baseline is the same process early in the soak (after warm-up).
  */
 export async function soak(ctx: BenchContext): Promise<SuiteOutput> {
-  const loops = ctx.reps(300, 30);
+  const loops = ctx.long ? LONG_LOOPS : ctx.reps(300, 30);
   const window = Math.max(5, Math.floor(loops / 6));
   const warmup = Math.max(5, Math.floor(loops / 15));
   const base = path.join(ctx.tmpRoot, 'base-hello');
@@ -55,7 +60,13 @@ export async function soak(ctx: BenchContext): Promise<SuiteOutput> {
       rss.push(rssMB(engine.pid));
       if ((i + 1) % 10 === 0) heap.push({ loop: i + 1, gc: false, usage: await engine.memory(false) });
       // The forced GC comes after the early RSS window, so it cannot lower that baseline.
-      if (i + 1 === warmup + window || i + 1 === loops) heap.push({ loop: i + 1, gc: true, usage: await engine.memory(true) });
+      if (!ctx.long && (i + 1 === warmup + window || i + 1 === loops)) heap.push({ loop: i + 1, gc: true, usage: await engine.memory(true) });
+      // --long: the retained-memory curve, read after a forced GC every 50 loops.
+      if (ctx.long && (i + 1) % 50 === 0) heap.push({ loop: i + 1, gc: true, usage: await engine.memory(true) });
+      if (ctx.snapshots && SNAPSHOT_AT.includes(i + 1)) {
+        await mkdir(ctx.snapshots, { recursive: true });
+        ctx.log(`soak: heap snapshot ${await engine.snapshot(path.join(ctx.snapshots, `soak-loop-${i + 1}.heapsnapshot`))}`);
+      }
       if ((i + 1) % 50 === 0) ctx.log(`soak: ${i + 1}/${loops} loops, RSS ${rss.at(-1)!.toFixed(1)} MB`);
     }
   } finally {
@@ -68,7 +79,10 @@ export async function soak(ctx: BenchContext): Promise<SuiteOutput> {
   const early = rss.slice(warmup, warmup + window);
   const late = rss.slice(-window);
   const growth = summarize(late).median - summarize(early).median;
-  const [afterWarmup, atEnd] = heap.filter((h) => h.gc).map((h) => h.usage);
+  const gced = heap.filter((h) => h.gc);
+  const afterWarmup = ctx.long ? gced.find((h) => h.loop === LONG_FROM)?.usage : gced[0]?.usage;
+  const atEnd = gced.at(-1)?.usage;
+  const s = 'soak';
   const mb = (bytes: number) => (bytes / 1e6).toFixed(1);
   const retained =
     afterWarmup && atEnd
@@ -80,10 +94,25 @@ export async function soak(ctx: BenchContext): Promise<SuiteOutput> {
     .filter((n, k, all) => all.indexOf(n) === k)
     .map((n) => `${n}: ${rss[n - 1]?.toFixed(0)} MB`)
     .join(', ');
-  const s = 'soak';
   const windows = `loops ${warmup + 1}–${warmup + window} vs the last ${window} of ${loops}`;
+  const long: Figure[] = [];
+  if (ctx.long && afterWarmup && atEnd) {
+    const curve = gced.map((h) => `${h.loop}: ${mb(h.usage.heapUsed)}`).join(', ');
+    const rssCurve = gced.map((h) => `${h.loop}: ${mb(h.usage.rss)}`).join(', ');
+    long.push(
+      figure(s, `heap used after GC, loop ${LONG_FROM} → ${loops}`, 'MB', [(atEnd.heapUsed - afterWarmup.heapUsed) / 1e6], {
+        target: { on: 'max', limit: 10, text: '≤ 10 MB' },
+        note: `heap used after a forced GC (MB) by loop: ${curve}`,
+      }),
+      figure(s, `RSS after GC, loop ${LONG_FROM} → ${loops}`, 'MB', [(atEnd.rss - afterWarmup.rss) / 1e6], {
+        target: { on: 'max', limit: 10, text: '≤ 10 MB' },
+        note: `RSS after a forced GC (MB) by loop: ${rssCurve}`,
+      }),
+    );
+  }
   return {
     figures: [
+      ...long,
       figure(s, `engine RSS, last ${window} of ${loops} loops`, 'MB', late, { baseline: { name: `same process, loops ${warmup + 1}–${warmup + window}`, samples: early } }),
       figure(s, `RSS growth over the soak (${windows})`, 'MB', [growth], {
         target: { on: 'max', limit: 20, text: '≤ 20 MB' },

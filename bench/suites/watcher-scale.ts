@@ -1,5 +1,5 @@
 import { closeSync, mkdirSync, openSync, watch } from 'node:fs';
-import { rm, writeFile } from 'node:fs/promises';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { bareNode, bundleChild, EngineProcess } from '../lib/child.js';
 import type { BenchContext } from '../lib/context.js';
@@ -21,8 +21,9 @@ const IGNORE = ['target/**', 'build/**', '**/*.swp', '**/*~'];
  */
 export async function watcherScale(ctx: BenchContext): Promise<SuiteOutput> {
   const events = ctx.reps(10, 3);
-  const idleMs = ctx.quick ? 6000 : 20_000;
-  const intervalMs = 2000;
+  // --long: a minute of 1-second samples, after a forced GC (what the idle target is stated on).
+  const idleMs = ctx.long ? 60_000 : ctx.quick ? 6000 : 20_000;
+  const intervalMs = ctx.long ? 1000 : 2000;
   const full = ctx.docker && !!ctx.kube && ctx.integrations.docker && ctx.integrations.kube;
   const fx = await makeFixture(ctx.tmpRoot, {
     name: 'watcher-scale',
@@ -53,6 +54,7 @@ export async function watcherScale(ctx: BenchContext): Promise<SuiteOutput> {
         for (let i = 0; i < events; i++) latencies.push(await saveOnce(engine, fx, `scale-${size}-${i}`));
         const floor = await fsWatchFloor(path.join(ctx.tmpRoot, 'watcher-floor'), events);
         await sleep(2000); // let post-run work (GC, log followers) quiet down
+        if (ctx.long) await engine.memory(true);
         const idle = await sampleProcess(engine.pid, idleMs, intervalMs);
         ctx.log(`watcher-scale ${label}: watching after ${Math.round(watchingMs)} ms, idle CPU ${idle.cpuPercent.map((c) => c.toFixed(2)).join(' ')} %, RSS ${Math.round(Math.max(...idle.rssMB))} MB`);
         const s = 'watcher-scale';
@@ -72,6 +74,11 @@ export async function watcherScale(ctx: BenchContext): Promise<SuiteOutput> {
           }),
         );
         raw[`${size}`] = { watchingMs, latencies, fsWatch: floor, idle };
+        if (ctx.snapshots) {
+          // Not during the measured window: the profiler's own sampling costs CPU.
+          await mkdir(ctx.snapshots, { recursive: true });
+          ctx.log(`watcher-scale: CPU profile ${await engine.profile(path.join(ctx.snapshots, `idle-${size}.cpuprofile`), idleMs)}`);
+        }
       } finally {
         await engine.stop();
       }
@@ -83,13 +90,26 @@ export async function watcherScale(ctx: BenchContext): Promise<SuiteOutput> {
 }
 
 /** The window mean, and whether the busiest interval coincides with the heap shrinking (a V8 GC). */
-function idleNote(idle: { cpuPercent: number[]; rssMB: number[] }, idleMs: number, intervalMs: number): string {
+function idleNote(idle: { cpuPercent: number[]; rssMB: number[]; threads: Record<string, number>[] }, idleMs: number, intervalMs: number): string {
   const mean = idle.cpuPercent.reduce((a, b) => a + b, 0) / Math.max(1, idle.cpuPercent.length);
   const worst = idle.cpuPercent.indexOf(Math.max(...idle.cpuPercent));
   const before = idle.rssMB[worst - 1] ?? idle.rssMB[worst]!;
   const drop = before - idle.rssMB[worst]!;
   const gc = drop > 5 ? `; in that interval RSS fell ${drop.toFixed(0)} MB (${before.toFixed(0)} → ${idle.rssMB[worst]!.toFixed(0)}): a V8 garbage collection after the runs, not the watcher` : '';
-  return `mean over the ${idleMs / 1000} s window ${mean.toFixed(2)} %; busiest ${intervalMs / 1000} s interval ${idle.cpuPercent[worst]!.toFixed(2)} %${gc}`;
+  const busy = Object.entries(idle.threads[worst] ?? {})
+    .filter(([, pct]) => pct >= 0.01)
+    .sort((a, b) => b[1] - a[1])
+    .map(([name, pct]) => `${name} ${pct.toFixed(2)} %`)
+    .join(', ');
+  // Spikes at a fixed period are a timer; say which period.
+  const spikes = idle.cpuPercent.flatMap((c, i) => (c > Math.max(0.1, mean * 2) ? [i] : []));
+  const gaps = spikes.slice(1).map((s, k) => s - spikes[k]!);
+  const period = gaps.length >= 3 ? gaps.sort((a, b) => a - b)[Math.floor(gaps.length / 2)]! * (intervalMs / 1000) : undefined;
+  // V8's memory reducer re-checks the heap every 8 s after a full GC, on the main thread; a CPU
+  // profile of such a minute holds no JavaScript (see bench/README.md).
+  const reducer = period === 8 && /^node /.test(busy) ? ": V8's memory reducer (8 s period after a full GC, main thread, no JavaScript)" : '';
+  const periodic = period ? `; ${spikes.length} spikes, typically ${period} s apart${reducer}` : '';
+  return `mean over the ${idleMs / 1000} s window ${mean.toFixed(2)} %; busiest ${intervalMs / 1000} s interval ${idle.cpuPercent[worst]!.toFixed(2)} % (by thread: ${busy || 'none'})${periodic}${gc}`;
 }
 
 /** Grows target/ from `from` to `to` empty files, 1000 per folder (like build output trees). */

@@ -5,7 +5,7 @@ import { toolsCheck } from './doctor/tools-check.js';
 import type { ResolvedConfig, Runnable } from './config/resolved.js';
 import { History } from './history/history.js';
 import { runPipeline } from './run-pipeline.js';
-import { Scheduler } from './scheduler/scheduler.js';
+import { MAX_CHANGED_FILES, Scheduler } from './scheduler/scheduler.js';
 import type { DoctorResult, StageSet } from './stages/stage.js';
 import { StateStore } from './state.js';
 import type { EngineEvent, HoldReason, LogLine, PodSummary, RunSummary, RunTrigger, StageName } from './types.js';
@@ -15,6 +15,13 @@ import { ServiceFileMap, SourceWatcher } from './watch/file-watcher.js';
 const MANUAL_HOLD: HoldReason = { kind: 'manual', message: 'changes pending; trigger: manual, run it to apply them' };
 
 /** What an integration may call back into: log lines that belong to no single run (pod logs). */
+/**
+ * Files whose last-acted-on signature is remembered (echo suppression). Oldest first out: an
+ * evicted file's late echo costs at most one extra run, and a day of saves across a monorepo
+ * must not grow the map for ever.
+ */
+export const SEEN_FILES_MAX = 10_000;
+
 export interface EngineHooks {
   log(line: LogLine): void;
   /** The pods of a service's workload once it is ready (for the editor's view). */
@@ -83,7 +90,7 @@ export class Engine {
         await this.stopLeftovers();
         // What this run will read is at least as new as the files are now: a later event for
         // these exact bytes (chokidar's trailing event after a burst) is an echo, not a change.
-        for (const file of trigger.changedFiles) this.seenBy(node.name).set(file, await readVersion(file));
+        for (const file of trigger.changedFiles) this.remember(node.name, file, await readVersion(file));
         const summary = await runPipeline({ config, stages: this.stages, state: this.state, emit: (event) => this.emit(event) }, { node, runId, trigger, signal, force });
         // Written before the run counts as finished, so `history` right after `run` sees it.
         await this.history.append(summary).catch((error: Error) => this.emit({ type: 'warning', message: `history not written: ${error.message}` }));
@@ -117,6 +124,16 @@ export class Engine {
   on(listener: (event: EngineEvent) => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
+  }
+
+  /** Subscribers right now (leak checks: a closed view must have unsubscribed). */
+  get listenerCount(): number {
+    return this.listeners.size;
+  }
+
+  /** True while the file watcher runs (auto-rebuild on). */
+  get watching(): boolean {
+    return this.watcher !== undefined;
   }
 
   private emit(event: EngineEvent): void {
@@ -229,9 +246,8 @@ export class Engine {
   /** Records the file's current version for the service; false when it holds the bytes last acted on. */
   private async isNewVersion(service: string, file: string): Promise<boolean> {
     const now = await readVersion(file);
-    const seen = this.seenBy(service);
-    if (sameVersion(seen.get(file), now)) return false;
-    seen.set(file, now);
+    if (sameVersion(this.seenBy(service).get(file), now)) return false;
+    this.remember(service, file, now);
     return true;
   }
 
@@ -241,12 +257,27 @@ export class Engine {
     return map;
   }
 
+  /** Bounded per service: the map's order is oldest-used first, and the oldest goes past the cap. */
+  private remember(service: string, file: string, version: FileVersion): void {
+    const seen = this.seenBy(service);
+    seen.delete(file);
+    seen.set(file, version);
+    if (seen.size > SEEN_FILES_MAX) seen.delete(seen.keys().next().value!);
+  }
+
+  /** How many entries the per-file and per-service collections hold (tests of their caps). */
+  get retained(): { seenFiles: number; pendingFiles: number } {
+    let seenFiles = 0;
+    for (const map of this.seen.values()) seenFiles += map.size;
+    return { seenFiles, pendingFiles: [...this.manualPending.values()].reduce((n, s) => n + s.size, 0) };
+  }
+
   private changesArrived(name: string, files: string[], firstChangeAt: number, reason: RunTrigger['reason']): void {
     const service = this.config.services[name];
     if (!service || (this.watchOnly && !this.watchOnly.has(name))) return;
     if (service.trigger === 'manual') {
       const pending = this.manualPending.get(name) ?? new Set<string>();
-      for (const f of files) pending.add(f);
+      for (const f of files) if (pending.size < MAX_CHANGED_FILES) pending.add(f);
       this.manualPending.set(name, pending);
       this.emit({ type: 'changes-pending', service: name, changedFiles: [...pending] });
       this.emit({ type: 'run-waiting', service: name, reason: MANUAL_HOLD });

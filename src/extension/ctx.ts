@@ -243,6 +243,24 @@ export class Tightloop implements vscode.Disposable, PanelHost {
   }
 
   /** For tests inside the extension host: the state as the UI sees it. */
+  /**
+   * What a long session could leak, counted (the extension-host test opens and closes the panel
+   * and toggles auto-rebuild many times and expects these back where they were).
+   */
+  counts() {
+    const handles = (process as unknown as { _getActiveHandles?: () => object[] })._getActiveHandles?.() ?? [];
+    return {
+      disposables: this.disposables.length,
+      modelListeners: this.model.listenerCount,
+      engineListeners: this.session.engine?.listenerCount ?? 0,
+      panels: TimingsPanel.live.size,
+      panelDisposables: [...TimingsPanel.live].reduce((n, p) => n + p.heldDisposables, 0),
+      validateTimers: this.validateTimers.size,
+      fsWatchers: handles.filter((h) => ['FSWatcher', 'FSEvent', 'StatWatcher'].includes(h.constructor?.name ?? '')).length,
+      watching: this.session.engine?.watching ?? false,
+    };
+  }
+
   snapshot() {
     return { phase: this.phase(), status: this.picture(), configFile: this.configFile(), services: this.model.all().map((e) => serviceView(e)), settings: this.settings };
   }

@@ -9,6 +9,7 @@ let instance: Tightloop | undefined;
 /** What `activate` returns: enough for tests in the extension host to see what the UI shows. */
 export interface TightloopApi {
   snapshot: Tightloop['snapshot'];
+  counts: Tightloop['counts'];
   settled(): Promise<void>;
   whenIdle(): Promise<void>;
   /** The Tightloop view as VS Code received it. */
@@ -30,6 +31,7 @@ export function activate(context: vscode.ExtensionContext): TightloopApi {
   void tl.discover();
   return {
     snapshot: () => tl.snapshot(),
+    counts: () => tl.counts(),
     tree: () => tl.tree.snapshot(),
     treeElement: (key) => tl.tree.elementFor(key),
     treeEvents: () => tl.tree.sent,

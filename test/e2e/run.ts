@@ -111,7 +111,7 @@ async function runHostSuite(browser: Browser, server: Server, suite: string, res
   await page.goto(workbenchUrl(server, workspace, [
     ['extensionDevelopmentPath', remoteUri(server, ROOT)],
     ['extensionTestsPath', remoteUri(server, suite)],
-  ]));
+  ]), { timeout: 180_000 }); // the first workbench load on a loaded 2-core machine can take over 30 s
   const code = await Promise.race([exit, new Promise<number>((r) => setTimeout(() => r(-1), 10 * 60_000))]);
   await page.screenshot({ path: path.join(RESULTS, 'host-suite-end.png') }).catch(() => {});
   await context.close();

@@ -1,6 +1,13 @@
 import path from 'node:path';
 import type { Diagnostic } from '../types.js';
 
+/**
+ * Diagnostics kept per run. A broken header can make a compiler print tens of thousands of
+ * errors; the first few hundred say what is wrong, and every one is held in memory, sent to the
+ * editor and shown in Problems.
+ */
+export const MAX_DIAGNOSTICS = 500;
+
 export type ProblemMatcherName = 'rustc' | 'go' | 'gcc' | 'tsc' | 'none';
 
 /**
@@ -60,6 +67,7 @@ export class ProblemMatcher {
   }
 
   private push(file: string, line: number, column: number, severity: Diagnostic['severity'], message: string, code?: string) {
+    if (this.found.length >= MAX_DIAGNOSTICS) return;
     this.found.push({ file: path.resolve(this.cwd, file), line, column, severity, message, ...(code ? { code } : {}) });
   }
 }

@@ -6,7 +6,7 @@ import { bounded, oneLine } from './abort.js';
 import { registryCredentials } from './registry/auth.js';
 import { excludingRule, type BuildContextFiles, type ContextEntry } from './context/build-context.js';
 import { planBuild } from './context/plan.js';
-import { findProblems, type Problem } from './context/preflight.js';
+import { findProblems } from './context/preflight.js';
 import { registryUrl, splitRepository } from './reference.js';
 import type { DockerRuntime } from './runtime.js';
 import { formatBytes, seconds } from './options.js';

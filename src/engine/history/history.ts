@@ -7,6 +7,13 @@ import { stageStats, type StageStats } from './stats.js';
 export { percentile, stageStats, type StageStats } from './stats.js';
 
 /**
+ * The file (and the copy in memory) may exceed `historyLimit` runs by this factor before it is
+ * rewritten with the newest `historyLimit`: rewriting on every append would cost a full write per
+ * run, never rewriting would grow memory for ever. Memory holds at most limit × HISTORY_SLACK runs.
+ */
+export const HISTORY_SLACK = 1.2;
+
+/**
  * Append-only run log (.tightloop/history.jsonl, one RunSummary a line). Bounded: when it grows
  * past the limit by a margin it is rewritten with the newest runs. A corrupt line (an editor,
  * a crash mid-write) is skipped with a warning, never fatal.
@@ -65,7 +72,7 @@ export class History {
     const runs = await this.load();
     runs.push(run);
     await ensureStateFolder(this.root);
-    if (runs.length > this.limit * 1.2) {
+    if (runs.length > this.limit * HISTORY_SLACK) {
       runs.splice(0, runs.length - this.limit);
       const temp = `${this.file}.${process.pid}.tmp`;
       await writeFile(temp, runs.map((r) => JSON.stringify(r)).join('\n') + '\n');

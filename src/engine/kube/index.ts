@@ -47,7 +47,11 @@ export function createKubeStages(config: ResolvedConfig, opts: KubeStagesOptions
 
   const shared = {
     client: (ctx: StageContext) => clientFor(ctx.config),
-    rememberBaseline: (ctx: StageContext, b: Baseline) => void baselines.set(key(ctx), b),
+    rememberBaseline: (ctx: StageContext, b: Baseline) => {
+      // At most one per service: a run cancelled between deploy and ready never takes its own.
+      for (const k of baselines.keys()) if (k.startsWith(`${ctx.service.name}\u0000`)) baselines.delete(k);
+      baselines.set(key(ctx), b);
+    },
     takeBaseline: (ctx: StageContext) => {
       const b = baselines.get(key(ctx));
       baselines.delete(key(ctx));

@@ -12,6 +12,14 @@ import type { KubeClient } from './client.js';
  */
 export type LineSink = (text: string, stream: LogStream) => void;
 
+/**
+ * Pods whose logs are followed at once (one HTTP stream each). A 50-replica Deployment would
+ * otherwise hold 50 open streams and flood the log; the first ones show what the code does.
+ */
+export const MAX_LOG_STREAMS = 10;
+/** A line without a newline is passed on in pieces of this size rather than buffered whole. */
+export const MAX_LINE_CHARS = 64 * 1024;
+
 export class PodLogFollower {
   private requests = new Set<http.ClientRequest>();
 
@@ -21,8 +29,9 @@ export class PodLogFollower {
   async follow(client: KubeClient, pods: V1Pod[], container: string, tailLines = 200): Promise<void> {
     this.stop();
     const prefixed = pods.length > 1;
+    if (pods.length > MAX_LOG_STREAMS) this.sink(`following the logs of ${MAX_LOG_STREAMS} of ${pods.length} pods`, 'info');
     await Promise.all(
-      pods.map(async (pod) => {
+      pods.slice(0, MAX_LOG_STREAMS).map(async (pod) => {
         const name = pod.metadata!.name!;
         const ns = pod.metadata!.namespace!;
         const prefix = prefixed ? `[${name}] ` : '';
@@ -42,6 +51,11 @@ export class PodLogFollower {
   stop(): void {
     for (const req of this.requests) req.destroy();
     this.requests.clear();
+  }
+
+  /** Log streams open now. */
+  get streams(): number {
+    return this.requests.size;
   }
 
   /** Resolves once the stream is open (lines then flow until the pod's container stops or stop()). */
@@ -66,6 +80,10 @@ export class PodLogFollower {
           const lines = (partial + chunk).split('\n');
           partial = lines.pop() ?? '';
           for (const l of lines) onLine(l.replace(/\r$/, ''));
+          while (partial.length >= MAX_LINE_CHARS) {
+            onLine(partial.slice(0, MAX_LINE_CHARS));
+            partial = partial.slice(MAX_LINE_CHARS);
+          }
         });
         const flush = () => {
           if (partial) onLine(partial);

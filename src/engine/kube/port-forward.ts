@@ -13,6 +13,13 @@ import { isPodReady } from './rollout.js';
  * Each connection is one client-node PortForward WebSocket.
  */
 
+/**
+ * Connections open at once per forwarded port (each one a WebSocket to the API server). Past it
+ * new connections are refused by the listener, so a client in a reconnect loop cannot pile up
+ * sockets in the extension host.
+ */
+export const MAX_FORWARD_CONNECTIONS = 64;
+
 export interface ForwardTarget {
   namespace: string;
   /** Pod label selector of the workload. */
@@ -41,6 +48,7 @@ export class PortForwarder {
 
   async start(): Promise<void> {
     const server = net.createServer((socket) => void this.connection(socket));
+    server.maxConnections = MAX_FORWARD_CONNECTIONS;
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(this.local, '127.0.0.1', () => {
@@ -57,6 +65,11 @@ export class PortForwarder {
     const server = this.server;
     this.server = undefined;
     if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+
+  /** Connections open now. */
+  get connections(): number {
+    return this.sockets.size;
   }
 
   private async connection(socket: net.Socket): Promise<void> {

@@ -45,6 +45,23 @@ interface Slot {
   idleWaiters: (() => void)[];
 }
 
+/**
+ * Changed files remembered per run trigger. A `git checkout` or a generator can touch tens of
+ * thousands of files during one run; the trigger is kept in memory, in every event and in each
+ * history line, and only needs to say what happened ("… and N more" is told by the count).
+ */
+export const MAX_CHANGED_FILES = 1000;
+
+/** `files`, at most MAX_CHANGED_FILES of them (the first ones). */
+export function capFiles(files: Iterable<string>): string[] {
+  const out: string[] = [];
+  for (const file of files) {
+    if (out.length >= MAX_CHANGED_FILES) break;
+    out.push(file);
+  }
+  return out;
+}
+
 const REASON_RANK: Record<RunTrigger['reason'], number> = { initial: 0, dependency: 1, watch: 2, save: 3, manual: 4 };
 
 /**
@@ -79,7 +96,7 @@ export class Scheduler {
         slot.pending.waiters.push(resolve);
       } else {
         slot.pending = {
-          trigger: { ...trigger, changedFiles: [...trigger.changedFiles] },
+          trigger: { ...trigger, changedFiles: capFiles(trigger.changedFiles) },
           waiters: [resolve],
           withDependencies: !!options.withDependencies,
           force: !!options.force,
@@ -288,8 +305,9 @@ function internalFailure(service: string, runId: string, trigger: RunTrigger, er
 }
 
 function mergeInto(pending: Pending, trigger: RunTrigger, options: RequestOptions): void {
-  const files = new Set([...pending.trigger.changedFiles, ...trigger.changedFiles]);
-  pending.trigger.changedFiles = [...files];
+  if (pending.trigger.changedFiles.length < MAX_CHANGED_FILES) {
+    pending.trigger.changedFiles = capFiles(new Set([...pending.trigger.changedFiles, ...trigger.changedFiles]));
+  }
   if (REASON_RANK[trigger.reason] > REASON_RANK[pending.trigger.reason]) pending.trigger.reason = trigger.reason;
   const first = [pending.trigger.firstChangeAt, trigger.firstChangeAt].filter((t): t is number => t !== undefined);
   if (first.length) pending.trigger.firstChangeAt = Math.min(...first);

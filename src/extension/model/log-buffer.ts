@@ -2,6 +2,13 @@ import type { LogLine, StageName } from '../../engine/types.js';
 
 type Stage = StageName | 'pod';
 
+/** Runs per service whose logs stay in memory (the panel shows recent runs; older ones are in the output channel). */
+export const LOG_RUNS_PER_SERVICE = 5;
+/** Newest lines kept per stage of a run (a chatty compiler or pod must not grow the extension host). */
+export const LOG_LINES_PER_STAGE = 2000;
+/** Characters kept of one line (a minified bundle printed on one line is cut, not kept whole). */
+export const LOG_LINE_CHARS = 8 * 1024;
+
 interface RunLogs {
   runId: string;
   stages: Map<Stage, { lines: LogLine[]; dropped: number }>;
@@ -16,8 +23,8 @@ export class LogBuffer {
   private readonly services = new Map<string, RunLogs[]>();
 
   constructor(
-    private readonly runsPerService = 5,
-    private readonly linesPerStage = 2000,
+    private readonly runsPerService = LOG_RUNS_PER_SERVICE,
+    private readonly linesPerStage = LOG_LINES_PER_STAGE,
   ) {}
 
   add(line: LogLine): void {
@@ -32,7 +39,7 @@ export class LogBuffer {
     }
     let stage = run.stages.get(line.stage);
     if (!stage) run.stages.set(line.stage, (stage = { lines: [], dropped: 0 }));
-    stage.lines.push(line);
+    stage.lines.push(line.text.length > LOG_LINE_CHARS ? { ...line, text: `${line.text.slice(0, LOG_LINE_CHARS)} … (${line.text.length - LOG_LINE_CHARS} more characters)` } : line);
     if (stage.lines.length > this.linesPerStage) {
       const excess = stage.lines.length - this.linesPerStage;
       stage.lines.splice(0, excess);

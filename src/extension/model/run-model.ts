@@ -104,6 +104,11 @@ export class RunModel {
     this.notify({ services: new Set(), history: new Set(), diagnostics: new Set(), cluster: true });
   }
 
+  /** Subscribers right now (leak checks). */
+  get listenerCount(): number {
+    return this.listeners.size;
+  }
+
   onChange(listener: (change: ModelChange) => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);

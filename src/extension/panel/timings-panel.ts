@@ -32,6 +32,8 @@ const LOG_LINES = 1000;
  */
 export class TimingsPanel implements vscode.Disposable {
   private static current?: TimingsPanel;
+  /** Panels constructed and not yet disposed, and the disposables they hold (leak checks). */
+  static readonly live = new Set<TimingsPanel>();
   private readonly disposables: vscode.Disposable[] = [];
   private flushTimer?: ReturnType<typeof setTimeout>;
   private pendingHistory = new Set<string>();
@@ -80,6 +82,7 @@ export class TimingsPanel implements vscode.Disposable {
     private readonly host: PanelHost,
   ) {
     TimingsPanel.current = this;
+    TimingsPanel.live.add(this);
     const webview = panel.webview;
     panel.iconPath = vscode.Uri.joinPath(host.extensionUri, 'media', 'icon.png');
     webview.html = panelHtml({
@@ -97,6 +100,10 @@ export class TimingsPanel implements vscode.Disposable {
     );
     const unsubscribe = host.model.onChange((change) => this.modelChanged(change));
     this.disposables.push({ dispose: unsubscribe });
+  }
+
+  get heldDisposables(): number {
+    return this.disposables.length + (this.flushTimer ? 1 : 0);
   }
 
   /** Re-sends everything (phase or settings changed). */
@@ -203,6 +210,7 @@ export class TimingsPanel implements vscode.Disposable {
 
   dispose(): void {
     if (TimingsPanel.current === this) TimingsPanel.current = undefined;
+    TimingsPanel.live.delete(this);
     if (this.flushTimer) clearTimeout(this.flushTimer);
     for (const d of this.disposables.splice(0)) d.dispose();
     this.panel.dispose();

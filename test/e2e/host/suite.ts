@@ -292,6 +292,30 @@ export async function run(): Promise<void> {
     assert(tab.label === 'Tightloop: Stage Timings', `label ${tab.label}`);
   });
 
+  await test('100 × open/close Stage Timings and 100 × toggle auto-rebuild leave no listener, webview or disposable behind', async () => {
+    const webviewTabs = () => vscode.window.tabGroups.all.flatMap((g) => g.tabs).filter((t) => t.input instanceof vscode.TabInputWebview && t.input.viewType.endsWith('tightloop.timings'));
+    await vscode.commands.executeCommand('workbench.action.closeAllEditors');
+    await until('no panel open', () => api.counts().panels === 0 && webviewTabs().length === 0);
+    await api.whenIdle();
+    const before = api.counts();
+    for (let i = 0; i < 100; i++) {
+      await cmd('tightloop.showStageTimings', 'hello');
+      await until(`panel ${i} open`, () => api.counts().panels === 1 && webviewTabs().length === 1);
+      await vscode.window.tabGroups.close(webviewTabs());
+      await until(`panel ${i} closed`, () => api.counts().panels === 0 && webviewTabs().length === 0);
+    }
+    const initial = api.snapshot().settings.autoRebuildOnSave;
+    for (let i = 0; i < 100; i++) {
+      const on = await cmd<boolean>('tightloop.toggleAutoRebuild');
+      await until(`toggle ${i} applied`, () => api.snapshot().settings.autoRebuildOnSave === on);
+      await api.settled();
+      await until(`watcher ${on ? 'on' : 'off'} after toggle ${i}`, () => api.counts().watching === on);
+    }
+    assert(api.snapshot().settings.autoRebuildOnSave === initial, 'an even number of toggles ends where it started');
+    const after = api.counts();
+    assert(JSON.stringify(after) === JSON.stringify(before), `left behind:\n before ${JSON.stringify(before)}\n after  ${JSON.stringify(after)}`);
+  });
+
   await test('Create Config writes a valid starter config from the Dockerfile and the Kubernetes manifest', async () => {
     const moved = path.join(root, 'tightloop.yaml.e2e-backup');
     renameSync(configPath(), moved);
