@@ -3,10 +3,12 @@ import { parseArgs } from 'node:util';
 import { ConfigError, CONFIG_FILE_NAME, Engine, findConfigFile, type EngineEvent, type RunSummary } from '../engine/index.js';
 import { createIntegrations } from '../engine/integrations.js';
 import { loadConfigVariants } from '../engine/config/variants.js';
+import { stopAllGroups } from '../engine/compile/process-groups.js';
 import { CliOutput, unknownTargetMessage } from './output.js';
 import { Progress } from './progress.js';
 import { palette, runTable, statsTable } from './render.js';
 import { targetsHelp, tasksCommand } from './targets.js';
+import { onInterrupt } from './signals.js';
 
 const USAGE = `tightloop — save a file, see it running in your cluster, every stage timed.
 
@@ -96,7 +98,7 @@ export async function main(argv: string[]): Promise<number> {
     }
     switch (command) {
       case 'run':
-        return exitCode(await engine.run(names.length ? names : undefined, { force: values.force }));
+        return await run(engine, names, values.force);
       case 'watch':
         return await watch(engine, names, values['no-initial'], values.force, progress);
       case 'doctor':
@@ -111,6 +113,18 @@ export async function main(argv: string[]): Promise<number> {
   } finally {
     progress?.stop();
     await engine.dispose();
+    await stopAllGroups(); // normally none are left: dispose cancelled and awaited every run
+  }
+}
+
+/** Ctrl-C, SIGTERM or SIGHUP cancel the run; the CLI exits (130) only once its commands are gone. */
+async function run(engine: Engine, names: string[], force: boolean): Promise<number> {
+  const interrupt = onInterrupt(() => engine.cancel());
+  try {
+    const summaries = await engine.run(names.length ? names : undefined, { force });
+    return interrupt.received ? 130 : exitCode(summaries);
+  } finally {
+    interrupt.dispose();
   }
 }
 
@@ -150,12 +164,11 @@ async function watch(engine: Engine, names: string[], noInitial: boolean, force:
   progress?.print(`watching ${names.length ? names.join(', ') : engine.config.file} — Ctrl-C to stop`);
   const services = names.length ? names : Object.values(engine.config.services).filter((s) => s.trigger === 'auto').map((s) => s.name);
   if (!noInitial && services.length) void engine.run(services, { force });
-  await new Promise<void>((resolve) => {
-    process.once('SIGINT', resolve);
-    process.once('SIGTERM', resolve);
-  });
-  progress?.print('stopping: cancelling running stages…');
-  return 130;
+  const interrupt = onInterrupt(() => engine.cancel());
+  const signal = await interrupt.next;
+  progress?.print(`stopping (${signal}): cancelling running stages…`);
+  interrupt.dispose();
+  return 130; // main's `finally` disposes the engine: it waits until every process group is gone
 }
 
 async function doctor(engine: Engine, out: CliOutput): Promise<number> {

@@ -1,4 +1,5 @@
 import path from 'node:path';
+import { stopLeftoverGroups } from './compile/process-groups.js';
 import { loadConfig } from './config/load.js';
 import { toolsCheck } from './doctor/tools-check.js';
 import type { ResolvedConfig, Runnable } from './config/resolved.js';
@@ -63,6 +64,7 @@ export class Engine {
    */
   private readonly seen = new Map<string, Map<string, FileVersion>>();
   private saveBatch?: { files: Set<string>; at: number };
+  private leftovers?: Promise<void>;
   /** `watch a b`: the only services file changes may trigger. */
   private watchOnly?: ReadonlySet<string>;
   /** service → time of its latest raw file change (watcher event or editor save). */
@@ -85,6 +87,7 @@ export class Engine {
       // a follow-up waits for 200 ms of quiet at least.
       settleMs: Math.max(4 * config.settings.quietWindowMs, 200),
       execute: async (node, trigger, signal, runId, force) => {
+        await this.stopLeftovers();
         // What this run will read is at least as new as the files are now: a later event for
         // these exact bytes (chokidar's trailing event after a burst) is an echo, not a change.
         for (const file of trigger.changedFiles) this.remember(node.name, file, await readVersion(file));
@@ -148,6 +151,18 @@ export class Engine {
     return [...Object.keys(this.config.services), ...Object.keys(this.config.tasks)];
   }
 
+  /**
+   * Before the first command runs: stop process groups a crashed or killed Tightloop left running
+   * in this workspace (recorded in .tightloop/processes), and say so.
+   */
+  private stopLeftovers(): Promise<void> {
+    this.leftovers ??= stopLeftoverGroups(this.config.root).then(
+      (stopped) => stopped.forEach((message) => this.emit({ type: 'warning', message })),
+      (error: Error) => this.emit({ type: 'warning', message: `could not check for leftover processes: ${error.message}` }),
+    );
+    return this.leftovers;
+  }
+
   /** Runs the named services/tasks (default: every service) with their dependencies first. */
   async run(names: string[] = Object.keys(this.config.services), options: { force?: boolean } = {}): Promise<RunSummary[]> {
     for (const name of names) this.assertKnown(name);
@@ -161,6 +176,7 @@ export class Engine {
    */
   async startWatching(options: { only?: string[] } = {}): Promise<void> {
     if (this.watcher) return;
+    await this.stopLeftovers();
     for (const name of options.only ?? []) this.assertKnown(name);
     const only = options.only?.length ? new Set(options.only) : undefined;
     this.scheduler.cascade = only ?? 'all';

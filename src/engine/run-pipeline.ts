@@ -168,7 +168,7 @@ async function runTask(deps: PipelineDeps, request: RunRequest, task: ResolvedTa
   const started = performance.now();
   deps.emit({ type: 'stage-started', service: task.name, runId: request.runId, stage: 'task', startedAt });
   try {
-    const result = await runCommand(task, request.signal, (text, stream) => emitLog(deps, task.name, request.runId, 'task', text, stream));
+    const result = await runCommand(task, request.signal, (text, stream) => emitLog(deps, task.name, request.runId, 'task', text, stream), { root: deps.config.root, name: task.name });
     record({ service: task.name, runId: request.runId, stage: 'task', startedAt, durationMs: performance.now() - started, status: 'ok', detail: `pid ${result.pid}` });
     return undefined;
   } catch (error) {

@@ -19,7 +19,7 @@ describe('config errors name file, line, column and field', () => {
     const issues = parseConfigText('version: 1\nservices:\n  api: [\n', path.join(dir, 'tightloop.yaml')).issues;
     assert.ok(issues.length >= 1);
     assert.equal(issues[0]!.line, 4);
-    assert.match(formatIssue(issues[0]!), /tightloop\.yaml:4:1: YAML: /);
+    assert.match(formatIssue(issues[0]!), /tightloop\.yaml:4:1: services\.api: YAML: /);
   });
 
   it('reports an unknown key at the key with a suggestion', async () => {

@@ -14,7 +14,7 @@ export const compileStage: Stage = {
       const result = await runCommand(compile, ctx.signal, (line, stream) => {
         matcher.feed(line);
         ctx.log(line, stream);
-      });
+      }, { root: ctx.config.root, name: ctx.service.name });
       ctx.diagnostics(matcher.diagnostics);
       const warnings = matcher.diagnostics.filter((d) => d.severity === 'warning').length;
       return { detail: `pid ${result.pid}${warnings ? `, ${warnings} warning(s)` : ''}` };

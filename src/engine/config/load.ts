@@ -2,9 +2,11 @@ import { existsSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { LineCounter, parseDocument } from 'yaml';
+import { LineCounter, parseDocument, type Document } from 'yaml';
 import type { ConfigIssue } from '../types.js';
 import { parseDuration, parseSize } from './duration.js';
+import { commandEnv, commandReference, isCommandField } from './command-env.js';
+import { capIssues, plainZodMessage, checkBytes, checkDocument, checkTextSize, deepFlowNesting, MAX_DEPTH, MAX_ISSUES, pathAt } from './guard.js';
 import { unknownFieldMessage } from './field-hints.js';
 import { PositionFinder } from './positions.js';
 import type { ResolvedConfig, ResolvedService, ResolvedTask } from './resolved.js';
@@ -30,14 +32,16 @@ export function formatIssue(issue: ConfigIssue): string {
 /** Load, validate and resolve a config file; throws ConfigError listing every problem at once. */
 export async function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env, options: ParseOptions = {}): Promise<ResolvedConfig> {
   const absolute = path.resolve(file);
-  let text: string;
+  let bytes: Buffer;
   try {
-    text = await readFile(absolute, 'utf8');
+    bytes = await readFile(absolute);
   } catch (error) {
     const reason = (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'file not found' : (error as Error).message;
     throw new ConfigError([{ file: absolute, line: 0, column: 0, path: '', message: reason }]);
   }
-  const result = parseConfigText(text, absolute, env, options);
+  const { problem, text } = checkBytes(bytes);
+  if (problem) throw new ConfigError([{ file: absolute, path: '', ...problem }]);
+  const result = parseConfigText(text!, absolute, env, options);
   if (!result.config) throw new ConfigError(result.issues);
   return result.config;
 }
@@ -54,8 +58,18 @@ export function parseConfigText(
   env: NodeJS.ProcessEnv = process.env,
   options: ParseOptions = {},
 ): { config?: ResolvedConfig; issues: ConfigIssue[] } {
+  const tooBig = checkTextSize(text);
+  if (tooBig) return { issues: [{ file, line: 1, column: 1, path: '', message: tooBig }] };
   const lines = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: true, prettyErrors: false });
+  const tooDeep = deepFlowNesting(text);
+  if (tooDeep !== undefined) {
+    lines.addNewLine(0);
+    for (let i = text.indexOf('\n'); i !== -1 && i < tooDeep; i = text.indexOf('\n', i + 1)) lines.addNewLine(i + 1);
+    const { line, col } = lines.linePos(tooDeep);
+    return { issues: [{ file, line, column: col, path: '', message: `YAML: nested more than ${MAX_DEPTH} levels deep` }] };
+  }
+  // Duplicate keys are reported by checkDocument, which can name the key.
+  const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: false, prettyErrors: false });
   const where = new PositionFinder(doc, lines);
   const issueAt = (fieldPath: readonly PropertyKey[], message: string, key?: string): ConfigIssue => ({
     file,
@@ -64,17 +78,21 @@ export function parseConfigText(
     message,
   });
 
-  if (doc.errors.length > 0) {
-    const issues = doc.errors.map((e) => ({
-      file,
-      ...where.at(e.pos[0], [e.pos[0], e.pos[1]] as [number, number]),
-      path: '',
-      message: `YAML: ${e.message.split('\n')[0]}`,
-    }));
-    return { issues };
-  }
+  if (doc.errors.length > 0) return { issues: yamlIssues(doc, file, where) };
+  const guarded = checkDocument(doc, lines).map((p) => ({
+    file,
+    ...where.at(p.offset, p.end === undefined ? undefined : [p.offset, p.end]),
+    path: p.path.map(String).join('.'),
+    message: p.message,
+  }));
+  if (guarded.length > 0) return { issues: finish(guarded, file) };
 
-  const raw = doc.toJS({ maxAliasCount: 100 }) as unknown;
+  let raw: unknown;
+  try {
+    raw = doc.toJS({ maxAliasCount: -1 }); // aliases were bounded by checkDocument
+  } catch (error) {
+    return { issues: [{ file, line: 1, column: 1, path: '', message: `YAML: ${(error as Error).message.split('\n')[0]}` }] };
+  }
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
     return { issues: [{ file, line: 1, column: 1, path: '', message: 'expected a mapping with version: 1 and services' }] };
   }
@@ -85,27 +103,51 @@ export function parseConfigText(
   if (!parsed.success) {
     for (const zodIssue of parsed.error.issues) {
       if (zodIssue.code === 'unrecognized_keys') {
-        for (const key of zodIssue.keys) issues.push(issueAt(zodIssue.path, unknownFieldMessage(zodIssue.path, key), key));
+        for (const key of zodIssue.keys.slice(0, MAX_ISSUES + 1)) issues.push(issueAt(zodIssue.path, unknownFieldMessage(zodIssue.path, key), key));
+        const unlisted = zodIssue.keys.length - (MAX_ISSUES + 1);
+        if (unlisted > 0) issues.push(issueAt(zodIssue.path, `and ${unlisted} more unknown fields`));
       } else {
-        issues.push(issueAt(zodIssue.path, zodIssue.message));
+        issues.push(issueAt(zodIssue.path, plainZodMessage(zodIssue.message)));
       }
     }
-    return { issues: sortIssues(issues) };
+    return { issues: finish(issues, file) };
   }
-  if (issues.length > 0) return { issues: sortIssues(issues) };
+  if (issues.length > 0) return { issues: finish(issues, file) };
 
   const root = path.dirname(file);
-  const config = resolve(parsed.data, file, root);
+  const config = resolve(parsed.data, file, root, env);
   const editRank = (fieldPath: readonly PropertyKey[]) => {
     const rank = options.recentEdits?.indexOf(where.locate(fieldPath).line) ?? -1;
     return rank < 0 ? undefined : rank;
   };
   for (const problem of checkSemantics(config, parsed.data, editRank)) issues.push(issueAt(problem.path, problem.message));
-  return issues.length > 0 ? { issues: sortIssues(issues) } : { config, issues: [] };
+  return issues.length > 0 ? { issues: finish(issues, file) } : { config, issues: [] };
 }
 
-function sortIssues(issues: ConfigIssue[]): ConfigIssue[] {
-  return issues.sort((a, b) => a.line - b.line || a.column - b.column);
+/** Sorted by position, at most MAX_ISSUES of them plus a line counting the rest. */
+function finish(issues: ConfigIssue[], file: string): ConfigIssue[] {
+  issues.sort((a, b) => a.line - b.line || a.column - b.column);
+  const last = issues[Math.min(issues.length, MAX_ISSUES) - 1];
+  return capIssues(issues, (hidden) => ({ file, line: last?.line ?? 1, column: last?.column ?? 1, path: '', message: `${hidden} more problem(s) not listed` }));
+}
+
+/**
+ * YAML syntax errors, each with the field it is in. Stack exhaustion on deep nesting is reported
+ * by the parser at every level: one issue, at the outermost, says what it is.
+ */
+function yamlIssues(doc: Document, file: string, where: PositionFinder): ConfigIssue[] {
+  const issues: ConfigIssue[] = [];
+  let exhausted = false;
+  const sorted = [...doc.errors].sort((a, b) => a.pos[0] - b.pos[0]);
+  for (const e of sorted) {
+    if (e.code === 'RESOURCE_EXHAUSTION') {
+      if (exhausted) continue;
+      exhausted = true;
+    }
+    const message = e.code === 'RESOURCE_EXHAUSTION' ? `nested too deeply to parse (more than ${MAX_DEPTH} levels are refused)` : e.message.split('\n')[0];
+    issues.push({ file, ...where.at(e.pos[0], [e.pos[0], e.pos[1]]), path: pathAt(doc, e.pos[0]).map(String).join('.'), message: `YAML: ${message}` });
+  }
+  return finish(issues, file);
 }
 
 /**
@@ -125,7 +167,7 @@ function interpolateEnv(
         report(at, `environment variable ${name} is not set (used as \${env:${name}})`);
         return `\${env:${name}}`; // keep the text so the schema does not add a second, misleading error
       }
-      return found;
+      return isCommandField(at) ? commandReference(name) : found;
     });
   }
   if (Array.isArray(value)) return value.map((v, i) => interpolateEnv(v, [...at, i], env, report));
@@ -135,7 +177,7 @@ function interpolateEnv(
   return value;
 }
 
-function resolve(parsed: ParsedConfig, file: string, root: string): ResolvedConfig {
+function resolve(parsed: ParsedConfig, file: string, root: string, env: NodeJS.ProcessEnv): ResolvedConfig {
   const abs = (p: string) => path.resolve(root, p.startsWith('~/') ? path.join(os.homedir(), p.slice(2)) : p);
   const namespace = parsed.kubernetes?.namespace ?? 'default';
   const services: Record<string, ResolvedService> = {};
@@ -150,7 +192,7 @@ function resolve(parsed: ParsedConfig, file: string, root: string): ResolvedConf
       compile: s.compile && {
         command: s.compile.command,
         cwd: abs(s.compile.cwd ?? '.'),
-        env: s.compile.env ?? {},
+        env: { ...commandEnv(s.compile.command, env), ...s.compile.env },
         timeoutMs: parseDuration(s.compile.timeout),
         problemMatcher: s.compile.problemMatcher,
         inputs: s.compile.inputs,
@@ -211,7 +253,7 @@ function resolve(parsed: ParsedConfig, file: string, root: string): ResolvedConf
       command: t.command,
       trigger: t.trigger,
       cwd: abs(t.cwd ?? '.'),
-      env: t.env ?? {},
+      env: { ...commandEnv(t.command, env), ...t.env },
       timeoutMs: parseDuration(t.timeout),
       dependsOn: t.dependsOn,
     };

@@ -27,6 +27,8 @@ export function configReferenceMarkdown(): string {
     '',
     '`<name>` stands for a service or task name. Relative paths resolve against the folder of tightloop.yaml;',
     '`${env:NAME}` in any string is replaced by that environment variable (an unset one is an error); `${env:NAME:-default}` uses the default when it is unset or empty.',
+    'In `compile.command` and `tasks.<name>.command` it is not pasted into the shell text: it becomes `"${TIGHTLOOP_ENV_NAME}"` and the',
+    'value is passed as that environment variable, so the shell sees it as one word and never runs what it contains.',
     '',
     '| field | type | default | description |',
     '| --- | --- | --- | --- |',

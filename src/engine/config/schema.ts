@@ -1,3 +1,4 @@
+import path from 'node:path';
 import { z } from 'zod';
 import { ImageFieldSchema, ManifestsSchema, ReadinessSchema, RenderSchema, ResourceSchema } from './manifests-schema.js';
 
@@ -8,24 +9,46 @@ import { ImageFieldSchema, ManifestsSchema, ReadinessSchema, RenderSchema, Resou
  */
 
 const DURATION = /^\d+(\.\d+)?(ms|s|m|h)$/;
+const DURATION_UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+/** One day: longer than any compile or rollout, short enough that a typo (10000h) is caught. */
+const MAX_DURATION_MS = 86_400_000;
+const DURATION_RANGE = 'expected a duration from 1ms to 24h, like 500ms, 30s, 10m or 1h';
+const durationMs = (text: string) => Number(/^[\d.]+/.exec(text)![0]) * DURATION_UNIT_MS[/[a-z]+$/.exec(text)![0]]!;
 export const Duration = z
-  .union([z.number().int().positive(), z.string().regex(DURATION, 'expected a duration like 500ms, 30s, 10m or 1h')])
-  .describe('Milliseconds as a number, or a string like 500ms, 30s, 10m, 1h.');
+  .union([
+    z.number().int(DURATION_RANGE).min(1, DURATION_RANGE).max(MAX_DURATION_MS, DURATION_RANGE),
+    z
+      .string()
+      .regex(DURATION, DURATION_RANGE)
+      .refine((text) => !DURATION.test(text) || (durationMs(text) >= 1 && durationMs(text) <= MAX_DURATION_MS), DURATION_RANGE),
+  ])
+  .describe('Milliseconds as a number, or a string like 500ms, 30s, 10m, 1h (1ms to 24h).');
+
+/** Kubernetes DNS-1123 label: namespaces, container names. */
+const DnsLabel = z.string().regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, 'expected a lowercase DNS label (a-z, 0-9, "-", at most 63 characters)');
+
+/** picomatch refuses patterns over 64 KiB with an unpositioned error; no real glob is this long. */
+const Glob = z.string().min(1, 'expected a non-empty path or glob').max(4096, 'globs and paths are limited to 4096 characters');
 
 const Name = z
   .string()
+  .max(100, 'names are limited to 100 characters')
   .regex(/^[a-z0-9]([a-z0-9-_.]*[a-z0-9])?$/i, 'names use letters, digits, "-", "_" and "." only');
 
-const Env = z.record(z.string(), z.string()).describe('Extra environment variables (merged over the inherited ones).');
+/** zod says only "Invalid key in record"; say what a key must look like. */
+const keyError = (what: string) => (issue: { code?: string }) => (issue.code === 'invalid_key' ? `invalid key: expected ${what}` : undefined);
+
+const EnvName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'expected an environment variable name: letters, digits and "_", not starting with a digit');
+const Env = z.record(EnvName, z.string(), { error: keyError('an environment variable name: letters, digits and "_", not starting with a digit') }).describe('Extra environment variables (merged over the inherited ones).');
 
 const Inputs = z
-  .array(z.string())
+  .array(Glob)
   .describe('Globs (relative to the config folder). When their content hash equals the last success, the stage is skipped.');
 
 export const WatchSchema = z
   .strictObject({
-    paths: z.array(z.string()).min(1).describe('Files or folders to watch, relative to the config folder.'),
-    ignore: z.array(z.string()).default([]).describe('Globs never watched or traversed (e.g. target/**).'),
+    paths: z.array(Glob).min(1).describe('Files or folders to watch, relative to the config folder.'),
+    ignore: z.array(Glob).default([]).describe('Globs never watched or traversed (e.g. target/**).'),
   })
   .describe('What to watch for changes.');
 
@@ -42,12 +65,21 @@ export const CompileSchema = z
 
 export const StageFileSchema = z.strictObject({
   from: z.string().min(1).describe('Artifact path, relative to the config folder.'),
-  to: z.string().min(1).describe('Path inside the staging folder.'),
+  to: z
+    .string()
+    .min(1)
+    .max(4096, 'globs and paths are limited to 4096 characters')
+    // "..", "." and escapes are reported by the semantic check, next to the other path problems.
+    .refine((to) => path.posix.normalize(to.replace(/\\/g, '/')).replace(/^\/+/, '') !== '', 'expected a file path inside the staging folder, like bin/api (not "/")')
+    .describe('Path inside the staging folder.'),
   mode: z
     .string()
-    .regex(/^[0-7]{3,4}$/, 'expected an octal file mode like 0755')
+    .refine(
+      (mode) => /^0?[0-7]{3}$/.test(mode) && (parseInt(mode, 8) & 0o002) === 0,
+      'expected an octal file mode from 000 to 0775, like 0755 (no setuid, setgid or sticky bits, not world-writable)',
+    )
     .optional()
-    .describe('Octal file mode; default: keep the source mode.'),
+    .describe('Octal file mode from 000 to 0775 (no setuid/setgid/sticky, not world-writable); default: keep the source mode.'),
 });
 
 export const StageSchema = z
@@ -67,9 +99,15 @@ export const ImageSchema = z
       .string()
       .optional()
       .describe('Compatibility mode: build context root filtered by its .dockerignore instead of the staging folder.'),
-    platform: z.string().regex(/^[a-z0-9]+\/[a-z0-9_]+(\/[a-z0-9]+)?$/, 'expected os/arch like linux/amd64').default('linux/amd64'),
+    platform: z
+      .string()
+      .regex(
+        /^linux\/(amd64|arm64(\/v8)?|arm(\/v[5-7])?|386|ppc64le|s390x|riscv64)$/,
+        'expected linux/ARCH with ARCH one of amd64, arm64, arm/v7, arm/v6, 386, ppc64le, s390x, riscv64 (images run on Linux nodes)',
+      )
+      .default('linux/amd64'),
     buildArgs: z.record(z.string(), z.string()).default({}),
-    keep: z.number().int().min(1).default(5).describe('How many Tightloop images to keep per service.'),
+    keep: z.number().int('expected a whole number from 1 to 1000').min(1, 'expected a whole number from 1 to 1000').max(1000, 'expected a whole number from 1 to 1000').default(5).describe('How many Tightloop images to keep per service.'),
     maxContextSize: z
       .union([z.number().int().positive(), z.string().regex(/^\d+(\.\d+)?\s*([kmg]i?b|b)?$/i, 'expected a size like 500MB')])
       .optional()
@@ -82,19 +120,27 @@ export const DeploySchema = z
   .strictObject({
     workload: z
       .string()
-      .regex(/^((deployment|statefulset|daemonset)\/[a-z0-9]([-a-z0-9.]*[a-z0-9])?|(deployment|statefulset|daemonset):[^\s]+=[^\s]+)$/i, 'expected kind/name (deployment/api) or kind:label=value')
+      .regex(
+        /^(([Dd]eployment|[Ss]tateful[Ss]et|[Dd]aemon[Ss]et)\/[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?|([Dd]eployment|[Ss]tateful[Ss]et|[Dd]aemon[Ss]et):[^\s=]+=[^\s]*)$/,
+        'expected kind/name with a lowercase DNS name (deployment/api) or kind:label=value',
+      )
       .optional()
       .describe('deployment/NAME, statefulset/NAME, daemonset/NAME, or KIND:label=value. Optional with manifests: the workloads are the objects that received the image.'),
     manifests: ManifestsSchema.optional(),
     render: RenderSchema.optional(),
     imageFields: z.array(ImageFieldSchema).default([]).describe('Image fields of custom resources (containers and initContainers of pod templates are found without this).'),
     readiness: ReadinessSchema.optional(),
-    container: z.string().optional().describe('Container to update (default: the only one).'),
-    namespace: z.string().optional(),
+    container: DnsLabel.optional().describe('Container to update (default: the only one).'),
+    namespace: DnsLabel.optional(),
     strategy: z.enum(['set-image', 'rollout-restart', 'delete-pods']).default('set-image'),
     readyTimeout: Duration.default('2m'),
     portForwards: z
-      .array(z.string().regex(/^\d{1,5}:\d{1,5}$/, 'expected LOCAL:REMOTE like 8080:8080'))
+      .array(
+        z
+          .string()
+          .regex(/^\d{1,5}:\d{1,5}$/, 'expected LOCAL:REMOTE with ports from 1 to 65535, like 8080:8080')
+          .refine((pair) => pair.split(':').every((p) => Number(p) >= 1 && Number(p) <= 65535), 'expected LOCAL:REMOTE with ports from 1 to 65535, like 8080:8080'),
+      )
       .default([])
       .describe('Ports forwarded on 127.0.0.1 after ready; they follow the workload across restarts.'),
     streamLogs: z.boolean().default(true).describe('Stream the new pod logs after ready.'),
@@ -167,7 +213,7 @@ export const KubernetesSchema = z.strictObject({
     .array(z.string())
     .default(DEFAULT_ALLOW_CONTEXTS)
     .describe('Globs of context names Tightloop may write to. Anything else is refused.'),
-  namespace: z.string().default('default').describe('Namespace of the workloads (a service may override it).'),
+  namespace: DnsLabel.default('default').describe('Namespace of the workloads (a service may override it).'),
 }).describe('The cluster to deploy to. Without any kubeconfig, deploy and ready are skipped.');
 
 export const DockerSchema = z.strictObject({
@@ -181,8 +227,8 @@ export const DockerSchema = z.strictObject({
 
 export const SettingsSchema = z.strictObject({
   quietWindowMs: z.number().int().min(0).max(5000).default(15).describe('Batch file changes arriving within this window (ms); a run that follows a running one also waits until changes were quiet for 4× this (at least 200 ms).'),
-  parallelism: z.number().int().min(1).optional().describe('Services built at once (default: CPU count).'),
-  historyLimit: z.number().int().min(10).default(2000).describe('Runs kept in .tightloop/history.jsonl.'),
+  parallelism: z.number().int().min(1).max(256).optional().describe('Services built at once (default: CPU count).'),
+  historyLimit: z.number().int().min(10).max(100_000).default(2000).describe('Runs kept in .tightloop/history.jsonl.'),
 }).describe('Engine settings.');
 
 export const ConfigSchema = z.strictObject({
@@ -191,11 +237,11 @@ export const ConfigSchema = z.strictObject({
   docker: DockerSchema.optional(),
   settings: SettingsSchema.prefault({}),
   services: z
-    .record(Name, ServiceSchema)
+    .record(Name, ServiceSchema, { error: keyError('a name of letters, digits, "-", "_" and "." (at most 100 characters)') })
     .refine((s) => Object.keys(s).length > 0, 'at least one service is required')
     .describe('Services: watch → compile → stage → image → push → deploy → ready.'),
-  resources: z.record(Name, ResourceSchema).default({}).describe('Things deployed from manifests without a build (databases, caches, observability): dependsOn, port-forwards, readiness, logs.'),
-  tasks: z.record(Name, TaskSchema).default({}).describe('Commands run after their dependencies (e.g. smoke tests after a deploy).'),
+  resources: z.record(Name, ResourceSchema, { error: keyError('a name of letters, digits, "-", "_" and "." (at most 100 characters)') }).default({}).describe('Things deployed from manifests without a build (databases, caches, observability): dependsOn, port-forwards, readiness, logs.'),
+  tasks: z.record(Name, TaskSchema, { error: keyError('a name of letters, digits, "-", "_" and "." (at most 100 characters)') }).default({}).describe('Commands run after their dependencies (e.g. smoke tests after a deploy).'),
 });
 
 export type RawConfig = z.input<typeof ConfigSchema>;

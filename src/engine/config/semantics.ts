@@ -69,8 +69,13 @@ function checkPaths(config: ResolvedConfig, parsed: ParsedConfig): SemanticProbl
     }
     if (s.stage) {
       // The staging folder is wiped and refilled; it must not be the workspace itself.
-      if (inside(at('stage', 'dir'), s.stage.dir, raw.stage!.dir) && s.stage.dir === config.root) {
-        problems.push({ path: at('stage', 'dir'), message: 'the staging folder cannot be the workspace root (it is emptied on every run)' });
+      if (inside(at('stage', 'dir'), s.stage.dir, raw.stage!.dir)) {
+        if (s.stage.dir === config.root) {
+          problems.push({ path: at('stage', 'dir'), message: 'the staging folder cannot be the workspace root (it is emptied on every run)' });
+        } else {
+          const clash = stagingClash(config, s.stage.dir);
+          if (clash) problems.push({ path: at('stage', 'dir'), message: `the staging folder ${s.stage.dir} ${clash}; it is replaced on every run, so it must be a folder of its own (e.g. build/staging)` });
+        }
       }
       s.stage.files.forEach((f, i) => {
         inside(at('stage', 'files', i, 'from'), f.from, raw.stage!.files[i]!.from);
@@ -126,4 +131,38 @@ function checkStaging(config: ResolvedConfig): SemanticProblem[] {
     });
   }
   return problems;
+}
+
+const within = (parent: string, child: string) => child === parent || child.startsWith(parent.endsWith(path.sep) ? parent : parent + path.sep);
+
+/**
+ * What the staging folder would overwrite or feed back into: it must not be, contain or lie
+ * inside a watched path, a compile input, an artifact source, .git or .tightloop.
+ */
+function stagingClash(config: ResolvedConfig, dir: string): string | undefined {
+  // [path, what, may the staging folder lie inside it]: the watcher never enters a staging
+  // folder, so one inside a watched folder is fine; being or containing a watched path is not.
+  const guarded: [string, string, boolean?][] = [
+    [path.join(config.root, '.git'), '.git'],
+    [path.join(config.root, '.tightloop'), ".tightloop (Tightloop's own state)"],
+    [config.file, 'the config file'],
+  ];
+  for (const s of Object.values(config.services)) {
+    for (const p of s.watch?.paths ?? []) guarded.push([p, `watch path ${path.relative(config.root, p) || '.'} of service "${s.name}"`, true]);
+    for (const glob of s.compile?.inputs ?? []) {
+      const base = path.resolve(config.root, glob.split(/[*?[{]/)[0]!.replace(/\/[^/]*$/, '') || '.');
+      guarded.push([base, `compile input ${glob} of service "${s.name}"`]);
+    }
+    for (const f of s.stage?.files ?? []) guarded.push([f.from, `artifact ${path.relative(config.root, f.from)} of service "${s.name}"`]);
+  }
+  // .tightloop/stage/<name> is where generated configs stage (nothing else lives there).
+  const stageHome = path.join(config.root, '.tightloop', 'stage');
+  if (dir !== stageHome && within(stageHome, dir)) guarded.splice(1, 1);
+  for (const [target, what, insideAllowed] of guarded) {
+    if (target === config.root) continue; // the workspace itself holds everything; only "is the root" matters, checked above
+    if (dir === target) return `is ${what}`;
+    if (within(dir, target)) return `contains ${what}`;
+    if (!insideAllowed && within(target, dir)) return `lies inside ${what}`;
+  }
+  return undefined;
 }

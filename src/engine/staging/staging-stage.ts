@@ -1,6 +1,5 @@
-import { randomBytes } from 'node:crypto';
 import type { Stats } from 'node:fs';
-import { chmod, copyFile, lstat, mkdir, readdir, readFile, rename, rm, rmdir, stat, writeFile } from 'node:fs/promises';
+import { chmod, copyFile, link, lstat, mkdir, readdir, readFile, rename, rm, rmdir, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { formatBytes } from '../config/duration.js';
 import { hashFile, sha256 } from '../hash.js';
@@ -24,9 +23,10 @@ export function manifestFile(root: string, service: string): string {
 }
 
 /**
- * Copies the artifacts into the staging folder (the image's whole build context). Each file is
- * written to a temp name and renamed into place, so a reader never sees half a binary; modes are
- * kept; the set hash lets the engine skip everything after this stage when nothing changed.
+ * Copies the artifacts into the staging folder (the image's whole build context). A changed set is
+ * built in a folder outside the context and swapped in whole (see swapIn), so an interrupted run
+ * leaves the previous folder as it was; modes are kept; the set hash lets the engine skip
+ * everything after this stage when nothing changed.
  */
 export const stagingStage: Stage = {
   name: 'stage',
@@ -36,11 +36,10 @@ export const stagingStage: Stage = {
     const manifestPath = manifestFile(ctx.config.root, ctx.service.name);
     const previous = await readManifest(manifestPath);
     const wanted = await expandFiles(spec.files, ctx.config.root);
-    await mkdir(spec.dir, { recursive: true });
 
     const next: Manifest = {};
-    let copied = 0;
-    let bytes = 0;
+    /** Entries whose bytes or mode change: they are copied, the others are kept as they are. */
+    const changed: WantedFile[] = [];
     for (const item of wanted) {
       if (ctx.signal.aborted) throw new StageError('cancelled');
       const sourceInfo = item.info;
@@ -56,21 +55,23 @@ export const stagingStage: Stage = {
       // copying, and keep the staged file when it is already identical.
       const digest = await hashFile(item.from);
       const unchanged = old && old.sha256 === digest && old.mode === mode && targetInfo && signature(targetInfo) === old.targetSignature;
-      if (!unchanged) await copyAtomically(item.from, target, mode, tempDir(ctx.config.root));
-      const written = unchanged ? targetInfo : await stat(target);
       next[item.to] = {
         path: item.to,
         sha256: digest,
-        size: written.size,
+        size: unchanged ? targetInfo.size : sourceInfo.size,
         mode,
         source: item.from,
         sourceSignature: signature(sourceInfo),
-        targetSignature: signature(written),
+        targetSignature: unchanged ? old.targetSignature : '',
       };
-      if (!unchanged) {
-        copied++;
-        bytes += written.size;
-      }
+      if (!unchanged) changed.push({ ...item, mode });
+    }
+    // Files staged by an earlier run but no longer configured would leak into the image.
+    const stale = Object.keys(previous).filter((p) => !next[p]);
+    const copied = changed.length;
+    let bytes = 0;
+    if (changed.length > 0 || stale.length > 0) {
+      bytes = await swapIn(ctx, spec.dir, next, changed);
     }
     // The folder is the image's build context: anything besides the declared files (left by an
     // earlier config, a lost manifest, a copy cut short, a hand-made file) would ship. Remove it.
@@ -123,38 +124,68 @@ async function expandFiles(files: { from: string; to: string; mode?: number }[],
   return out;
 }
 
-/** Temp files live under .tightloop (never watched, never a build context), not in the staging folder. */
-function tempDir(root: string): string {
-  return path.join(root, '.tightloop', 'tmp');
+/**
+ * Builds the next staging folder outside the build context (in .tightloop/tmp, or beside the
+ * folder when that is another file system), then swaps it in with two renames: a reader sees the
+ * old folder or the new one, never a mix, and no temp file is ever inside the context. Unchanged
+ * files are hard-linked from the current folder (no copy). Fills in each entry's target signature
+ * and returns the bytes copied.
+ */
+async function swapIn(ctx: StageContext, dir: string, next: Manifest, changed: WantedFile[]): Promise<number> {
+  const { building, old } = await swapPaths(ctx, dir);
+  await rm(building, { recursive: true, force: true });
+  await mkdir(building, { recursive: true });
+  const byTarget = new Map(changed.map((c) => [c.to, c]));
+  let bytes = 0;
+  try {
+    for (const entry of Object.values(next)) {
+      if (ctx.signal.aborted) throw new StageError('cancelled');
+      const target = path.join(building, entry.path);
+      await mkdir(path.dirname(target), { recursive: true });
+      const change = byTarget.get(entry.path);
+      if (change) {
+        await copyFile(change.from, target); // kernel copy (copy_file_range / reflink where the file system can)
+        await chmod(target, entry.mode);
+      } else {
+        await link(path.join(dir, entry.path), target).catch(() => copyFile(path.join(dir, entry.path), target));
+      }
+      const written = await stat(target);
+      if (change) bytes += written.size;
+      entry.size = written.size;
+      entry.targetSignature = signature(written);
+    }
+    await rm(old, { recursive: true, force: true });
+    const hadFolder = await rename(dir, old).then(
+      () => true,
+      (error: NodeJS.ErrnoException) => {
+        if (error.code === 'ENOENT') return false;
+        throw error;
+      },
+    );
+    await mkdir(path.dirname(dir), { recursive: true });
+    await rename(building, dir);
+    if (hadFolder) await rm(old, { recursive: true, force: true });
+  } catch (error) {
+    await rm(building, { recursive: true, force: true }).catch(() => {});
+    if (error instanceof StageError) throw error;
+    throw new StageError(`could not stage into ${dir}: ${(error as Error).message}`);
+  }
+  return bytes;
 }
 
 /**
- * Copies to a temp name outside the staging folder, then renames it into place (atomic on one
- * file system). When the staging folder is on another file system than .tightloop, the temp
- * file goes beside the target instead (renames cannot cross file systems).
+ * Where the next folder is built and the current one parked during the swap. A swap cut short
+ * (SIGKILL between the two renames) is finished here first: the parked folder is put back.
  */
-async function copyAtomically(from: string, target: string, mode: number, temps: string): Promise<void> {
-  await mkdir(path.dirname(target), { recursive: true });
-  await mkdir(temps, { recursive: true });
-  const name = `.tl-stage-${randomBytes(6).toString('hex')}`;
-  let temp = path.join(temps, name);
-  try {
-    await copyFile(from, temp); // kernel copy (copy_file_range / reflink where the file system can)
-    await chmod(temp, mode);
-    try {
-      await rename(temp, target);
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EXDEV') throw error;
-      await rm(temp, { force: true });
-      temp = path.join(path.dirname(target), name);
-      await copyFile(from, temp);
-      await chmod(temp, mode);
-      await rename(temp, target);
-    }
-  } catch (error) {
-    await rm(temp, { force: true });
-    throw new StageError(`could not stage ${from}: ${(error as Error).message}`);
-  }
+async function swapPaths(ctx: StageContext, dir: string): Promise<{ building: string; old: string }> {
+  const tmp = path.join(ctx.config.root, '.tightloop', 'tmp');
+  await mkdir(tmp, { recursive: true });
+  const sameDevice = (await stat(tmp)).dev === (await stat(path.dirname(dir)).catch(() => stat(ctx.config.root))).dev;
+  const base = sameDevice ? path.join(tmp, ctx.service.name) : path.join(path.dirname(dir), `.${path.basename(dir)}.tightloop`);
+  const paths = { building: `${base}.stage-next`, old: `${base}.stage-old` };
+  const parked = await stat(paths.old).catch(() => undefined);
+  if (parked && !(await stat(dir).catch(() => undefined))) await rename(paths.old, dir);
+  return paths;
 }
 
 /** Removes every file (and then empty folder) below `dir` that is not one of `keep` (paths relative to dir). */

@@ -1,0 +1,3 @@
+import { interruptSuite } from './interrupts.js';
+
+interruptSuite('run');
