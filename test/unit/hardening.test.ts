@@ -139,10 +139,10 @@ services:
 `;
       const { config, issues } = parseConfigText(yaml, path.join(ws, 'tightloop.yaml'));
       assert.equal(config, undefined);
-      assert.equal(issues.length, 1, JSON.stringify(issues));
-      assert.equal(issues[0]!.path, 'services.api.stage.dir');
-      assert.equal(issues[0]!.line, 6);
-      assert.match(issues[0]!.message, clash);
+      const issue = issues.find((i) => i.path === 'services.api.stage.dir');
+      assert.ok(issue, JSON.stringify(issues));
+      assert.equal(issue.line, 6);
+      assert.match(issue.message, clash);
     });
   }
 
