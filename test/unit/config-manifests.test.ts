@@ -67,10 +67,12 @@ resources:
     const unset = parseConfigText(text, file, {}).config!;
     assert.equal(unset.kubernetes.context, 'kind-dev');
     assert.equal(unset.kubernetes.namespace, 'team');
-    assert.equal(unset.services.api!.compile!.command, 'make all');
+    // In a command the value is passed as an environment variable, never pasted into the shell text.
+    assert.equal(unset.services.api!.compile!.command, 'make "${TIGHTLOOP_ENV_TARGET}"');
+    assert.equal(unset.services.api!.compile!.env.TIGHTLOOP_ENV_TARGET, 'all');
     const set = parseConfigText(text, file, { KCTX: 'k3d-ci', NS: '', TARGET: 'api' }).config!;
     assert.equal(set.kubernetes.context, 'k3d-ci');
     assert.equal(set.kubernetes.namespace, 'team', 'empty counts as unset, as in the shell');
-    assert.equal(set.services.api!.compile!.command, 'make api');
+    assert.equal(set.services.api!.compile!.env.TIGHTLOOP_ENV_TARGET, 'api');
   });
 });

@@ -1,6 +1,7 @@
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { readdir, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
+import { ensureStateFolderSync, STATE_DIR_NAME } from '../state-dir.js';
 
 /**
  * Every command Tightloop runs gets its own process group. This module knows which groups are
@@ -53,7 +54,7 @@ export function trackGroup(pgid: number, info: { root?: string; name: string; co
   try {
     // Synchronous on purpose: the record must exist before the command can do anything, so a
     // SIGKILL right after the start still leaves it for the next start to find.
-    mkdirSync(dir, { recursive: true });
+    ensureStateFolderSync(info.root, dir);
     group.recordFile = path.join(dir, `${pgid}.json`);
     writeFileSync(group.recordFile, JSON.stringify(record));
   } catch {
@@ -115,7 +116,7 @@ export async function stopLeftoverGroups(root: string, graceMs = DEFAULT_GRACE_M
 }
 
 function recordDir(root: string): string {
-  return path.join(root, '.tightloop', 'processes');
+  return path.join(root, STATE_DIR_NAME, 'processes');
 }
 
 function bootId(): string {

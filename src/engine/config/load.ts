@@ -97,7 +97,9 @@ export function parseConfigText(
     return { issues: [{ file, line: 1, column: 1, path: '', message: 'expected a mapping with version: 1 and services' }] };
   }
   const issues: ConfigIssue[] = [];
-  const interpolated = interpolateEnv(raw, [], env, (p, m) => issues.push(issueAt(p, m)));
+  // Values a command receives as TIGHTLOOP_ENV_* (a `:-default` used in a command lives only here).
+  const commandValues: Record<string, string> = {};
+  const interpolated = interpolateEnv(raw, [], env, (p, m) => issues.push(issueAt(p, m)), commandValues);
 
   const parsed = ConfigSchema.safeParse(interpolated);
   if (!parsed.success) {
@@ -115,7 +117,7 @@ export function parseConfigText(
   if (issues.length > 0) return { issues: finish(issues, file) };
 
   const root = path.dirname(file);
-  const config = resolve(parsed.data, file, root, env);
+  const config = resolve(parsed.data, file, root, { ...env, ...commandValues });
   const editRank = (fieldPath: readonly PropertyKey[]) => {
     const rank = options.recentEdits?.indexOf(where.locate(fieldPath).line) ?? -1;
     return rank < 0 ? undefined : rank;
@@ -159,6 +161,7 @@ function interpolateEnv(
   at: PropertyKey[],
   env: NodeJS.ProcessEnv,
   report: (fieldPath: PropertyKey[], message: string) => void,
+  commandValues: Record<string, string>,
 ): unknown {
   if (typeof value === 'string') {
     return value.replace(/\$\{env:([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g, (_, name: string, fallback: string | undefined) => {
@@ -167,12 +170,14 @@ function interpolateEnv(
         report(at, `environment variable ${name} is not set (used as \${env:${name}})`);
         return `\${env:${name}}`; // keep the text so the schema does not add a second, misleading error
       }
-      return isCommandField(at) ? commandReference(name) : found;
+      if (!isCommandField(at)) return found;
+      commandValues[name] = found;
+      return commandReference(name);
     });
   }
-  if (Array.isArray(value)) return value.map((v, i) => interpolateEnv(v, [...at, i], env, report));
+  if (Array.isArray(value)) return value.map((v, i) => interpolateEnv(v, [...at, i], env, report, commandValues));
   if (value && typeof value === 'object') {
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, interpolateEnv(v, [...at, k], env, report)]));
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, interpolateEnv(v, [...at, k], env, report, commandValues)]));
   }
   return value;
 }

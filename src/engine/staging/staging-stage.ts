@@ -178,8 +178,8 @@ async function swapIn(ctx: StageContext, dir: string, next: Manifest, changed: W
  * (SIGKILL between the two renames) is finished here first: the parked folder is put back.
  */
 async function swapPaths(ctx: StageContext, dir: string): Promise<{ building: string; old: string }> {
-  const tmp = path.join(ctx.config.root, '.tightloop', 'tmp');
-  await mkdir(tmp, { recursive: true });
+  const tmp = path.join(ctx.config.root, STATE_DIR_NAME, 'tmp');
+  await ensureStateFolder(ctx.config.root, tmp);
   const sameDevice = (await stat(tmp)).dev === (await stat(path.dirname(dir)).catch(() => stat(ctx.config.root))).dev;
   const base = sameDevice ? path.join(tmp, ctx.service.name) : path.join(path.dirname(dir), `.${path.basename(dir)}.tightloop`);
   const paths = { building: `${base}.stage-next`, old: `${base}.stage-old` };
