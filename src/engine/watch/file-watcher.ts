@@ -1,5 +1,5 @@
 import { watch, type FSWatcher } from 'chokidar';
-import { existsSync, watch as watchFolder, type FSWatcher as FolderWatcher } from 'node:fs';
+import { existsSync, statSync, watch as watchFolder, type FSWatcher as FolderWatcher } from 'node:fs';
 import { lstat } from 'node:fs/promises';
 import path from 'node:path';
 import type { ResolvedConfig } from '../config/resolved.js';
@@ -56,6 +56,11 @@ export class SourceWatcher {
   private readonly checks = new Map<string, () => void>();
   /** While a root is gone: a slow look as well, in case a folder event is lost. */
   private goneTimer?: NodeJS.Timeout;
+  /**
+   * Which folder each folder root is (device + inode). `rm -rf dist && mkdir dist` at once
+   * leaves a root that exists again but is a new folder chokidar does not watch.
+   */
+  private readonly rootIds = new Map<string, string>();
 
   constructor(
     private readonly map: ServiceFileMap,
@@ -76,24 +81,32 @@ export class SourceWatcher {
       atomic: true,
     });
     const roots = new Set(paths);
+    for (const root of roots) {
+      const id = folderId(root);
+      if (id) this.rootIds.set(root, id);
+    }
     this.watcher.on('all', (event, file) => {
       this.changed(file);
-      if (event === 'unlinkDir' || event === 'unlink') {
+      for (const root of roots) {
+        if (file !== root && !file.startsWith(root + path.sep)) continue;
         // The root itself, or a file whose root went with it (chokidar does not always report the root).
-        for (const root of roots) if ((file === root || file.startsWith(root + path.sep)) && !existsSync(root)) this.awaitReturn(root);
+        if ((event === 'unlinkDir' || event === 'unlink') && !existsSync(root)) this.awaitReturn(root);
+        else this.checkReplaced(root);
       }
     });
-    // chokidar drops a write whose mtime was put back when atime > mtime (it takes it for a read);
-    // the kernel's own "changed" notice is kept here, and the engine decides by content.
+    // chokidar drops real writes: one whose mtime was put back while atime > mtime (it takes it
+    // for a read), and any change within 50 ms of the previous one for the same path (its change
+    // throttle has no trailing edge). The kernel's own notice of every write is kept here; a
+    // file reported twice is one entry of its batch, and the engine decides by content.
     this.watcher.on('raw', (event, name, opts) => {
       const watched = (opts as { watchedPath?: string } | undefined)?.watchedPath;
-      if (event !== 'change' || !name || !watched) return;
+      if ((event !== 'change' && event !== 'rename') || !name || !watched) return;
       const inside = path.join(watched, name);
       const file = path.basename(watched) === name && !existsSync(inside) ? watched : inside;
+      if (roots.has(file)) this.checkReplaced(file);
       if (this.map.ignoredByAll(file)) return;
-      // Only the case chokidar drops: written, yet atime > mtime (mtime put back after a read).
       void lstat(file).then(
-        (info) => info.isFile() && info.atimeMs > info.mtimeMs && this.watcher && this.changed(file),
+        (info) => info.isFile() && this.watcher && this.changed(file),
         () => {},
       );
     });
@@ -114,6 +127,12 @@ export class SourceWatcher {
       const delay = Math.max(0, Math.min(this.quietWindowMs, this.quietWindowMs * 4 - waited));
       batch.timer = setTimeout(() => this.flush(service), delay);
     }
+  }
+
+  /** A folder root that is gone or is another folder now (deleted and made again) is watched afresh. */
+  private checkReplaced(root: string): void {
+    const was = this.rootIds.get(root);
+    if (was !== undefined && folderId(root) !== was) this.awaitReturn(root);
   }
 
   /**
@@ -138,6 +157,8 @@ export class SourceWatcher {
           clearInterval(this.goneTimer);
           this.goneTimer = undefined;
         }
+        const id = folderId(root);
+        if (id) this.rootIds.set(root, id);
         this.watcher.unwatch(root);
         this.watcher.add(root);
         this.changed(root);
@@ -181,9 +202,23 @@ export class SourceWatcher {
     for (const folder of this.gone.values()) folder?.close();
     this.gone.clear();
     this.checks.clear();
+    this.rootIds.clear();
     clearInterval(this.goneTimer);
     this.goneTimer = undefined;
     await this.watcher?.close();
     this.watcher = undefined;
+  }
+}
+
+/**
+ * A folder's identity, or undefined for a file or a missing path. The inode alone is not enough:
+ * ext4 hands a deleted folder's inode to the next mkdir at once; the birth time tells them apart.
+ */
+function folderId(folder: string): string | undefined {
+  try {
+    const info = statSync(folder, { bigint: true });
+    return info.isDirectory() ? `${info.dev}:${info.ino}:${info.birthtimeNs}` : undefined;
+  } catch {
+    return undefined;
   }
 }
