@@ -98,10 +98,15 @@ export function interruptSuite(command: 'run' | 'watch'): void {
       await cli.exited;
       assert.ok(pids.some(running), 'SIGKILL cannot stop anything: the compile is orphaned');
       assert.deepEqual(await snapshot(path.join(dir, 'staged')), staged);
+      // Evidence for a failure below: what the killed CLI left recorded, and what still ran.
+      const recordsDir = path.join(dir, '.tightloop', 'processes');
+      const records = existsSync(recordsDir) ? (await readdir(recordsDir)).map((f) => readFileSync(path.join(recordsDir, f), 'utf8')) : [];
+      const evidence = () => `records before the next run: ${JSON.stringify(records)}; compile pids ${JSON.stringify(pids)} running: ${JSON.stringify(pids.filter(running))}`;
+      assert.equal(records.length, 1, `the killed run recorded its compile's process group; ${evidence()}`);
       await rm(path.join(dir, 'slow'));
       const next = spawnSync(process.execPath, ['--import', TSX, BIN, 'run'], { cwd: dir, encoding: 'utf8', timeout: 120_000, env: { ...process.env, NO_COLOR: '1' } });
       assert.equal(next.status, 0, next.stdout + next.stderr);
-      assert.match(next.stdout, /warning: stopped leftover process group \d+ of api \(".*"\), started by a Tightloop process that ended without stopping it/);
+      assert.match(next.stdout, /warning: stopped leftover process group \d+ of api \(".*"\), started by a Tightloop process that ended without stopping it/, `${next.stdout}${next.stderr}\n${evidence()}`);
       assert.deepEqual(pids.filter(running), [], 'the leftovers are gone');
       assert.equal(existsSync(path.join(dir, 'out', 'late')), false, 'the orphan never wrote its late output');
       assert.equal(readFileSync(path.join(dir, 'staged', 'api'), 'utf8'), 'fresh\n');
