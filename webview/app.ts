@@ -237,7 +237,10 @@ export class App {
       onRebuild: () => post({ type: view.kind === 'task' ? 'runTask' : 'rebuild', ...(view.kind === 'task' ? { task: name } : { service: name }) }),
       onCancel: () => post({ type: 'cancel', service: name }),
     });
-    if (existing) existing.el.replaceWith(el);
+    if (existing) {
+      keepSameActions(existing.el, el);
+      existing.el.replaceWith(el);
+    }
     this.cards.set(name, { el, signature });
     return el;
   }
@@ -304,4 +307,14 @@ export class App {
 
 function toggle(list: string[], item: string): string[] {
   return list.includes(item) ? list.filter((x) => x !== item) : [...list, item];
+}
+
+/**
+ * A running card is drawn again every tick. Its buttons must survive that when they look the
+ * same: a button replaced between mousedown and mouseup loses the click (Cancel could not be hit).
+ */
+function keepSameActions(from: Element, to: Element): void {
+  const old = from.querySelector('.card-head > .actions');
+  const next = to.querySelector('.card-head > .actions');
+  if (old && next && old.getAttribute('data-signature') === next.getAttribute('data-signature')) next.replaceWith(old);
 }

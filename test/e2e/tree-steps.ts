@@ -137,6 +137,8 @@ export async function treeSteps(ctx: TreeContext): Promise<void> {
   await step('a failing compile shows the failed stage in the view and the cause under it', async () => {
     await openFile(page, 'main.c');
     await caretToEnd(page);
+    // On a line of its own: the file may end in a comment line without a newline.
+    await page.keyboard.press('Enter');
     await page.keyboard.type('int broken_by_tree_e2e(void) { return missing_tree_symbol; }');
     await page.keyboard.press('Control+S');
     await showView(page);

@@ -236,7 +236,9 @@ export async function uiSteps(ctx: UiContext): Promise<void> {
     const card = '.card[data-service="slow-e2e"]';
     try {
       // Written outside the editor: the extension's file watcher reloads the engine.
-      writeFileSync(config, original.replace(/^tasks:/m, '  slow-e2e:\n    compile: { command: "sleep 8" }\ntasks:'));
+      // A compile that never ends by itself: Cancel must still be there however slow the steps
+      // before the click are (a timed sleep once ended first on a loaded machine).
+      writeFileSync(config, original.replace(/^tasks:/m, '  slow-e2e:\n    compile: { command: "sleep 600" }\ntasks:'));
       await runCommand(page, 'Tightloop: Show Stage Timings');
       frame = await panelFrame(page);
       await waitUntil('slow-e2e card', () => frame!.evaluate((c) => !!document.querySelector(c), card), 30_000);

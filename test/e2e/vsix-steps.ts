@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
@@ -22,9 +22,11 @@ export async function vsixSteps(ctx: {
   const extensions = path.join(dir, 'extensions');
   let packaged = false;
   await ctx.step('the production build packages into a small .vsix', async () => {
-    execFileSync(process.execPath, [path.join(ROOT, 'scripts/build.mjs'), '--production'], { cwd: ROOT, stdio: 'inherit' });
+    // As users package it: `vsce package` runs `vscode:prepublish` (the production build) itself.
     // README links are relative; without a repository URL vsce cannot rewrite them.
     execFileSync(process.execPath, [path.join(ROOT, 'node_modules/@vscode/vsce/vsce'), 'package', '--no-dependencies', '--no-rewrite-relative-links', '-o', vsix], { cwd: ROOT, stdio: 'pipe' });
+    const bundle = readFileSync(path.join(ROOT, 'dist/extension.cjs'), 'utf8');
+    if (/sourceMappingURL/.test(bundle)) throw new Error('vscode:prepublish did not make the production bundle: dist/extension.cjs points at a source map the .vsix leaves out');
     const size = statSync(vsix).size;
     console.log(`\n    ${path.basename(vsix)}: ${(size / 1024).toFixed(0)} KiB`);
     if (size > 2 * 1024 * 1024) throw new Error(`the .vsix is ${size} bytes`);

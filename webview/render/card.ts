@@ -86,9 +86,13 @@ function renderHead(view: ServiceView, state: CardState, ctx: CardContext): HTML
   if (view.queued) badges.appendChild(badge('queued', view.waiting ?? 'a run is queued'));
   if (view.pending.length) badges.appendChild(badge(`${view.pending.length} pending`, 'changed files not built yet'));
   if (view.problems) badges.appendChild(badge(`${view.problems} problem${view.problems === 1 ? '' : 's'}`, 'compiler diagnostics in the Problems view'));
-  const actions = h('span', { class: 'actions' });
-  if (view.live || view.queued) actions.appendChild(button('Cancel', { title: `Cancel ${view.name}`, onClick: ctx.onCancel }));
-  actions.appendChild(button(view.kind === 'task' ? 'Run' : 'Rebuild', { appearance: view.live ? 'secondary' : 'primary', title: `${view.kind === 'task' ? 'Run' : 'Rebuild'} ${view.name}`, onClick: ctx.onRebuild }));
+  const cancel = Boolean(view.live || view.queued);
+  const run = view.kind === 'task' ? 'Run' : 'Rebuild';
+  const appearance = view.live ? 'secondary' : 'primary';
+  // What the buttons look like: a re-render that keeps it keeps the very same buttons (see app.ts).
+  const actions = h('span', { class: 'actions', attrs: { 'data-signature': JSON.stringify([cancel, run, appearance]) } });
+  if (cancel) actions.appendChild(button('Cancel', { title: `Cancel ${view.name}`, onClick: ctx.onCancel }));
+  actions.appendChild(button(run, { appearance, title: `${run} ${view.name}`, onClick: ctx.onRebuild }));
   return h(
     'header',
     { class: 'card-head', on: { dblclick: () => ctx.onToggle() } },

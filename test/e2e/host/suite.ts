@@ -99,7 +99,7 @@ export async function run(): Promise<void> {
     const registered = new Set(await vscode.commands.getCommands(true));
     const missing = declared.filter((c) => !registered.has(c));
     assert(missing.length === 0, `not registered: ${missing.join(', ')}`);
-    assert(declared.length === 15, `expected 15 commands, got ${declared.length}`);
+    assert(declared.length === 16, `expected 16 commands, got ${declared.length}`);
   });
 
   await test('the Tightloop view shows the cluster header, the service and the task from the run model', async () => {
@@ -173,7 +173,7 @@ export async function run(): Promise<void> {
     for (const stage of ['compile', 'stage'] as const) assert(ran.includes(stage), `${stage} did not run: ${JSON.stringify(summary.records)}`);
     for (const stage of ['image', 'push', 'deploy', 'ready'] as const) {
       const record = summary.records.find((r) => r.stage === stage);
-      assert(record && (record.status === 'ok' || (record.status === 'skipped' && /unchanged|exists/.test(record.detail ?? ''))), `${stage}: ${JSON.stringify(record)}`);
+      assert(record && (record.status === 'ok' || (record.status === 'skipped' && /unchanged|exists|identical/.test(record.detail ?? ''))), `${stage}: ${JSON.stringify(record)}`);
     }
     const status = api.snapshot().status;
     assert(status.kind === 'succeeded' && /^\$\(check\) hello /.test(status.text), `status ${status.text}`);
