@@ -78,7 +78,10 @@ export async function main(argv: string[]): Promise<number> {
         : await Engine.create(configFile, { stages: createIntegrations });
   } catch (error) {
     if (error instanceof ConfigError) {
-      if (values.json) for (const issue of error.issues) process.stdout.write(`${JSON.stringify({ type: 'config-error', issue })}\n`);
+      if (values.json) {
+        const event: EngineEvent = { type: 'config-error', errors: error.issues };
+        process.stdout.write(`${JSON.stringify(event)}\n`);
+      }
       else process.stderr.write(`${error.message}\n${error.issues.length} problem(s) in ${configFile}\n`);
       return 2;
     }

@@ -6,8 +6,8 @@ import type { EngineHooks } from './engine.js';
 import type { StageSet } from './stages/stage.js';
 
 /**
- * The default Docker and Kubernetes stages. Loaded lazily, and only when a service needs them,
- * so a config without images never loads dockerode and activation stays cheap.
+ * The default Docker and Kubernetes stages, imported only when a service needs them: a config
+ * without images never runs dockerode's modules (the bundle holds them, parsed but not evaluated).
  */
 export async function createIntegrations(config: ResolvedConfig, hooks?: EngineHooks): Promise<StageSet> {
   const services = Object.values(config.services);

@@ -3,8 +3,9 @@
  *  - JSON patch (RFC 6902), `application/json-patch+json`
  *  - JSON merge patch (RFC 7386), `application/merge-patch+json` — lists are replaced wholesale
  *  - strategic merge patch, `application/strategic-merge-patch+json` — lists with a patch merge key
- *    (containers by name, env by name, ports by containerPort, …) are merged element by element, and
- *    the `$patch` / `$setElementOrder` / `$retainKeys` directives are understood.
+ *    (containers by name, env by name, ports by containerPort, …) are merged element by element;
+ *    `$patch: delete|replace` is applied, `$setElementOrder` / `$retainKeys` are accepted and ignored
+ *    (the engine never sends them).
  * A patch that cannot be applied (including a failed `test`) throws a PatchError; the server answers 422.
  */
 

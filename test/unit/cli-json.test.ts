@@ -56,6 +56,23 @@ describe('--json: every message is one JSON line with a type, on stdout only', (
     });
   }
 
+  it('a bad config is one config-error line shaped as the engine event (every issue with file, line, field)', async () => {
+    const dir = await workspace({ 'tightloop.yaml': YAML.replace('compile: { command: "true" }', 'compile: { command: "true", timeout: 0s }\n    bogus: 1') });
+    const { code, stdout, stderr } = cli(['run', '--json'], dir);
+    assert.equal(code, 2);
+    assert.equal(stderr, '');
+    const lines = jsonLines(stdout);
+    assert.equal(lines.length, 1, stdout);
+    const event = lines[0] as unknown as { type: string; errors: { file: string; line: number; column: number; path?: string; message: string }[] };
+    assert.equal(event.type, 'config-error');
+    assert.equal(event.errors.length, 2, stdout);
+    for (const issue of event.errors) {
+      assert.equal(issue.file, path.join(dir, 'tightloop.yaml'));
+      assert.ok(issue.line >= 4 && issue.column >= 1, JSON.stringify(issue));
+    }
+    assert.ok(event.errors.some((e) => /timeout/.test(`${e.path} ${e.message}`)) && event.errors.some((e) => /bogus/.test(`${e.path} ${e.message}`)), stdout);
+  });
+
   it('without --json, a usage error is still text on stderr with exit 2', async () => {
     const dir = await workspace({ 'tightloop.yaml': YAML });
     const { code, stdout, stderr } = cli(['run', 'petstor'], dir);

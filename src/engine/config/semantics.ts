@@ -71,7 +71,7 @@ function checkPaths(config: ResolvedConfig, parsed: ParsedConfig): SemanticProbl
       // The staging folder is wiped and refilled; it must not be the workspace itself.
       if (inside(at('stage', 'dir'), s.stage.dir, raw.stage!.dir)) {
         if (s.stage.dir === config.root) {
-          problems.push({ path: at('stage', 'dir'), message: 'the staging folder cannot be the workspace root (it is emptied on every run)' });
+          problems.push({ path: at('stage', 'dir'), message: 'the staging folder cannot be the workspace root (staging replaces its whole content on every run)' });
         } else {
           const clash = stagingClash(config, s.stage.dir);
           if (clash) problems.push({ path: at('stage', 'dir'), message: `the staging folder ${s.stage.dir} ${clash}; it is replaced on every run, so it must be a folder of its own (e.g. build/staging)` });

@@ -47,7 +47,7 @@ export class LogBuffer {
     }
   }
 
-  /** undefined when the run is not in memory any more (or never produced output, see `hasRun`). */
+  /** `available: false` when the run is not in memory any more; a started run without output yet has no lines. */
   get(service: string, runId: string, stage: Stage, max = Infinity): { lines: LogLine[]; dropped: number; available: boolean } {
     const run = this.services.get(service)?.find((r) => r.runId === runId);
     if (!run) return { lines: [], dropped: 0, available: false };
