@@ -173,7 +173,7 @@ export async function run(): Promise<void> {
     for (const stage of ['compile', 'stage'] as const) assert(ran.includes(stage), `${stage} did not run: ${JSON.stringify(summary.records)}`);
     for (const stage of ['image', 'push', 'deploy', 'ready'] as const) {
       const record = summary.records.find((r) => r.stage === stage);
-      assert(record && (record.status === 'ok' || (record.status === 'skipped' && /unchanged|exists|identical/.test(record.detail ?? ''))), `${stage}: ${JSON.stringify(record)}`);
+      assert(record && (record.status === 'ok' || (record.status === 'skipped' && /unchanged|exists|identical|nothing was applied/.test(record.detail ?? ''))), `${stage}: ${JSON.stringify(record)}`);
     }
     const status = api.snapshot().status;
     assert(status.kind === 'succeeded' && /^\$\(check\) hello /.test(status.text), `status ${status.text}`);
