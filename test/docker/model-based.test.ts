@@ -87,12 +87,24 @@ class Model {
   private segmentStart = 0;
   private counter = 0;
 
+  /** Timestamped events and touches, for the failure report. */
+  private readonly trace: string[] = [];
+
   constructor(
     readonly dir: string,
     readonly engine: Engine,
     private readonly random: () => number,
   ) {
-    engine.on((event) => this.events.push(event));
+    engine.on((event) => {
+      this.events.push(event);
+      const line = describeEvent(event, dir);
+      if (line) this.trace.push(`${new Date().toISOString().slice(17)} ${line}`);
+    });
+  }
+
+  /** The last lines of what happened (events and touches, in order), to show when a check fails. */
+  recentTrace(count = 60): string {
+    return this.trace.slice(-count).join('\n');
   }
 
   private pick<T>(items: T[]): T {
@@ -101,6 +113,7 @@ class Model {
 
   private touch(relative: string): void {
     this.touches.push({ file: path.join(this.dir, relative), at: Date.now() });
+    this.trace.push(`${new Date().toISOString().slice(17)} touch ${relative}`);
   }
 
   private content(): string {
@@ -288,6 +301,17 @@ class Model {
   }
 }
 
+function describeEvent(event: EngineEvent, dir: string): string | undefined {
+  const rel = (files: string[]) => files.map((f) => path.relative(dir, f)).join(',');
+  if (event.type === 'run-queued') return `${event.service} queued (${event.trigger.reason}: ${rel(event.trigger.changedFiles)})`;
+  if (event.type === 'run-started') return `${event.service} started ${event.runId} (${event.trigger.reason}: ${rel(event.trigger.changedFiles)})`;
+  if (event.type === 'run-waiting') return `${event.service} waits: ${event.reason.message}`;
+  if (event.type === 'stage-finished') return `${event.record.service} ${event.record.stage} ${event.record.status}${event.record.detail ? `: ${event.record.detail}` : ''}`;
+  if (event.type === 'run-finished') return `${event.summary.service} finished ${event.summary.runId} ${event.summary.status}${event.summary.error ? `: ${event.summary.error}` : ''}`;
+  if (event.type === 'warning') return `warning: ${event.message}`;
+  return undefined;
+}
+
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function newEngine(dir: string, repo: string): Promise<Engine> {
@@ -366,7 +390,7 @@ describe('model-based: every change reaches the image, or Tightloop says why (is
           await scratch.dispose();
         }
       } catch (error) {
-        console.log(`seed ${seed} failed after:\n${log.slice(-30).join('\n')}`);
+        console.log(`seed ${seed} failed after:\n${log.slice(-30).join('\n')}\nwhat happened last:\n${model.recentTrace()}`);
         throw error;
       } finally {
         await engine.dispose();

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -227,6 +227,33 @@ services:
       await engine.whenIdle();
     });
   }
+
+  it('a folder below a watch root deleted and made again at once (same file names) keeps being watched', async () => {
+    // chokidar keeps its watchers of the old folder (and of its old files): the new folder's
+    // files would never be reported again. Seen by the model-based test (seed 3).
+    const dir = await workspace({ 'src/gen/g.txt': 'v0', 'src/gen/sub/s.txt': 'v0', 'src/main.rs': '' });
+    const { engine, events } = await engineIn(dir, `version: 1
+services:
+  api:
+    watch: { paths: [src] }
+    compile: { command: "true" }
+`);
+    await engine.startWatching();
+    const gen = path.join(dir, 'src/gen');
+    // One synchronous go, as \`rm -rf gen && generate\` does it.
+    rmSync(gen, { recursive: true });
+    mkdirSync(path.join(gen, 'sub'), { recursive: true });
+    writeFileSync(path.join(gen, 'g.txt'), 'v1');
+    writeFileSync(path.join(gen, 'sub/s.txt'), 'v1');
+    await until(() => startsOf(events, 'api') >= 1, 5000, 'the recreated folder to be noticed');
+    await engine.whenIdle();
+    for (const [i, file] of ['g.txt', 'sub/s.txt', 'new.txt'].entries()) {
+      const before = startsOf(events, 'api');
+      await writeFile(path.join(gen, file), `edit ${i} of ${file}`);
+      await until(() => startsOf(events, 'api') > before, 5000, `an edit of gen/${file} after the folder came back`);
+      await engine.whenIdle();
+    }
+  });
 
   it('a watched file deleted and recreated later keeps being watched', async () => {
     const dir = await workspace({ 'Cargo.toml': 'v0', 'src/main.rs': '' });
