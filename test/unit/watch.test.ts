@@ -6,6 +6,7 @@ import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { ServiceFileMap, SourceWatcher } from '../../src/engine/watch/file-watcher.js';
 import type { EngineEvent } from '../../src/engine/types.js';
+import { readVersion, sameVersion } from '../../src/engine/watch/file-version.js';
 import { configIn, engineIn, put, sleep, until, workspace } from '../helpers/workspace.js';
 
 const CONFIG = `version: 1
@@ -317,5 +318,25 @@ services:
     assert.equal((await stat(file)).mtimeMs, (await stat(ref)).mtimeMs, 'mtime put back exactly');
     assert.equal((await engine.run(['api']))[0]!.status, 'ok');
     assert.equal(await readFile(path.join(dir, 'staged/bin'), 'utf8'), 'bbbb');
+  });
+});
+
+describe('file versions (echo suppression)', () => {
+  it('two same-size writes within one clock tick (equal size, mtime and ctime) differ by content', () => {
+    const times = { ino: 7, size: 4, mtimeMs: 1000, ctimeMs: 1000 };
+    assert.equal(sameVersion({ ...times, sha256: 'a'.repeat(64) }, { ...times, sha256: 'b'.repeat(64) }), false);
+    assert.equal(sameVersion({ ...times, sha256: 'a'.repeat(64) }, { ...times, sha256: 'a'.repeat(64) }), true);
+  });
+
+  it('a file too big to hash, recorded moments after a write, is not vouched for by equal times', () => {
+    const times = { ino: 7, size: 5e6, mtimeMs: 1000, ctimeMs: 1000 };
+    assert.equal(sameVersion({ ...times, racy: true }, { ...times }), false);
+    assert.equal(sameVersion({ ...times, racy: false }, { ...times }), true);
+  });
+
+  it('readVersion marks a file written just now as racy', async () => {
+    const dir = await workspace({ 'a.txt': 'x' });
+    const version = await readVersion(path.join(dir, 'a.txt'));
+    assert.ok(version !== 'missing' && version.racy === true);
   });
 });
