@@ -180,7 +180,7 @@ export function packContext(files: BuildContextFiles, extra: { name: string; con
       if (content === undefined) pack.entry(header, done);
       else pack.entry(header, content, done);
     });
-  const addFile = (header: Partial<tar.Header> & { name: string }, abs: string) => addTarEntry(pack, header, abs, signal);
+  const addFile = (header: Partial<tar.Header> & { name: string }, abs: string, sha256?: string) => addTarEntry(pack, header, abs, signal, sha256);
   (async () => {
     for (const file of extra) await add({ ...base, name: file.name, mode: 0o644 }, file.content);
     for (const entry of files.entries) {
@@ -188,7 +188,7 @@ export function packContext(files: BuildContextFiles, extra: { name: string; con
       const mode = entry.mode & 0o7777;
       if (entry.type === 'dir') await add({ ...base, name: entry.path, type: 'directory', mode });
       else if (entry.type === 'symlink') await add({ ...base, name: entry.path, type: 'symlink', linkname: entry.linkname ?? '', mode });
-      else await addFile({ ...base, name: entry.path, size: entry.size, mode }, entry.abs);
+      else await addFile({ ...base, name: entry.path, size: entry.size, mode }, entry.abs, entry.sha256);
     }
     pack.finalize();
   })().catch((error: unknown) => pack.destroy(error instanceof Error ? error : new Error(String(error))));
