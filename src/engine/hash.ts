@@ -4,6 +4,13 @@ import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { glob } from 'tinyglobby';
 
+/**
+ * File times have a coarse clock (a kernel tick, 1-10 ms; more on network and shared file
+ * systems): two writes within one tick give equal size, mtime and ctime. A time this close to
+ * when it was read cannot vouch that nothing was written since (git's "racily clean" rule).
+ */
+export const RACY_MS = 2000;
+
 export function sha256(text: string | Buffer): string {
   return createHash('sha256').update(text).digest('hex');
 }

@@ -119,7 +119,15 @@ async function runService(
       let inputHash: string | undefined;
       if (inputs) {
         inputHash = await hashInputs(deps.config.root, inputs, JSON.stringify(stageSettings(service, name)));
-        if (!request.force && state.inputs[name] === inputHash) {
+        const carried = carriedOutputs(name, state.lastSuccess, fingerprint);
+        if (!request.force && state.inputs[name] === inputHash && carried) {
+          // A skipped stage hands on what it last produced (Tilt's LastSuccessfulResult): the
+          // next stage gets the same image, and an image that is the one delivered ends the run.
+          Object.assign(outputs, carried);
+          if (name === 'image') {
+            unchanged = `unchanged: image.inputs unchanged; image ${carried.imageRef} is the one last delivered`;
+            Object.assign(outputs, { ...state.lastSuccess, ...outputs });
+          }
           record({ service: service.name, runId, stage: name, startedAt, durationMs: performance.now() - started, status: 'skipped', detail: `inputs unchanged (${inputHash.slice(0, 12)})` });
           continue;
         }
@@ -216,6 +224,17 @@ function unavailableReason(service: ResolvedService, name: StageName): string {
   if ((name === 'deploy' || name === 'ready') && !service.deploy) return 'no deploy configured';
   if (name === 'image' || name === 'push') return 'Docker integration not loaded';
   return 'no Kubernetes cluster configured (no kubeconfig found: set KUBECONFIG or kubernetes.kubeconfig)';
+}
+
+/**
+ * What an input-skipped stage hands on: its outputs from the last successful run. Undefined when
+ * there are none to hand on (or delivery settings changed since): then the stage runs.
+ */
+function carriedOutputs(name: StageName, last: ServiceState['lastSuccess'], fingerprint: string): Partial<RunOutputs> | undefined {
+  if (name === 'compile') return {};
+  if (name === 'stage') return last?.stagingDir && last.stagingHash && last.stagedFiles ? { stagingDir: last.stagingDir, stagingHash: last.stagingHash, stagedFiles: last.stagedFiles } : undefined;
+  if (name === 'image') return last?.imageRef && last.fingerprint === fingerprint ? { imageRef: last.imageRef, ...(last.imageId && { imageId: last.imageId }) } : undefined;
+  return undefined;
 }
 
 function inputsOf(service: ResolvedService, name: StageName): string[] | undefined {

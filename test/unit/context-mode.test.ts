@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
+import { readFile, utimes } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import { couldMatchBelow, listCompat } from '../../src/engine/docker/context/build-context.js';
+import { couldMatchBelow, hashContext, listCompat } from '../../src/engine/docker/context/build-context.js';
 import type { Stage } from '../../src/engine/stages/stage.js';
 import { engineIn, put, workspace } from '../helpers/workspace.js';
 
@@ -52,5 +52,30 @@ services:
     const dir = await workspace({ '.dockerignore': 'target\n!target/release/keep.txt\n', 'target/release/keep.txt': 'k', 'target/release/other': 'o', 'target/debug/x.o': 'o', 'src/main.rs': '' });
     const files = await listCompat(dir, AbortSignal.timeout(5000));
     assert.deepEqual(files.entries.filter((e) => e.type === 'file').map((e) => e.path).sort(), ['.dockerignore', 'src/main.rs', 'target/release/keep.txt']);
+  });
+
+  it('a file written within one clock tick of the listing is read again next time, not taken from the hash cache', async () => {
+    // Two same-size writes within one kernel tick leave size, mtime and ctime as they were: the
+    // second listing then carries the first one's signature. Reusing the listing is that case.
+    const dir = await workspace({ 'config.txt': 'aaaa' });
+    const files = await listCompat(dir, new AbortController().signal);
+    const cache = new Map<string, { signature: string; sha256: string }>();
+    const first = await hashContext(files, cache, new AbortController().signal);
+    await put(dir, 'config.txt', 'bbbb');
+    const second = await hashContext(files, cache, new AbortController().signal);
+    assert.notEqual(second, first, 'the cache named the new bytes by the old hash');
+  });
+
+  it('an old file is hashed once and then taken from the cache', async () => {
+    const dir = await workspace({ 'config.txt': 'aaaa' });
+    const old = new Date(Date.now() - 60_000);
+    await utimes(path.join(dir, 'config.txt'), old, old);
+    const files = await listCompat(dir, new AbortController().signal);
+    const entry = files.entries.find((e) => e.path === 'config.txt')!;
+    // ctime cannot be set back; pretend the listing happened a minute later.
+    files.listedAt = entry.changedAtMs! + 60_000;
+    const cache = new Map<string, { signature: string; sha256: string }>();
+    await hashContext(files, cache, new AbortController().signal);
+    assert.equal(cache.get(entry.abs)?.signature, entry.signature);
   });
 });

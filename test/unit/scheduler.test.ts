@@ -3,7 +3,7 @@ import { writeFileSync } from 'node:fs';
 import { readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { describe, it } from 'node:test';
-import type { Stage, StageSet } from '../../src/engine/stages/stage.js';
+import { StageError, type Stage, type StageSet } from '../../src/engine/stages/stage.js';
 import type { EngineEvent, RunSummary } from '../../src/engine/types.js';
 import { engineIn, put, sleep, until, workspace } from '../helpers/workspace.js';
 
@@ -233,6 +233,42 @@ services:
     await put(dir, 'Cargo.lock', 'b');
     assert.equal(statusOf((await engine.run(['api']))[0]).status, 'ok');
     assert.equal(await readFile(path.join(dir, 'count'), 'utf8'), 'run\nrun\n');
+  });
+});
+
+describe('an input-skipped stage carries its last outputs forward (issue 10, item 6)', () => {
+  it('image.inputs unchanged while the staged bytes are new: the last image is delivered as unchanged, not "no image to deliver"', async () => {
+    const dir = await workspace({ 'input.txt': 'one', 'Dockerfile.in': 'base' });
+    const built: string[] = [];
+    const image: Stage = {
+      name: 'image',
+      async run(ctx) {
+        built.push(ctx.outputs.stagingHash!);
+        return { outputs: { imageRef: `r/api:tl-${built.length}`, imageId: `sha256:${built.length}` } };
+      },
+    };
+    const push: Stage = {
+      name: 'push',
+      async run(ctx) {
+        if (!ctx.outputs.imageRef) throw new StageError('there is no image to deliver: the image stage produced none');
+        return { outputs: { digest: 'sha256:d', deployRef: ctx.outputs.imageRef } };
+      },
+    };
+    const { engine } = await engineIn(dir, `version: 1
+services:
+  api:
+    compile: { command: "mkdir -p out && cp input.txt out/bin" }
+    stage: { dir: staged, files: [{ from: out/bin, to: bin }] }
+    image: { repository: r/api, inputs: [Dockerfile.in] }
+`, { image, push });
+    const [first] = await engine.run(['api']);
+    assert.equal(first!.status, 'ok', first!.error);
+    await put(dir, 'input.txt', 'two');
+    const [second] = await engine.run(['api']);
+    assert.equal(second!.status, 'ok', second!.error);
+    assert.equal(second!.records.find((r) => r.stage === 'image')!.status, 'skipped');
+    assert.equal(second!.image, 'r/api:tl-1', 'the last image, carried forward');
+    assert.equal(built.length, 1);
   });
 });
 

@@ -2,7 +2,7 @@ import type { Stats } from 'node:fs';
 import { chmod, copyFile, link, lstat, mkdir, readdir, readFile, rename, rm, rmdir, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { formatBytes } from '../config/duration.js';
-import { hashFile, sha256 } from '../hash.js';
+import { hashFile, RACY_MS, sha256 } from '../hash.js';
 import type { Stage, StageContext, StageResult, StagedFile } from '../stages/stage.js';
 import { StageError } from '../stages/stage.js';
 import { ensureStateFolder, STATE_DIR_NAME } from '../state-dir.js';
@@ -35,7 +35,11 @@ export const stagingStage: Stage = {
     const spec = ctx.service.stage!;
     const manifestPath = manifestFile(ctx.config.root, ctx.service.name);
     const previous = await readManifest(manifestPath);
+    const listedAt = Date.now();
     const wanted = await expandFiles(spec.files, ctx.config.root);
+    // A source changed within RACY_MS of the listing may be written again in the same clock tick
+    // with the same size: its signature then vouches for nothing, and it is hashed again next run.
+    const sourceSignature = (info: Stats) => (info.ctimeMs < listedAt - RACY_MS ? signature(info) : '');
 
     const next: Manifest = {};
     /** Entries whose bytes or mode change: they are copied, the others are kept as they are. */
@@ -61,7 +65,7 @@ export const stagingStage: Stage = {
         size: unchanged ? targetInfo.size : sourceInfo.size,
         mode,
         source: item.from,
-        sourceSignature: signature(sourceInfo),
+        sourceSignature: sourceSignature(sourceInfo),
         targetSignature: unchanged ? old.targetSignature : '',
       };
       if (!unchanged) changed.push({ ...item, mode });

@@ -1,5 +1,5 @@
 import { watch, type FSWatcher } from 'chokidar';
-import { existsSync, statSync, watch as watchFolder, type FSWatcher as FolderWatcher } from 'node:fs';
+import { existsSync, readdirSync, statSync, watch as watchFolder, type FSWatcher as FolderWatcher } from 'node:fs';
 import { lstat } from 'node:fs/promises';
 import path from 'node:path';
 import type { ResolvedConfig } from '../config/resolved.js';
@@ -57,10 +57,12 @@ export class SourceWatcher {
   /** While a root is gone: a slow look as well, in case a folder event is lost. */
   private goneTimer?: NodeJS.Timeout;
   /**
-   * Which folder each folder root is (device + inode). `rm -rf dist && mkdir dist` at once
-   * leaves a root that exists again but is a new folder chokidar does not watch.
+   * Which folder each watched folder is (device + inode + birth time). `rm -rf dist && mkdir dist`
+   * at once leaves a folder that exists again but is a new one: chokidar keeps its watchers of the
+   * old folder and of the old files in it, and would never report anything below it again.
    */
-  private readonly rootIds = new Map<string, string>();
+  private readonly folderIds = new Map<string, string>();
+  private roots = new Set<string>();
 
   constructor(
     private readonly map: ServiceFileMap,
@@ -80,13 +82,11 @@ export class SourceWatcher {
       // Editors save by rename; chokidar folds that into one change event.
       atomic: true,
     });
-    const roots = new Set(paths);
-    for (const root of roots) {
-      const id = folderId(root);
-      if (id) this.rootIds.set(root, id);
-    }
+    const roots = (this.roots = new Set(paths));
+    for (const root of roots) this.noteFolders(root);
     this.watcher.on('all', (event, file) => {
       this.changed(file);
+      if (event === 'addDir') this.noteFolders(file);
       for (const root of roots) {
         if (file !== root && !file.startsWith(root + path.sep)) continue;
         // The root itself, or a file whose root went with it (chokidar does not always report the root).
@@ -103,7 +103,8 @@ export class SourceWatcher {
       if ((event !== 'change' && event !== 'rename') || !name || !watched) return;
       const inside = path.join(watched, name);
       const file = path.basename(watched) === name && !existsSync(inside) ? watched : inside;
-      if (roots.has(file)) this.checkReplaced(file);
+      // A folder made or removed in a watched folder: is it still the folder chokidar watches?
+      if (event === 'rename' || roots.has(file)) this.checkReplaced(file);
       if (this.map.ignoredByAll(file)) return;
       void lstat(file).then(
         (info) => info.isFile() && this.watcher && this.changed(file),
@@ -129,10 +130,40 @@ export class SourceWatcher {
     }
   }
 
-  /** A folder root that is gone or is another folder now (deleted and made again) is watched afresh. */
-  private checkReplaced(root: string): void {
-    const was = this.rootIds.get(root);
-    if (was !== undefined && folderId(root) !== was) this.awaitReturn(root);
+  /**
+   * A watched folder that is gone or is another folder now (deleted and made again) is watched
+   * afresh, and reported changed: whatever its files hold now is new. A gone folder below a root
+   * is chokidar's to report (unlinkDir); made again, the next event in its parent brings it here.
+   */
+  private checkReplaced(folder: string): void {
+    const was = this.folderIds.get(folder);
+    if (was === undefined) return;
+    const now = folderId(folder);
+    if (now === was) return;
+    if (this.roots.has(folder)) return this.awaitReturn(folder);
+    if (now === undefined || !this.watcher) return;
+    for (const known of [...this.folderIds.keys()]) if (isWithin(folder, known)) this.folderIds.delete(known);
+    this.watcher.unwatch(folder);
+    this.watcher.add(folder);
+    this.noteFolders(folder);
+    this.changed(folder);
+  }
+
+  /** Records the identity of `folder` and of every watched folder below it. */
+  private noteFolders(folder: string): void {
+    const id = folderId(folder);
+    if (!id) return;
+    this.folderIds.set(folder, id);
+    let entries;
+    try {
+      entries = readdirSync(folder, { withFileTypes: true });
+    } catch {
+      return;
+    }
+    for (const entry of entries) {
+      const below = path.join(folder, entry.name);
+      if (entry.isDirectory() && !this.map.ignoredByAll(below) && !this.folderIds.has(below)) this.noteFolders(below);
+    }
   }
 
   /**
@@ -157,8 +188,8 @@ export class SourceWatcher {
           clearInterval(this.goneTimer);
           this.goneTimer = undefined;
         }
-        const id = folderId(root);
-        if (id) this.rootIds.set(root, id);
+        for (const known of [...this.folderIds.keys()]) if (isWithin(root, known)) this.folderIds.delete(known);
+        this.noteFolders(root);
         this.watcher.unwatch(root);
         this.watcher.add(root);
         this.changed(root);
@@ -202,7 +233,7 @@ export class SourceWatcher {
     for (const folder of this.gone.values()) folder?.close();
     this.gone.clear();
     this.checks.clear();
-    this.rootIds.clear();
+    this.folderIds.clear();
     clearInterval(this.goneTimer);
     this.goneTimer = undefined;
     await this.watcher?.close();

@@ -19,6 +19,8 @@ export interface LayerEntry {
   size: number;
   abs?: string;
   linkname?: string;
+  /** The content hash the image's tag was computed from (checked while the layer is read). */
+  sha256?: string;
 }
 
 export interface LayerRecipe {
@@ -64,16 +66,21 @@ export function copyLayer(step: CopyStep, entries: ContextEntry[]): LayerRecipe 
       size: entry.type === 'file' ? entry.size : 0,
       abs: entry.abs,
       linkname: entry.linkname,
+      sha256: entry.sha256,
     });
   };
   for (const source of step.sources) {
+    if (source === '.') {
+      // The whole context lands in the destination: every entry, the first one too.
+      for (const entry of entries) put(entry, path.posix.join(step.dest, entry.path));
+      continue;
+    }
     for (const root of rootsOf(source, entries)) {
-      if (root.type === 'dir' || source === '.') {
+      if (root.type === 'dir') {
         // A folder's contents land in the destination (not the folder itself).
-        const prefix = source === '.' ? '' : root.path + '/';
-        if (source !== '.') put(root, step.dest);
-        for (const below of entries) if (below.path.startsWith(prefix) && below !== root) put(below, path.posix.join(step.dest, below.path.slice(prefix.length)));
-        if (source === '.') break;
+        const prefix = root.path + '/';
+        put(root, step.dest);
+        for (const below of entries) if (below.path.startsWith(prefix)) put(below, path.posix.join(step.dest, below.path.slice(prefix.length)));
       } else {
         put(root, step.destIsDir ? path.posix.join(step.dest, path.posix.basename(root.path)) : step.dest);
       }
@@ -89,7 +96,6 @@ export function folderLayer(createdBy: string, folders: string[]): LayerRecipe {
 }
 
 function rootsOf(source: string, entries: ContextEntry[]): ContextEntry[] {
-  if (source === '.') return entries.slice(0, 1);
   const isMatch = /[*?[]/.test(source) ? picomatch(source, { dot: true }) : (p: string) => p === source;
   return entries.filter((e) => isMatch(e.path));
 }
@@ -108,14 +114,14 @@ function withParents(entries: LayerEntry[]): LayerEntry[] {
 /** The layer as an uncompressed tar stream, made while it is read. A file that changes size fails it. */
 export function packLayer(recipe: LayerRecipe, signal: AbortSignal): Readable {
   const pack = tar.pack();
-  const entry = (header: Partial<tar.Header> & { name: string }, abs?: string) => addTarEntry(pack, header, abs, signal);
+  const entry = (header: Partial<tar.Header> & { name: string }, abs?: string, sha256?: string) => addTarEntry(pack, header, abs, signal, sha256);
   (async () => {
     for (const e of recipe.entries) {
       if (signal.aborted) throw signal.reason;
       const base = { name: e.type === 'dir' ? `${e.name}/` : e.name, mode: e.mode, uid: e.uid, gid: e.gid, uname: '', gname: '', mtime: EPOCH };
       if (e.type === 'dir') await entry({ ...base, type: 'directory' });
       else if (e.type === 'symlink') await entry({ ...base, type: 'symlink', linkname: e.linkname ?? '' });
-      else await entry({ ...base, type: 'file', size: e.size }, e.abs);
+      else await entry({ ...base, type: 'file', size: e.size }, e.abs, e.sha256);
     }
     pack.finalize();
   })().catch((error: unknown) => pack.destroy(error instanceof Error ? error : new Error(String(error))));
@@ -160,12 +166,19 @@ export async function measureLayer(recipe: LayerRecipe, compression: LayerCompre
         yield chunk;
       }
     }, gzip, counted);
+    // Handled at once: when the tar fails, the loop below throws first, and the pipeline's own
+    // rejection must not surface later as an unhandled one.
+    const teeFailure = tee.then(
+      () => undefined,
+      (error: unknown) => error,
+    );
     for await (const chunk of counted as AsyncIterable<Buffer>) {
       blob.update(chunk);
       size += chunk.length;
       if (size <= KEEP_COMPRESSED_BYTES) kept.push(chunk);
     }
-    await tee;
+    const failure = await teeFailure;
+    if (failure) throw failure;
   }
   const diffId = `sha256:${diff.digest('hex')}`;
   const bytes = compression === 'gzip' && size <= KEEP_COMPRESSED_BYTES ? Buffer.concat(kept) : undefined;

@@ -6,6 +6,7 @@ import path from 'node:path';
 import type { Readable } from 'node:stream';
 import picomatch from 'picomatch';
 import tar from 'tar-stream';
+import { RACY_MS } from '../../hash.js';
 import { addTarEntry } from '../assembly/tar-entry.js';
 
 /** One entry of the build context, path relative to the context root (posix). */
@@ -20,6 +21,8 @@ export interface ContextEntry {
   sha256?: string;
   /** Stat signature, so an unchanged file is not hashed again (staging renames a new file in place). */
   signature: string;
+  /** ctime when listed: a file changed just before the listing is not cached (see RACY_MS). */
+  changedAtMs?: number;
 }
 
 export interface DockerignoreRule {
@@ -35,6 +38,8 @@ export interface BuildContextFiles {
   entries: ContextEntry[];
   /** Sum of file sizes. */
   bytes: number;
+  /** When the listing began (Date.now()). */
+  listedAt?: number;
   /** Compatibility mode: the root's .dockerignore rules (in order). */
   rules: DockerignoreRule[];
   dockerignoreText?: string;
@@ -45,10 +50,11 @@ export const DOCKERFILE_NAME = '.tightloop.Dockerfile';
 
 /** Lists the staging folder: it is the whole context, so nothing is filtered. */
 export async function listStaging(dir: string, signal: AbortSignal): Promise<BuildContextFiles> {
+  const listedAt = Date.now();
   const entries = await walk(dir, () => false, signal);
   // A .dockerignore here would only be our own; it is regenerated in the tar.
   const kept = entries.filter((e) => e.path !== '.dockerignore' && e.path !== DOCKERFILE_NAME);
-  return { root: dir, mode: 'staging', entries: kept, bytes: sumBytes(kept), rules: [] };
+  return { root: dir, mode: 'staging', entries: kept, bytes: sumBytes(kept), rules: [], listedAt };
 }
 
 /**
@@ -65,9 +71,10 @@ export async function listCompat(root: string, signal: AbortSignal, ownState?: s
   // An ignored folder is pruned whole (target/, node_modules/ stay cheap) unless a "!" rule could
   // bring back something below it: then it is walked, and each entry judged.
   const skip = (rel: string, isDir: boolean) => rel === state || (matcher.ignores(rel) && (!isDir || !couldMatchBelow(rel, negations)));
+  const listedAt = Date.now();
   const entries = await walk(root, skip, signal);
   const kept = entries.filter((e) => e.type !== 'dir' || !matcher.ignores(e.path));
-  return { root, mode: 'compat', entries: kept, bytes: sumBytes(kept), rules, dockerignoreText: text };
+  return { root, mode: 'compat', entries: kept, bytes: sumBytes(kept), rules, dockerignoreText: text, listedAt };
 }
 
 /**
@@ -122,7 +129,9 @@ export function excludingRule(rules: DockerignoreRule[], relPath: string): Docke
  * Fills `sha256` of every file and returns a hash of the whole listing: paths, types, modes,
  * contents, link targets. A file is only read when nothing vouches for its content: not `cache`
  * (same stat signature as last time), nor `staged` (the stage step hashed it while copying it in,
- * moments ago, and renamed it into place; same size and mode).
+ * moments ago, and renamed it into place; same size and mode). A file changed within RACY_MS of
+ * the listing is not cached: a second same-size write in the same clock tick would keep its
+ * signature, and the cache would name the new bytes by the old hash (a stale image, tagged as new).
  */
 export async function hashContext(
   files: BuildContextFiles,
@@ -145,7 +154,9 @@ export async function hashContext(
         const hash = createHash('sha256');
         for await (const chunk of createReadStream(entry.abs, { signal })) hash.update(chunk as Buffer);
         entry.sha256 = hash.digest('hex');
-        cache.set(entry.abs, { signature: entry.signature, sha256: entry.sha256 });
+        const settled = files.listedAt !== undefined && entry.changedAtMs !== undefined && entry.changedAtMs < files.listedAt - RACY_MS;
+        if (settled) cache.set(entry.abs, { signature: entry.signature, sha256: entry.sha256 });
+        else cache.delete(entry.abs);
       }
     }
     whole.update(`${entry.type}\0${entry.path}\0${(entry.mode & 0o7777).toString(8)}\0${entry.sha256 ?? entry.linkname ?? ''}\n`);
@@ -169,7 +180,7 @@ export function packContext(files: BuildContextFiles, extra: { name: string; con
       if (content === undefined) pack.entry(header, done);
       else pack.entry(header, content, done);
     });
-  const addFile = (header: Partial<tar.Header> & { name: string }, abs: string) => addTarEntry(pack, header, abs, signal);
+  const addFile = (header: Partial<tar.Header> & { name: string }, abs: string, sha256?: string) => addTarEntry(pack, header, abs, signal, sha256);
   (async () => {
     for (const file of extra) await add({ ...base, name: file.name, mode: 0o644 }, file.content);
     for (const entry of files.entries) {
@@ -177,7 +188,7 @@ export function packContext(files: BuildContextFiles, extra: { name: string; con
       const mode = entry.mode & 0o7777;
       if (entry.type === 'dir') await add({ ...base, name: entry.path, type: 'directory', mode });
       else if (entry.type === 'symlink') await add({ ...base, name: entry.path, type: 'symlink', linkname: entry.linkname ?? '', mode });
-      else await addFile({ ...base, name: entry.path, size: entry.size, mode }, entry.abs);
+      else await addFile({ ...base, name: entry.path, size: entry.size, mode }, entry.abs, entry.sha256);
     }
     pack.finalize();
   })().catch((error: unknown) => pack.destroy(error instanceof Error ? error : new Error(String(error))));
@@ -218,6 +229,7 @@ function entryOf(abs: string, rel: string, type: ContextEntry['type'], info: Sta
     size: type === 'file' ? info.size : 0,
     mode: info.mode,
     signature: `${info.dev}:${info.ino}:${info.size}:${info.mtimeMs}:${info.ctimeMs}:${info.mode}`,
+    changedAtMs: info.ctimeMs,
   };
 }
 

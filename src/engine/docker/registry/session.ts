@@ -61,7 +61,10 @@ export class DirectRegistry {
    */
   async push(image: DirectImage, tag: string, outer: AbortSignal, log: (text: string) => void): Promise<{ uploaded: number; total: number; bytes: number }> {
     const limit = bounded(outer, this.runtime.timeouts.pushMs);
-    const signal = limit.signal;
+    // One failed upload stops the others: nothing of this push (no layer still being read from
+    // disk) may outlive it, or outlive the run and the engine.
+    const stop = new AbortController();
+    const signal = AbortSignal.any([limit.signal, stop.signal]);
     try {
       const blobs = [
         ...image.layers.map((l) => ({ digest: l.digest, size: l.size, open: () => openLayer(l, signal) })),
@@ -69,15 +72,23 @@ export class DirectRegistry {
       ];
       let uploaded = 0;
       let bytes = 0;
-      await Promise.all(
+      const settled = await Promise.allSettled(
         blobs.map(async (blob) => {
-          if (await this.hasBlob(blob.digest, signal)) return;
-          await this.upload(blob.digest, 'bytes' in blob ? blob.bytes! : { length: blob.size, open: blob.open! }, signal);
+          try {
+            if (await this.hasBlob(blob.digest, signal)) return;
+            await this.upload(blob.digest, 'bytes' in blob ? blob.bytes! : { length: blob.size, open: blob.open! }, signal);
+          } catch (error) {
+            if (!stop.signal.aborted) stop.abort(error);
+            throw error;
+          }
           uploaded++;
           bytes += blob.size;
           log(`${blob.digest.slice(7, 19)}: uploaded ${formatBytes(blob.size)}`);
         }),
       );
+      if (stop.signal.aborted) throw stop.signal.reason;
+      const failed = settled.find((s) => s.status === 'rejected');
+      if (failed) throw failed.reason;
       const reply = await this.call(
         { method: 'PUT', path: `/v2/${this.name}/manifests/${tag}`, headers: { 'content-type': MANIFEST_MEDIA_TYPE }, body: image.manifest },
         signal,
