@@ -129,14 +129,21 @@ services:
     stage: { dir: staged, files: [{ from: out/artifact, to: artifact }] }
 `);
     await engine.startWatching();
+    // A writer starved by a loaded machine may pause longer than the settle time (4 × 15 ms
+    // quiet window, at least 200 ms): each such pause legitimately lets one more run start.
+    let pauses = 0;
+    let last = performance.now();
     for (let i = 1; i <= 200; i++) {
       writeFileSync(path.join(dir, 'src/input.txt'), `v${i}`);
+      const now = performance.now();
+      if (now - last >= 200) pauses++;
+      last = now;
       await sleep(10);
     }
     await sleep(500); // past the quiet window, the settle time and chokidar's trailing events
     await engine.whenIdle();
     const runs = events.flatMap((e) => (e.type === 'run-finished' ? [e.summary] : []));
-    assert.ok(runs.length >= 1 && runs.length <= 2, `runs: ${runs.map((r) => r.status).join(', ')}`);
+    assert.ok(runs.length >= 1 && runs.length <= 2 + pauses, `runs: ${runs.map((r) => r.status).join(', ')} (writer paused ${pauses} time(s) past the settle time)`);
     assert.equal(runs.at(-1)!.status, 'ok');
     assert.equal(await readFile(path.join(dir, 'staged/artifact'), 'utf8'), 'v200');
   });
