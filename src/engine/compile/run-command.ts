@@ -58,7 +58,8 @@ export async function runCommand(
     cleanup: false,
   });
   const pid = child.pid;
-  const gate = child.stdio[3] as Writable | undefined;
+  // Node makes an extra "pipe" a duplex socket; execa types every extra fd as output.
+  const gate = child.stdio[3] as unknown as Writable | undefined;
   if (pid === undefined) {
     gate?.destroy();
     const result = await child;
