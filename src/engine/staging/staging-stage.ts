@@ -6,6 +6,7 @@ import { hashFile, sha256 } from '../hash.js';
 import type { Stage, StageContext, StageResult, StagedFile } from '../stages/stage.js';
 import { StageError } from '../stages/stage.js';
 import { ensureStateFolder, STATE_DIR_NAME } from '../state-dir.js';
+import { symlinkEscape } from '../workspace-paths.js';
 
 /** What we remember per staged file, so an unchanged artifact is neither copied nor re-hashed. */
 interface ManifestEntry extends StagedFile {
@@ -35,7 +36,13 @@ export const stagingStage: Stage = {
     const spec = ctx.service.stage!;
     const manifestPath = manifestFile(ctx.config.root, ctx.service.name);
     const previous = await readManifest(manifestPath);
-    const wanted = await expandFiles(spec.files, ctx.config.root);
+    // Checked again here, not only when the config loaded: links change, artifacts appear later.
+    const escape = (target: string, what: string) => {
+      const refusal = ctx.config.settings.followSymlinksOutsideWorkspace ? undefined : symlinkEscape(ctx.config.root, target, what);
+      if (refusal) throw new StageError(refusal);
+    };
+    escape(spec.dir, 'the staging folder');
+    const wanted = await expandFiles(spec.files, ctx.config.root, escape);
 
     const next: Manifest = {};
     /** Entries whose bytes or mode change: they are copied, the others are kept as they are. */
@@ -101,7 +108,7 @@ interface WantedFile {
 }
 
 /** Resolves each configured entry; a folder stages every file below it. */
-async function expandFiles(files: { from: string; to: string; mode?: number }[], root: string): Promise<WantedFile[]> {
+async function expandFiles(files: { from: string; to: string; mode?: number }[], root: string, escape: (target: string, what: string) => void): Promise<WantedFile[]> {
   const out: WantedFile[] = [];
   for (const file of files) {
     const info = await lstat(file.from).catch(() => undefined);
@@ -110,6 +117,7 @@ async function expandFiles(files: { from: string; to: string; mode?: number }[],
         hint: 'check stage.files[].from against where your build writes its output',
       });
     }
+    escape(file.from, 'the artifact');
     if (info.isDirectory()) {
       for (const entry of await readdir(file.from, { recursive: true, withFileTypes: true })) {
         if (!entry.isFile()) continue;
