@@ -94,6 +94,15 @@ async function runService(
   let unchanged: string | undefined;
   let failure: Failure | undefined;
 
+  // A service that deploys to a context it may not change stops here, before compile: nothing is
+  // built or pushed for that cluster. Reported as its deploy step, with the deploy step's sentence.
+  const refusal = service.deploy ? deps.stages.refuseContext?.() : undefined;
+  if (refusal) {
+    failure = toFailure('deploy', refusal, signal);
+    record({ service: service.name, runId, stage: 'deploy', startedAt: Date.now(), durationMs: 0, status: 'failed', detail: failure.message });
+    return { failure };
+  }
+
   for (const name of AFTER_TRIGGER) {
     const stage = stageFor(deps.stages, name);
     const ctx = makeContext(deps, service, runId, signal, outputs, state, name);

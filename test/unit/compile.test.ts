@@ -71,6 +71,26 @@ describe('runCommand (real processes)', () => {
     for (const pid of pids) assert.equal(alive(pid), false, `pid ${pid} survived the cancel`);
   });
 
+  it('records its process group before the command runs its first line (a SIGKILL at any moment leaves the record)', async () => {
+    // The CLI was once killed right after the compile wrote a file but before Node recorded the
+    // group: the next run found no record and left the orphans running.
+    const dir = await workspace();
+    const seen: string[] = [];
+    for (let i = 0; i < 20; i++) {
+      await runCommand(spec('test -f .tightloop/processes/$$.json && echo recorded || echo missing', dir), new AbortController().signal, (text) => seen.push(text), { root: dir, name: 'api' });
+    }
+    assert.deepEqual(seen, Array(20).fill('recorded'));
+  });
+
+  it('keeps shell line numbers and exit codes of the command itself', async () => {
+    const dir = await workspace();
+    await assert.rejects(runCommand(spec('true\nno-such-tool-xyz', dir), new AbortController().signal, () => {}), (error: unknown) => {
+      assert.ok(error instanceof StageError);
+      assert.match(String(error.options.evidence), /2: no-such-tool-xyz: not found/);
+      return true;
+    });
+  });
+
   it('escalates to SIGKILL when a command ignores SIGTERM', async () => {
     const dir = await workspace();
     const controller = new AbortController();

@@ -1,6 +1,7 @@
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, writeFileSync } from 'node:fs';
 import { readdir, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
+import { bootId, processStartTicks, readStat } from '../process-identity.js';
 import { ensureStateFolderSync, STATE_DIR_NAME } from '../state-dir.js';
 
 /**
@@ -117,36 +118,6 @@ export async function stopLeftoverGroups(root: string, graceMs = DEFAULT_GRACE_M
 
 function recordDir(root: string): string {
   return path.join(root, STATE_DIR_NAME, 'processes');
-}
-
-function bootId(): string {
-  try {
-    return readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
-  } catch {
-    return 'unknown';
-  }
-}
-
-interface ProcStat {
-  state: string;
-  pgrp: number;
-  startTicks: number;
-}
-
-function readStat(pid: string | number): ProcStat | undefined {
-  let stat: string;
-  try {
-    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  } catch {
-    return undefined;
-  }
-  // "pid (comm) state ppid pgrp …": comm may contain spaces and parentheses, so split after the last ')'.
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return { state: fields[0]!, pgrp: Number(fields[2]), startTicks: Number(fields[19]) };
-}
-
-export function processStartTicks(pid: number): number | undefined {
-  return readStat(pid)?.startTicks;
 }
 
 /**

@@ -1,6 +1,6 @@
 import { execa } from 'execa';
 import { createInterface } from 'node:readline';
-import type { Readable } from 'node:stream';
+import type { Readable, Writable } from 'node:stream';
 import { formatDuration } from '../config/duration.js';
 import { StageError } from '../stages/stage.js';
 import type { LogStream } from '../types.js';
@@ -24,6 +24,16 @@ export interface CommandResult {
 const TAIL_LINES = 20;
 
 /**
+ * The shell waits for a line on fd 3 before it runs the command: Node writes it only once the
+ * process group is recorded (trackGroup), so a Tightloop killed at any moment after the spawn
+ * leaves a record of everything the command started. Without it, a fast command could spawn its
+ * children before the record existed, and a SIGKILL then orphaned them unrecorded. If Tightloop
+ * dies before opening the gate, `read` sees end-of-file and the shell exits without running the
+ * command. On the same line as the command, so the shell's line numbers stay the user's.
+ */
+const GATE = 'read -r _ <&3 || exit 125; exec 3<&-; ';
+
+/**
  * Runs a shell command in its own process group and streams its lines. Cancellation and timeout
  * kill the whole group (the shell, the compiler and anything they spawned), then wait until the
  * group is empty, so "cancelled" really means nothing of it is left running.
@@ -36,23 +46,28 @@ export async function runCommand(
   owner?: { root: string; name: string },
 ): Promise<CommandResult> {
   const started = performance.now();
-  const child = execa(spec.command, {
+  const child = execa(GATE + spec.command, {
     shell: true,
     cwd: spec.cwd,
     env: spec.env,
     extendEnv: true,
     detached: true, // own process group: killing -pgid reaches every descendant
-    stdin: 'ignore',
+    stdio: ['ignore', 'pipe', 'pipe', 'pipe'], // fd 3: the start gate
     buffer: false,
     reject: false,
     cleanup: false,
   });
   const pid = child.pid;
+  // Node makes an extra "pipe" a duplex socket; execa types every extra fd as output.
+  const gate = child.stdio[3] as unknown as Writable | undefined;
   if (pid === undefined) {
+    gate?.destroy();
     const result = await child;
     throw new StageError(`could not start "${spec.command}": ${result.message ?? 'spawn failed'}`);
   }
   trackGroup(pid, { root: owner?.root, name: owner?.name ?? 'a command', command: spec.command });
+  gate?.on('error', () => {}); // the shell may already be gone (killed); nothing to open then
+  gate?.end('\n');
   const tail: string[] = [];
   const pump = (stream: Readable | null, kind: LogStream) =>
     new Promise<void>((resolve) => {

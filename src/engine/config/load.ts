@@ -282,6 +282,7 @@ function resolve(parsed: ParsedConfig, file: string, root: string, env: NodeJS.P
       quietWindowMs: parsed.settings.quietWindowMs,
       parallelism: parsed.settings.parallelism ?? Math.max(1, os.availableParallelism()),
       historyLimit: parsed.settings.historyLimit,
+      followSymlinksOutsideWorkspace: parsed.settings.followSymlinksOutsideWorkspace,
     },
     services,
     tasks,

@@ -25,6 +25,8 @@ export interface ResolvedConfig {
     quietWindowMs: number;
     parallelism: number;
     historyLimit: number;
+    /** A symbolic link may lead staging, artifacts, context or Dockerfile out of the workspace (absent: no). */
+    followSymlinksOutsideWorkspace?: boolean;
   };
   services: Record<string, ResolvedService>;
   tasks: Record<string, ResolvedTask>;

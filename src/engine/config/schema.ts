@@ -229,6 +229,10 @@ export const SettingsSchema = z.strictObject({
   quietWindowMs: z.number().int().min(0).max(5000).default(15).describe('Batch file changes arriving within this window (ms); a run that follows a running one also waits until changes were quiet for 4× this (at least 200 ms).'),
   parallelism: z.number().int().min(1).max(256).optional().describe('Services built at once (default: CPU count).'),
   historyLimit: z.number().int().min(10).max(100_000).default(2000).describe('Runs kept in .tightloop/history.jsonl.'),
+  followSymlinksOutsideWorkspace: z
+    .boolean()
+    .default(false)
+    .describe('Let a symbolic link lead a staging folder, an artifact, a build context or a Dockerfile outside the workspace (off: refused with the link named).'),
 }).describe('Engine settings.');
 
 export const ConfigSchema = z.strictObject({

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { checkCycles, type EditRank } from './cycles.js';
 import type { ResolvedConfig } from './resolved.js';
 import type { ParsedConfig } from './schema.js';
+import { symlinkEscape } from '../workspace-paths.js';
 import { checkManifestSemantics } from './semantics-manifests.js';
 
 export interface SemanticProblem {
@@ -53,6 +54,12 @@ function checkPaths(config: ResolvedConfig, parsed: ParsedConfig): SemanticProbl
     }
     return true;
   };
+  /** Staged, sent or written paths: a symbolic link on the way may not lead out (unless opted in). */
+  const noEscape = (fieldPath: PropertyKey[], target: string, what: string) => {
+    const escape = config.settings.followSymlinksOutsideWorkspace ? undefined : symlinkEscape(config.root, target, what);
+    if (escape) problems.push({ path: fieldPath, message: escape });
+    return escape === undefined;
+  };
   const mustExist = (fieldPath: PropertyKey[], target: string, what: string) => {
     if (!existsSync(target)) problems.push({ path: fieldPath, message: `${what} not found: ${target}` });
   };
@@ -69,7 +76,7 @@ function checkPaths(config: ResolvedConfig, parsed: ParsedConfig): SemanticProbl
     }
     if (s.stage) {
       // The staging folder is wiped and refilled; it must not be the workspace itself.
-      if (inside(at('stage', 'dir'), s.stage.dir, raw.stage!.dir)) {
+      if (inside(at('stage', 'dir'), s.stage.dir, raw.stage!.dir) && noEscape(at('stage', 'dir'), s.stage.dir, 'the staging folder')) {
         if (s.stage.dir === config.root) {
           problems.push({ path: at('stage', 'dir'), message: 'the staging folder cannot be the workspace root (staging replaces its whole content on every run)' });
         } else {
@@ -78,7 +85,7 @@ function checkPaths(config: ResolvedConfig, parsed: ParsedConfig): SemanticProbl
         }
       }
       s.stage.files.forEach((f, i) => {
-        inside(at('stage', 'files', i, 'from'), f.from, raw.stage!.files[i]!.from);
+        if (inside(at('stage', 'files', i, 'from'), f.from, raw.stage!.files[i]!.from)) noEscape(at('stage', 'files', i, 'from'), f.from, 'the artifact');
         const dir = s.stage!.dir;
         if (f.from === dir || f.from.startsWith(dir + path.sep) || dir.startsWith(f.from + path.sep)) {
           problems.push({ path: at('stage', 'files', i, 'from'), message: `"${raw.stage!.files[i]!.from}" overlaps the staging folder ${raw.stage!.dir} (everything in it but the staged files is removed on every run)` });
@@ -88,10 +95,10 @@ function checkPaths(config: ResolvedConfig, parsed: ParsedConfig): SemanticProbl
         }
       });
     }
-    if (s.image?.dockerfile && inside(at('image', 'dockerfile'), s.image.dockerfile, raw.image!.dockerfile!)) {
+    if (s.image?.dockerfile && inside(at('image', 'dockerfile'), s.image.dockerfile, raw.image!.dockerfile!) && noEscape(at('image', 'dockerfile'), s.image.dockerfile, 'the Dockerfile')) {
       mustExist(at('image', 'dockerfile'), s.image.dockerfile, 'Dockerfile');
     }
-    if (s.image?.context && inside(at('image', 'context'), s.image.context, raw.image!.context!)) {
+    if (s.image?.context && inside(at('image', 'context'), s.image.context, raw.image!.context!) && noEscape(at('image', 'context'), s.image.context, 'the build context')) {
       mustExist(at('image', 'context'), s.image.context, 'build context');
     }
     if (s.live) {

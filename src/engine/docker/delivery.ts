@@ -3,6 +3,7 @@ import type { ClusterFacts, StageContext } from '../stages/stage.js';
 import { StageError } from '../stages/stage.js';
 import { bounded, oneLine, raceAbort } from './abort.js';
 import { splitRepository } from './reference.js';
+import { contextAllowed, refusedContextError } from '../allow-contexts.js';
 
 /** How the built image reaches the cluster, and the sentence that says why. */
 export type Delivery =
@@ -48,13 +49,22 @@ export async function decideDelivery(ctx: StageContext, config: ResolvedConfig, 
     pushRepository: `${registry}/${path}`,
     pullRepository: `${pullHost}/${path}`,
   });
+  // Pushing to the registry a cluster advertises, or loading into its nodes, changes that cluster.
+  const mayChangeCluster = () => {
+    const allowed = config.kubernetes.allowContexts;
+    if (facts && !contextAllowed(facts.context, allowed)) throw refusedContextError(facts.context, allowed);
+  };
   const advertised = facts?.localRegistry;
   const pullHostFor = (registry: string) => (advertised && advertised.host === registry ? (advertised.hostFromContainerRuntime ?? registry) : registry);
 
   if (mode === 'shared-daemon') return { mode, why: 'docker.delivery is shared-daemon in tightloop.yaml' };
-  if (mode === 'kind-load') return { mode, why: 'docker.delivery is kind-load in tightloop.yaml', cluster: facts?.kindClusterName ?? 'kind' };
+  if (mode === 'kind-load') {
+    mayChangeCluster();
+    return { mode, why: 'docker.delivery is kind-load in tightloop.yaml', cluster: facts?.kindClusterName ?? 'kind' };
+  }
   if (mode === 'push') {
     const registry = explicit ?? advertised?.host ?? repoRegistry;
+    if (!explicit && advertised) mayChangeCluster();
     if (!registry) {
       throw new StageError('docker.delivery is push but no registry is known', {
         hint: 'set docker.registry, name the registry in image.repository (e.g. localhost:5000/api), or advertise one in kube-public/local-registry-hosting',
@@ -68,9 +78,11 @@ export async function decideDelivery(ctx: StageContext, config: ResolvedConfig, 
   }
   if (explicit) return push(explicit, `docker.registry ${explicit} is set in tightloop.yaml`, pullHostFor(explicit));
   if (advertised) {
+    mayChangeCluster();
     return push(advertised.host, `the cluster advertises registry ${advertised.host} in kube-public/local-registry-hosting (KEP-1755)`, advertised.hostFromContainerRuntime ?? advertised.host);
   }
   if (facts?.flavor === 'kind') {
+    mayChangeCluster();
     const cluster = facts.kindClusterName ?? 'kind';
     return { mode: 'kind-load', why: `kind cluster "${cluster}" has no local registry, so the image is loaded into its nodes`, cluster };
   }

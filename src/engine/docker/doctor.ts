@@ -93,8 +93,8 @@ async function checkPreflight(config: ResolvedConfig, signal: AbortSignal): Prom
       const expected = service.stage ? await expectedStaging(service.stage) : undefined;
       let files: BuildContextFiles | undefined;
       const planned = service.image.context
-        ? await planBuild({ service, configRoot: config.root }, signal)
-        : await planBuild({ service, configRoot: config.root, files: (files = stagingFiles(service.stage?.dir ?? config.root, expected?.entries ?? [])) }, signal);
+        ? await planBuild({ service, configRoot: config.root, followSymlinksOutsideWorkspace: config.settings.followSymlinksOutsideWorkspace }, signal)
+        : await planBuild({ service, configRoot: config.root, followSymlinksOutsideWorkspace: config.settings.followSymlinksOutsideWorkspace, files: (files = stagingFiles(service.stage?.dir ?? config.root, expected?.entries ?? [])) }, signal);
       if (service.image.context && expected) addExpected(planned.files, service.stage!.dir, expected.entries);
       const problems = await findProblems(planned, undefined);
       const toBeStaged = (expected?.notYetBuilt ?? []).map((p) => (service.image!.context ? path.posix.join(path.relative(planned.files.root, service.stage!.dir).split(path.sep).join('/'), p) : p));

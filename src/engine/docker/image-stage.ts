@@ -22,7 +22,13 @@ export function createImageStage(runtime: DockerRuntime): Stage {
     async run(ctx: StageContext): Promise<StageResult> {
       const started = performance.now();
       const planned = await planBuild(
-        { service: ctx.service, configRoot: ctx.config.root, stagingDir: ctx.outputs.stagingDir, stagedFiles: ctx.outputs.stagedFiles },
+        {
+          service: ctx.service,
+          configRoot: ctx.config.root,
+          stagingDir: ctx.outputs.stagingDir,
+          stagedFiles: ctx.outputs.stagedFiles,
+          followSymlinksOutsideWorkspace: ctx.config.settings.followSymlinksOutsideWorkspace,
+        },
         ctx.signal,
       );
       logContext(ctx, planned, runtime.largeContextBytes);

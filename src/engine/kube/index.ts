@@ -6,7 +6,7 @@ import { createDeployStage } from './deploy-stage.js';
 import { createKubeDoctorChecks } from './doctor.js';
 import { readClusterFacts } from './facts.js';
 import { ServiceFollowers } from './followers.js';
-import { loadKubeConfig } from './kubeconfig.js';
+import { contextAllowed, loadKubeConfig, refusedContextError } from './kubeconfig.js';
 import { createReadyStage } from './ready-stage.js';
 import { byDeploySource } from './manifests/by-source.js';
 import { createManifestDeployStage } from './manifests/deploy-stage.js';
@@ -40,7 +40,7 @@ export interface KubeStagesOptions {
   factsTtlMs?: number;
 }
 
-export type KubeStages = Pick<StageSet, 'deploy' | 'ready' | 'cluster' | 'doctor' | 'teardown'> & { dispose(): Promise<void> };
+export type KubeStages = Pick<StageSet, 'deploy' | 'ready' | 'cluster' | 'refuseContext' | 'doctor' | 'teardown'> & { dispose(): Promise<void> };
 
 export function createKubeStages(config: ResolvedConfig, opts: KubeStagesOptions = {}): KubeStages {
   const where = { ...(opts.env && { env: opts.env }), ...(opts.homeDir && { homeDir: opts.homeDir }) };
@@ -104,6 +104,16 @@ export function createKubeStages(config: ResolvedConfig, opts: KubeStagesOptions
     deploy: byDeploySource(createManifestDeployStage(shared), createDeployStage(shared)),
     ready: byDeploySource(createManifestReadyStage(shared), createReadyStage(shared)),
     cluster,
+    refuseContext() {
+      let context: string;
+      try {
+        context = loadKubeConfig(config.kubernetes, config.root, where).context;
+      } catch {
+        return undefined; // no usable kubeconfig: the deploy stage reports why
+      }
+      const allowed = config.kubernetes.allowContexts;
+      return contextAllowed(context, allowed) ? undefined : refusedContextError(context, allowed);
+    },
     doctor: [...createKubeDoctorChecks(where), ...createManifestDoctorChecks(clientFor)],
     teardown: createTeardown(clientFor),
     async dispose() {

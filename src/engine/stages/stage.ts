@@ -142,6 +142,12 @@ export interface StageSet {
   deploy?: Stage;
   ready?: Stage;
   cluster?: ClusterFactsProvider;
+  /**
+   * The refusal when the context deploys would go to is not in kubernetes.allowContexts (read
+   * from the kubeconfig, no request): the engine asks before the first stage of a service that
+   * deploys, so nothing is compiled or pushed for a cluster it may not change.
+   */
+  refuseContext?: () => StageError | undefined;
   /** Extra doctor checks (Docker reachable, registry reachable, cluster reachable…). */
   doctor?: DoctorCheck[];
   /** Deletes what was applied from manifests (`tightloop down`). */

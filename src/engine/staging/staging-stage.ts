@@ -6,6 +6,7 @@ import { hashFile, RACY_MS, sha256 } from '../hash.js';
 import type { Stage, StageContext, StageResult, StagedFile } from '../stages/stage.js';
 import { StageError } from '../stages/stage.js';
 import { ensureStateFolder, STATE_DIR_NAME } from '../state-dir.js';
+import { symlinkEscape } from '../workspace-paths.js';
 
 /** What we remember per staged file, so an unchanged artifact is neither copied nor re-hashed. */
 interface ManifestEntry extends StagedFile {
@@ -35,8 +36,14 @@ export const stagingStage: Stage = {
     const spec = ctx.service.stage!;
     const manifestPath = manifestFile(ctx.config.root, ctx.service.name);
     const previous = await readManifest(manifestPath);
+    // Checked again here, not only when the config loaded: links change, artifacts appear later.
+    const escape = (target: string, what: string) => {
+      const refusal = ctx.config.settings.followSymlinksOutsideWorkspace ? undefined : symlinkEscape(ctx.config.root, target, what);
+      if (refusal) throw new StageError(refusal);
+    };
+    escape(spec.dir, 'the staging folder');
     const listedAt = Date.now();
-    const wanted = await expandFiles(spec.files, ctx.config.root);
+    const wanted = await expandFiles(spec.files, ctx.config.root, escape);
     // A source changed within RACY_MS of the listing may be written again in the same clock tick
     // with the same size: its signature then vouches for nothing, and it is hashed again next run.
     const sourceSignature = (info: Stats) => (info.ctimeMs < listedAt - RACY_MS ? signature(info) : '');
@@ -105,7 +112,7 @@ interface WantedFile {
 }
 
 /** Resolves each configured entry; a folder stages every file below it. */
-async function expandFiles(files: { from: string; to: string; mode?: number }[], root: string): Promise<WantedFile[]> {
+async function expandFiles(files: { from: string; to: string; mode?: number }[], root: string, escape: (target: string, what: string) => void): Promise<WantedFile[]> {
   const out: WantedFile[] = [];
   for (const file of files) {
     const info = await lstat(file.from).catch(() => undefined);
@@ -114,6 +121,7 @@ async function expandFiles(files: { from: string; to: string; mode?: number }[],
         hint: 'check stage.files[].from against where your build writes its output',
       });
     }
+    escape(file.from, 'the artifact');
     if (info.isDirectory()) {
       for (const entry of await readdir(file.from, { recursive: true, withFileTypes: true })) {
         if (!entry.isFile()) continue;

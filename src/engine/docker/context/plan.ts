@@ -7,6 +7,7 @@ import { listCompat, listStaging, type BuildContextFiles } from './build-context
 import { generateDockerfile, parseDockerfile, type ParsedDockerfile } from './dockerfile.js';
 import { LABEL_MANAGED, LABEL_PLATFORM, LABEL_SERVICE } from '../reference.js';
 import { DEFAULT_MAX_CONTEXT_BYTES } from '../options.js';
+import { symlinkEscape } from '../../workspace-paths.js';
 
 type ImageSpec = NonNullable<ResolvedService['image']>;
 
@@ -40,6 +41,8 @@ export interface PlanInput {
   stagedFiles?: StagedFile[];
   /** The context to judge instead of listing one (doctor: what the first run will stage). */
   files?: BuildContextFiles;
+  /** settings.followSymlinksOutsideWorkspace: a link may lead the context or Dockerfile out. */
+  followSymlinksOutsideWorkspace?: boolean;
 }
 
 /** Lists the context and reads (or generates) the Dockerfile. Throws only when there is nothing to build from. */
@@ -50,6 +53,13 @@ export async function planBuild(input: PlanInput, signal: AbortSignal): Promise<
   const compat = image.context !== undefined;
   const root = compat ? image.context! : (input.stagingDir ?? service.stage?.dir);
   if (!root) throw new StageError('no build context: the service has neither a stage section nor image.context');
+  // Checked at build time too: a link made after the config loaded must not send outside files.
+  if (!input.followSymlinksOutsideWorkspace) {
+    for (const [target, what] of [[root, compat ? 'the build context' : 'the staging folder'], [image.dockerfile, 'the Dockerfile']] as const) {
+      const refusal = target === undefined ? undefined : symlinkEscape(input.configRoot, target, what);
+      if (refusal) throw new StageError(refusal);
+    }
+  }
 
   let files: BuildContextFiles;
   try {
