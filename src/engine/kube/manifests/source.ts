@@ -116,15 +116,42 @@ export interface RenderLogger {
   (text: string, stream?: LogStream): void;
 }
 
+/** The manifests as text, before parsing: each file in config order, then the render output. */
+export interface ManifestTexts {
+  /** `file` is relative to the config folder, or "render: <command>" for the render output. */
+  parts: { file: string; text: string }[];
+}
+
+/** Reuses a render output instead of running the command (see RenderCache); absent = always render. */
+export interface RenderReuse {
+  get(spec: NonNullable<ResolvedManifests['render']>): Promise<string | undefined>;
+  put(spec: NonNullable<ResolvedManifests['render']>, text: string): void;
+}
+
+/** Read every manifest file and run the render command (unless `reuse` has its output): no parsing. */
+export async function readManifestTexts(config: ResolvedConfig, m: ResolvedManifests, signal: AbortSignal, log: RenderLogger, reuse?: RenderReuse): Promise<ManifestTexts> {
+  const parts: ManifestTexts['parts'] = [];
+  for (const file of await manifestFiles(m.paths, config.root)) {
+    parts.push({ file: path.relative(config.root, file), text: await readFile(file, 'utf8') });
+  }
+  if (m.render) {
+    let text = await reuse?.get(m.render);
+    if (text === undefined) {
+      text = await render(m.render, signal, log);
+      reuse?.put(m.render, text);
+    } else log(`render inputs unchanged (render.watch): reused the last output of "${m.render.command}"`);
+    parts.push({ file: `render: ${m.render.command}`, text });
+  }
+  return { parts };
+}
+
+export function parseManifestTexts(texts: ManifestTexts): SourcedObject[] {
+  return texts.parts.flatMap((p) => parseManifestText(p.text, p.file));
+}
+
 /** All objects of a service's manifests: files first (config order), then the render output. */
 export async function loadManifests(config: ResolvedConfig, m: ResolvedManifests, signal: AbortSignal, log: RenderLogger): Promise<SourcedObject[]> {
-  const objects: SourcedObject[] = [];
-  for (const file of await manifestFiles(m.paths, config.root)) {
-    const rel = path.relative(config.root, file);
-    objects.push(...parseManifestText(await readFile(file, 'utf8'), rel));
-  }
-  if (m.render) objects.push(...parseManifestText(await render(m.render, signal, log), `render: ${m.render.command}`));
-  return objects;
+  return parseManifestTexts(await readManifestTexts(config, m, signal, log));
 }
 
 /** Run the render command like a compile step: own process group, timeout, stderr streamed. */
