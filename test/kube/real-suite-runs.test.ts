@@ -20,7 +20,7 @@ describe('test/kube-real/manifests.test.ts stays runnable', () => {
 
   it('runs every scenario against a cluster given by TIGHTLOOP_E2E_KUBECONFIG', async () => {
     fake = await FakeKubeServer.start();
-    const env = { ...process.env, TIGHTLOOP_E2E_KUBECONFIG: fake.kubeconfigPath };
+    const env: NodeJS.ProcessEnv = { ...process.env, TIGHTLOOP_E2E_KUBECONFIG: fake.kubeconfigPath };
     // Its own context and image defaults (the fake's context, kind-fake, passes the local-cluster check as
     // kind's would); NODE_TEST_CONTEXT would make the child think it runs inside this test runner.
     for (const name of ['TIGHTLOOP_E2E_CONTEXT', 'TIGHTLOOP_E2E_IMAGE', 'TIGHTLOOP_E2E_ALLOW_ANY_CONTEXT', 'NODE_TEST_CONTEXT']) delete env[name];
