@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
+import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { ObjectRef } from './dynamic-client.js';
 
@@ -24,9 +25,10 @@ export interface AppliedRecord {
 const fileOf = (root: string, service: string) => path.join(root, '.tightloop', 'state', `${service}.applied.json`);
 export const refKey = (r: ObjectRef) => `${r.apiVersion.split('/')[0]}|${r.kind}|${r.namespace ?? ''}|${r.name}`;
 
+/** Synchronous for the same reason as manifestFiles (source.ts): it is on every no-op run's path. */
 export async function readAppliedRecord(root: string, service: string): Promise<AppliedRecord | undefined> {
   try {
-    return JSON.parse(await readFile(fileOf(root, service), 'utf8')) as AppliedRecord;
+    return JSON.parse(readFileSync(fileOf(root, service), 'utf8')) as AppliedRecord;
   } catch {
     return undefined;
   }

@@ -1,9 +1,8 @@
 import { createHash } from 'node:crypto';
-import { stat } from 'node:fs/promises';
+import { readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { glob } from 'tinyglobby';
+import { globSync } from 'tinyglobby';
 import type { ResolvedManifests } from '../../config/resolved.js';
-import { hashFile } from '../../hash.js';
 import type { RenderReuse } from './source.js';
 
 /**
@@ -25,7 +24,7 @@ export class RenderCache {
       get: async (spec) => {
         if (spec.watch.length === 0) return undefined;
         // Keyed before the command runs: a file changed while it renders makes the next key differ.
-        key = await renderKey(spec);
+        key = renderKey(spec);
         const kept = this.outputs.get(service);
         return !force && kept?.key === key ? kept.text : undefined;
       },
@@ -36,19 +35,19 @@ export class RenderCache {
   }
 }
 
-/** The command, its folder and environment, and the bytes of every file it is declared to read. */
-async function renderKey(spec: RenderSpec): Promise<string> {
+/** The command, its folder and environment, and the bytes of every file it is declared to read (read synchronously: see manifestFiles). */
+function renderKey(spec: RenderSpec): string {
   const hash = createHash('sha256').update(JSON.stringify([spec.command, spec.cwd, spec.env])).update('\0');
   for (const p of spec.watch) {
     let isDirectory: boolean;
     try {
-      isDirectory = (await stat(p)).isDirectory();
+      isDirectory = statSync(p).isDirectory();
     } catch {
       hash.update(`${p}\0missing\n`);
       continue;
     }
-    const files = isDirectory ? (await glob(['**/*'], { cwd: p, onlyFiles: true, dot: true, ignore: ['**/.git/**', '**/.tightloop/**'] })).sort().map((f) => path.join(p, f)) : [p];
-    for (const file of files) hash.update(`${file}\0${await hashFile(file)}\n`);
+    const files = isDirectory ? globSync(['**/*'], { cwd: p, onlyFiles: true, dot: true, ignore: ['**/.git/**', '**/.tightloop/**'] }).sort().map((f) => path.join(p, f)) : [p];
+    for (const file of files) hash.update(`${file}\0`).update(readFileSync(file)).update('\n');
   }
   return hash.digest('hex');
 }
