@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import http from 'node:http';
+import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { after, describe, it } from 'node:test';
 import { Engine } from '../../src/engine/engine.js';
@@ -122,6 +124,28 @@ describe('manifests: workloads and rejections', () => {
   });
 });
 
+describe('manifests: a resource\'s port-forward and logs', () => {
+  it('forwards 127.0.0.1:LOCAL to the resource\'s pod after ready and streams its logs', async () => {
+    const local = await freePort();
+    const { fake, engine, events } = await setup({ 'db/redis.yaml': REDIS('64mb').replace('args:', 'ports: [{ containerPort: 6379 }], args:') }, (kubeconfig) => `version: 1
+kubernetes: { kubeconfig: ${kubeconfig} }
+services:
+  placeholder: { compile: { command: "true" } }
+resources:
+  redis:
+    manifests: [db]
+    portForwards: ["${local}:6379"]
+`);
+    const [run] = await engine.run(['redis']);
+    ok(run);
+    const pod = (fake.cluster.store.list('pods') as { metadata: { name: string } }[]).find((p) => p.metadata.name.startsWith('redis'))!.metadata.name;
+    const logs = () => events.filter((e): e is Extract<EngineEvent, { type: 'log' }> => e.type === 'log' && e.line.service === 'redis').map((e) => e.line.text);
+    await until(() => logs().some((t) => t.startsWith(`forwarding 127.0.0.1:${local}`)), 10_000, 'the forward to listen');
+    assert.equal(await get(local), `hello from ${pod}\n`);
+    await until(() => logs().includes('listening on :6379'), 10_000, 'the pod log lines');
+  });
+});
+
 describe('manifests: doctor', () => {
   it('warns when the built image matches no container, and names an unknown kind with its file and document', async () => {
     const { engine } = await setup(
@@ -138,3 +162,27 @@ describe('manifests: doctor', () => {
     assert.ok(results.some((r) => r.status !== 'ok' && /k8s\/widget\.yaml document 1 \(line 1\): Widget\/w \(example\.com\/v1\)/.test(r.message)), text);
   });
 });
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+    server.on('error', reject);
+  });
+}
+
+function get(port: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const req = http.get({ host: '127.0.0.1', port, path: '/', agent: false, timeout: 5000 }, (res) => {
+      let body = '';
+      res.on('data', (c: Buffer) => (body += c.toString()));
+      res.on('end', () => resolve(body));
+      res.on('error', reject);
+    });
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', reject);
+  });
+}
