@@ -105,7 +105,7 @@ async function runService(
 
   for (const name of AFTER_TRIGGER) {
     const stage = stageFor(deps.stages, name);
-    const ctx = makeContext(deps, service, runId, signal, outputs, state, name);
+    const ctx = { ...makeContext(deps, service, runId, signal, outputs, state, name), force: request.force === true };
     const skip = (detail: string) =>
       record({ service: service.name, runId, stage: name, startedAt: Date.now(), durationMs: 0, status: 'skipped', detail });
 

@@ -14,6 +14,7 @@ export interface ServedResource {
   group: string;
   kind: string;
   namespaced: boolean;
+  version?: string;
 }
 
 export interface Reply {
@@ -91,14 +92,15 @@ function withoutTimes(o: KObj): unknown {
 
 /** GET /api/v1 or /apis/<group>/<version>: the APIResourceList clients use for discovery. */
 export function discovery(pathname: string, served: Record<string, ServedResource>): Reply | undefined {
-  const m = /^\/(?:api\/(v1)|apis\/([^/]+)\/(v1))$/.exec(pathname);
+  const m = /^\/(?:api\/(v1)|apis\/([^/]+)\/([^/]+))$/.exec(pathname);
   if (!m) return undefined;
   const group = m[2] ?? '';
+  const version = m[3] ?? 'v1';
   const resources = Object.entries(served)
-    .filter(([, r]) => r.group === group)
+    .filter(([, r]) => r.group === group && (r.version ?? 'v1') === version)
     .map(([name, r]) => ({ name, singularName: r.kind.toLowerCase(), namespaced: r.namespaced, kind: r.kind, verbs: ['create', 'delete', 'get', 'list', 'patch', 'update', 'watch'] }));
   if (!resources.length) return status(404, 'NotFound', 'the server could not find the requested resource');
-  return { code: 200, body: { kind: 'APIResourceList', apiVersion: 'v1', groupVersion: group ? `${group}/v1` : 'v1', resources } };
+  return { code: 200, body: { kind: 'APIResourceList', apiVersion: 'v1', groupVersion: group ? `${group}/${version}` : 'v1', resources } };
 }
 
 function status(code: number, reason: string, message: string): Reply {

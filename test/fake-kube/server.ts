@@ -31,9 +31,11 @@ export interface RequestRecord {
 }
 
 interface ResourceInfo {
-  group: '' | 'apps' | 'batch';
+  group: string;
   kind: string;
   namespaced: boolean;
+  /** Default v1; custom resources serve the first version their definition names. */
+  version?: string;
 }
 
 const RESOURCES: Record<string, ResourceInfo> = {
@@ -47,6 +49,7 @@ const RESOURCES: Record<string, ResourceInfo> = {
   statefulsets: { group: 'apps', kind: 'StatefulSet', namespaced: true },
   daemonsets: { group: 'apps', kind: 'DaemonSet', namespaced: true },
   jobs: { group: 'batch', kind: 'Job', namespaced: true },
+  customresourcedefinitions: { group: 'apiextensions.k8s.io', kind: 'CustomResourceDefinition', namespaced: false },
 };
 const WORKLOADS = new Set(['deployments', 'statefulsets', 'daemonsets']);
 const WRITE_METHODS = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
@@ -57,6 +60,11 @@ export interface FakeKubeOptions {
   contexts?: string[];
   /** How often watches that asked for bookmarks get one. */
   bookmarkIntervalMs?: number;
+  /**
+   * How long after a CustomResourceDefinition is applied its kind starts being served (discovery
+   * and requests), as a real API server takes a moment to establish it. Default 0.
+   */
+  crdEstablishMs?: number;
 }
 
 export class FakeKubeServer {
@@ -75,11 +83,15 @@ export class FakeKubeServer {
   private readonly dir = mkdtempSync(path.join(tmpdir(), 'fake-kube-'));
   private readonly bookmarkIntervalMs: number;
   private readonly contexts: string[];
+  /** Built-in resources plus the custom resources of the definitions applied so far. */
+  private readonly served: Record<string, ResourceInfo> = { ...RESOURCES };
+  private readonly crdEstablishMs: number;
 
   constructor(opts: FakeKubeOptions = {}) {
     this.cluster = new FakeCluster(opts.nodes);
     this.bookmarkIntervalMs = opts.bookmarkIntervalMs ?? 100;
     this.contexts = opts.contexts ?? ['kind-fake'];
+    this.crdEstablishMs = opts.crdEstablishMs ?? 0;
     this.server.on('connection', (s) => {
       this.sockets.add(s);
       s.on('close', () => this.sockets.delete(s));
@@ -125,9 +137,9 @@ export class FakeKubeServer {
 
   /** Apply a manifest as `kubectl create` would. */
   create(obj: Omit<KObj, 'metadata'> & { metadata: { name: string; namespace?: string; [k: string]: unknown } }): KObj {
-    const resource = resourceOfKind(obj.kind);
+    const resource = resourceOfKind(obj.kind, this.served);
     const o = structuredClone(obj) as KObj;
-    if (RESOURCES[resource]!.namespaced) o.metadata.namespace ??= 'default';
+    if (this.served[resource]!.namespaced) o.metadata.namespace ??= 'default';
     if (WORKLOADS.has(resource)) o.metadata.generation = 1;
     return this.cluster.store.create(resource, o);
   }
@@ -177,9 +189,9 @@ export class FakeKubeServer {
         return sendJson(res, 200, { major: '1', minor: '31', gitVersion: 'v1.31.0-fake', platform: 'linux/amd64' });
       }
       if (req.method === 'POST' && url.pathname === '/apis/authorization.k8s.io/v1/selfsubjectaccessreviews') return this.exec.accessReview(res, body);
-      const served = req.method === 'GET' ? discovery(url.pathname, RESOURCES) : undefined;
+      const served = req.method === 'GET' ? discovery(url.pathname, this.served) : undefined;
       if (served) return sendJson(res, served.code, served.body);
-      const route = parseRoute(url.pathname);
+      const route = parseRoute(url.pathname, this.served);
       if (!route) return sendStatus(res, 404, 'NotFound', 'the server could not find the requested resource');
       await this.dispatch(req, res, route, url.searchParams, body);
     } catch (err) {
@@ -189,7 +201,7 @@ export class FakeKubeServer {
   }
 
   private async dispatch(req: http.IncomingMessage, res: http.ServerResponse, r: Route, q: URLSearchParams, body: string): Promise<void> {
-    const info = RESOURCES[r.resource]!;
+    const info = this.served[r.resource]!;
     const store = this.cluster.store;
     const method = req.method ?? 'GET';
     if (!r.name) {
@@ -208,7 +220,8 @@ export class FakeKubeServer {
 
     if (r.sub === 'log' && r.resource === 'pods') return this.podLog(res, r, q);
     if (method === 'PATCH' && !r.sub && isApplyPatch(req.headers['content-type'])) {
-      const reply = applyRequest(this.cluster, RESOURCES, { ...r, name: r.name }, q, body);
+      const reply = applyRequest(this.cluster, this.served, { ...r, name: r.name }, q, body);
+      if (r.resource === 'customresourcedefinitions' && reply.code < 300) this.establish(reply.body as KObj);
       return sendJson(res, reply.code, reply.body);
     }
     const existing = store.get(r.resource as Resource, r.namespace, r.name);
@@ -255,6 +268,18 @@ export class FakeKubeServer {
     return out;
   }
 
+  /** Serve a definition's kind (after crdEstablishMs) and mark it Established, as the API server does. */
+  private establish(crd: KObj): void {
+    const spec = crd.spec as { group: string; scope: string; names: { plural: string; kind: string }; versions?: { name: string }[] };
+    const serve = () => {
+      this.served[spec.names.plural] = { group: spec.group, kind: spec.names.kind, namespaced: spec.scope === 'Namespaced', version: spec.versions?.[0]?.name ?? 'v1' };
+      const live = this.cluster.store.get('customresourcedefinitions', undefined, crd.metadata.name);
+      if (live) this.cluster.store.update('customresourcedefinitions', { ...live, status: { conditions: [{ type: 'Established', status: 'True' }] } });
+    };
+    if (this.crdEstablishMs > 0) setTimeout(serve, this.crdEstablishMs).unref();
+    else serve();
+  }
+
   private applyPatch(contentType: string | undefined, doc: KObj, patch: unknown): unknown {
     const type = (contentType ?? '').split(';')[0]!.trim();
     if (type === 'application/json-patch+json') return applyJsonPatch(doc, patch);
@@ -293,7 +318,7 @@ export class FakeKubeServer {
     const labels = parseLabelSelector(q.get('labelSelector'));
     const fields = parseFieldSelector(q.get('fieldSelector'));
     const matches = (o: KObj) => (r.namespace === undefined || o.metadata.namespace === r.namespace) && labels(o.metadata.labels ?? {}) && fields(o);
-    const info = RESOURCES[r.resource]!;
+    const info = this.served[r.resource]!;
     res.writeHead(200, { 'Content-Type': 'application/json', 'Transfer-Encoding': 'chunked' });
     const send = (type: string, object: unknown) => res.write(JSON.stringify({ type, object }) + '\n');
 
@@ -315,7 +340,7 @@ export class FakeKubeServer {
       if (c.resource === r.resource && matches(c.object)) send(c.type, c.object);
     };
     store.on('change', onChange);
-    this.watches.set(res, routePath(r));
+    this.watches.set(res, routePath(r, this.served));
     const bookmarks = q.get('allowWatchBookmarks') === 'true'
       ? setInterval(() => send('BOOKMARK', { kind: info.kind, apiVersion: apiVersion(info), metadata: { resourceVersion: String(store.resourceVersion) } }), this.bookmarkIntervalMs)
       : undefined;
@@ -365,7 +390,7 @@ export class FakeKubeServer {
     };
     kubelet.on('log', onLog);
     kubelet.on('log-end', onEnd);
-    this.watches.set(res, `${routePath(r)}/log`);
+    this.watches.set(res, `${routePath(r, this.served)}/log`);
     res.on('close', () => {
       kubelet.off('log', onLog);
       kubelet.off('log-end', onEnd);
@@ -403,35 +428,36 @@ interface Route {
   sub?: string;
 }
 
-/** /api/v1/... and /apis/apps/v1/... → resource, namespace, name, subresource. */
-function parseRoute(pathname: string): Route | undefined {
+/** /api/v1/... and /apis/<group>/<version>/... → resource, namespace, name, subresource. */
+function parseRoute(pathname: string, served: Record<string, ResourceInfo>): Route | undefined {
   const parts = pathname.split('/').filter(Boolean).map(decodeURIComponent);
   let rest: string[];
-  let group: ResourceInfo['group'];
-  if (parts[0] === 'api' && parts[1] === 'v1') [group, rest] = ['', parts.slice(2)];
-  else if (parts[0] === 'apis' && (parts[1] === 'apps' || parts[1] === 'batch') && parts[2] === 'v1') [group, rest] = [parts[1], parts.slice(3)];
+  let group: string;
+  let version: string;
+  if (parts[0] === 'api' && parts[1] === 'v1') [group, version, rest] = ['', 'v1', parts.slice(2)];
+  else if (parts[0] === 'apis' && parts[1] && parts[2]) [group, version, rest] = [parts[1], parts[2], parts.slice(3)];
   else return undefined;
   let route: Route;
   if (rest[0] === 'namespaces' && rest.length >= 3) route = { namespace: rest[1], resource: rest[2]!, name: rest[3], sub: rest[4] };
   else route = { resource: rest[0] ?? '', name: rest[1], sub: rest[2] };
-  const info = RESOURCES[route.resource];
-  if (!info || info.group !== group || (info.namespaced && route.namespace === undefined && route.name !== undefined)) return undefined;
+  const info = served[route.resource];
+  if (!info || info.group !== group || (info.version ?? 'v1') !== version || (info.namespaced && route.namespace === undefined && route.name !== undefined)) return undefined;
   return route;
 }
 
-function routePath(r: Route): string {
-  const info = RESOURCES[r.resource]!;
-  const base = info.group ? `/apis/${info.group}/v1` : '/api/v1';
+function routePath(r: Route, served: Record<string, ResourceInfo>): string {
+  const info = served[r.resource]!;
+  const base = info.group ? `/apis/${info.group}/${info.version ?? 'v1'}` : '/api/v1';
   return [base, ...(r.namespace ? ['namespaces', r.namespace] : []), r.resource, ...(r.name ? [r.name] : [])].join('/');
 }
 
-function resourceOfKind(kind: string): Resource {
-  const entry = Object.entries(RESOURCES).find(([, i]) => i.kind === kind);
+function resourceOfKind(kind: string, served: Record<string, ResourceInfo>): Resource {
+  const entry = Object.entries(served).find(([, i]) => i.kind === kind);
   if (!entry) throw new Error(`fake-kube does not serve kind ${kind}`);
   return entry[0] as Resource;
 }
 
-const apiVersion = (info: ResourceInfo) => (info.group ? `${info.group}/v1` : 'v1');
+const apiVersion = (info: ResourceInfo) => (info.group ? `${info.group}/${info.version ?? 'v1'}` : 'v1');
 const qualified = (resource: string, info: ResourceInfo) => (info.group ? `${resource}.${info.group}` : resource);
 
 function graceMs(q: URLSearchParams, fallback: number): number {

@@ -31,7 +31,8 @@ export interface KObj {
 }
 /* eslint-enable @typescript-eslint/no-explicit-any */
 
-export type Resource = 'jobs' | 'pods' | 'deployments' | 'statefulsets' | 'daemonsets' | 'events' | 'configmaps' | 'services' | 'nodes' | 'namespaces';
+/** Built-in resources by name; a custom resource's plural is any other string. */
+export type Resource = 'jobs' | 'pods' | 'deployments' | 'statefulsets' | 'daemonsets' | 'events' | 'configmaps' | 'services' | 'nodes' | 'namespaces' | 'customresourcedefinitions' | (string & {});
 export type ChangeType = 'ADDED' | 'MODIFIED' | 'DELETED';
 
 export interface Change {

@@ -118,7 +118,7 @@ services:
   placeholder: { compile: { command: "true" } }
 resources:
   redis:
-    render: { command: "sh render.sh", watch: [db] }
+    render: { command: "sh render.sh", watch: [db, render.sh] }
 `);
     const [ok] = await engine.run(['redis']);
     assert.equal(ok!.status, 'ok', failure(ok!));

@@ -25,7 +25,12 @@ export const RenderSchema = z
     cwd: z.string().optional().describe('Working directory (default: the config folder).'),
     env: z.record(z.string(), z.string()).optional().describe('Extra environment variables.'),
     timeout: DurationLike.default('2m'),
-    watch: z.array(z.string()).default([]).describe('Files or folders the command reads (watched; a change re-renders and re-applies).'),
+    watch: z
+      .array(z.string())
+      .default([])
+      .describe(
+        'Files or folders the command reads (watched; a change re-renders and re-applies). List every one: while they (and command, cwd, env) are unchanged, the last output is reused instead of running the command again (--force always runs it). Without watch, the command runs on every run.',
+      ),
   })
   .describe('Render the manifests with your own tool; its stderr streams into the deploy log.');
 

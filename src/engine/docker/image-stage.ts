@@ -48,7 +48,7 @@ export function createImageStage(runtime: DockerRuntime): Stage {
       // A cleanup still running from the last run could otherwise remove the tag found here.
       await runtime.settled(ctx.service.name);
       const existing = await client.inspectImage(ref, ctx.signal);
-      if (existing) {
+      if (existing && !ctx.force) {
         ctx.log(`${ref} already exists (${existing.Id.slice(7, 19)}): build skipped`, 'info');
         return { status: 'skipped', detail: `image ${ref} already exists: same staged bytes, Dockerfile, args and platform`, outputs: { imageRef: ref, imageId: existing.Id } };
       }

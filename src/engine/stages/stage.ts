@@ -89,6 +89,8 @@ export interface StageContext {
   readonly outputs: Partial<RunOutputs>;
   /** Outputs of the last fully successful run of this service (persisted across restarts). */
   readonly lastSuccess: Partial<RunOutputs> | undefined;
+  /** `--force`: a stage must not skip its work because it looks done (tag exists, same hash). */
+  readonly force?: boolean;
   /** Stream a log line into this stage's log. */
   log(text: string, stream?: LogStream): void;
   /** Publish compiler diagnostics (replaces the previous set for this service). */

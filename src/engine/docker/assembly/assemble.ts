@@ -32,7 +32,7 @@ export async function assembleDirect(ctx: StageContext, runtime: DockerRuntime, 
     // Unreachable or refusing: the push stage says so with the whole story; assemble meanwhile.
     ctx.log(`could not look ${tag} up in ${delivery.registry}: ${oneLine((error as Error).message)}`, 'warn');
   }
-  if (existing) {
+  if (existing && !ctx.force) {
     runtime.direct.set(ctx.service.name, { ref, registry, why: route.why, existingDigest: existing.digest });
     ctx.log(`${delivery.pushRepository}:${tag} is already in the registry (${existing.digest.slice(0, 19)}…): nothing to assemble`, 'info');
     return {

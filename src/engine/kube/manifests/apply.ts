@@ -27,6 +27,8 @@ export interface ApplyOptions {
   log(text: string): void;
   /** Called after each successful apply (so a later failure still knows what was applied). */
   onApplied?(ref: ObjectRef): void;
+  /** Default ESTABLISH_TIMEOUT_MS. */
+  establishTimeoutMs?: number;
 }
 
 export async function applyObjects(client: DynamicClient, objects: PreparedObject[], opts: ApplyOptions): Promise<AppliedObject[]> {
@@ -41,6 +43,7 @@ export async function applyObjects(client: DynamicClient, objects: PreparedObjec
   const applied: AppliedObject[] = [];
   for (const p of objects) {
     const body = structuredClone(p.object);
+    if (definedHere.has(p.object.kind)) await waitUntilServed(client, p, opts);
     const ns = await namespaceFor(client, p, opts);
     if (ns) body.metadata.namespace = ns;
     else delete body.metadata.namespace;
@@ -75,6 +78,34 @@ async function namespaceFor(client: DynamicClient, p: PreparedObject, opts: Appl
   }
   if (!resource) throw applyFailure(new UnknownKind(p.object.apiVersion, p.object.kind), p, opts);
   return resource.namespaced ? (p.object.metadata.namespace ?? opts.defaultNamespace) : undefined;
+}
+
+/** How long a kind defined in the same manifests may take to be served after its definition is applied. */
+export const ESTABLISH_TIMEOUT_MS = 60_000;
+
+/**
+ * The API server serves a custom resource only once its definition is established, a moment after
+ * the definition is applied: until then its kind is unknown. Ask again, with a short backoff.
+ */
+async function waitUntilServed(client: DynamicClient, p: PreparedObject, opts: ApplyOptions): Promise<void> {
+  const end = Date.now() + (opts.establishTimeoutMs ?? ESTABLISH_TIMEOUT_MS);
+  let delay = 25;
+  for (;;) {
+    let served;
+    try {
+      served = await client.resourceFor(p.object.apiVersion, p.object.kind);
+    } catch (err) {
+      throw applyFailure(err, p, opts);
+    }
+    if (served) return;
+    if (Date.now() >= end || opts.signal.aborted) {
+      throw new StageError(`${where(p.source)}: ${objectLabel(p.object)}: kind ${p.object.kind} (${p.object.apiVersion}) is still not served ${Math.round((opts.establishTimeoutMs ?? ESTABLISH_TIMEOUT_MS) / 1000)} s after its CustomResourceDefinition was applied (context ${opts.context}).`, {
+        hint: `Check the definition's group, versions and names.kind against this object: kubectl get crd -o yaml shows its Established condition.`,
+      });
+    }
+    await new Promise((resolve) => setTimeout(resolve, delay));
+    delay = Math.min(delay * 2, 500);
+  }
 }
 
 function crdKind(o: KubeObject): string | undefined {

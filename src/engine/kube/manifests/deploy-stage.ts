@@ -8,14 +8,17 @@ import { applyObjects, type AppliedObject } from './apply.js';
 import { readAppliedRecord, refKey, unionRefs, writeAppliedRecord } from './applied-record.js';
 import { DynamicClient, type ObjectRef } from './dynamic-client.js';
 import { deleteIfOwned, type Owner } from './ownership.js';
-import { DuplicateObject, podSpecOf, prepareObjects, type Prepared } from './prepare.js';
-import { loadManifests, objectLabel } from './source.js';
+import { applyKey, type ClusterTarget } from './apply-key.js';
+import { DuplicateObject, podSpecOf, prepareObjects, type PrepareOptions, type Prepared } from './prepare.js';
+import { RenderCache } from './render-cache.js';
+import { objectLabel, parseManifestTexts, readManifestTexts, type ManifestTexts } from './source.js';
 
 /**
  * The deploy stage for a service (or resource) with manifests: load and render them, inject the
  * pushed image, and — only when the result differs from the last successful apply — server-side
  * apply it, then prune what the manifests no longer contain. The allow-list is checked before
- * anything else, including rendering.
+ * anything else, including rendering. A no-op run decides from the apply key (apply-key.ts)
+ * before parsing anything; `--force` (ctx.force) always applies.
  */
 
 export interface ManifestDeployShared {
@@ -27,17 +30,20 @@ export const projectId = (config: ResolvedConfig) => sha256(config.file).slice(0
 
 export const ownerOf = (ctx: { config: ResolvedConfig; service: { name: string } }): Owner => ({ service: ctx.service.name, project: projectId(ctx.config) });
 
-export async function prepareFor(ctx: StageContext, imageRef: string | undefined): Promise<Prepared> {
+function prepareOptionsFor(ctx: StageContext, imageRef: string | undefined): PrepareOptions {
   const d = ctx.service.deploy!;
-  const loaded = await loadManifests(ctx.config, d.manifests!, ctx.signal, ctx.log);
+  return {
+    service: ctx.service.name,
+    project: projectId(ctx.config),
+    defaultNamespace: d.namespace,
+    ...(ctx.service.image && imageRef && { image: { repository: ctx.service.image.repository, ref: imageRef } }),
+    imageFields: d.manifests!.imageFields,
+  };
+}
+
+function prepare(texts: ManifestTexts, options: PrepareOptions): Prepared {
   try {
-    return prepareObjects(loaded, {
-      service: ctx.service.name,
-      project: projectId(ctx.config),
-      defaultNamespace: d.namespace,
-      ...(ctx.service.image && imageRef && { image: { repository: ctx.service.image.repository, ref: imageRef } }),
-      imageFields: d.manifests!.imageFields,
-    });
+    return prepareObjects(parseManifestTexts(texts), options);
   } catch (err) {
     if (err instanceof DuplicateObject) throw new StageError(err.message, { hint: 'Each object may appear once across deploy.manifests and the render output.' });
     throw err;
@@ -45,6 +51,7 @@ export async function prepareFor(ctx: StageContext, imageRef: string | undefined
 }
 
 export function createManifestDeployStage(shared: ManifestDeployShared): Stage {
+  const renders = new RenderCache();
   return {
     name: 'deploy',
     async run(ctx) {
@@ -57,20 +64,41 @@ export function createManifestDeployStage(shared: ManifestDeployShared): Stage {
       if (ctx.service.image && !imageRef) {
         throw new StageError('The manifests need the built image, but no image was built or pushed for this run.', { hint: 'Check the image and push stages above.' });
       }
-      const prepared = await prepareFor(ctx, imageRef);
+      const force = ctx.force === true;
+      const target: ClusterTarget = { context: client.context, server: client.server };
+      const options = prepareOptionsFor(ctx, imageRef);
+      const texts = await readManifestTexts(ctx.config, d.manifests!, ctx.signal, ctx.log, renders.reuse(ctx.service.name, force));
+      const key = applyKey(texts, options, target);
+
+      // The last complete apply, if it went to this cluster and is the one the last successful run
+      // handed to ready (a run that failed after applying, or a `down` from any process, clears it).
+      const record = await readAppliedRecord(ctx.config.root, ctx.service.name);
+      const last = ctx.lastSuccess?.manifests;
+      const lastApply =
+        !force && last && record?.applied && record.context === target.context && record.applied.server === target.server && last.context === target.context && record.applied.hash === last.hash
+          ? record.applied
+          : undefined;
+      const unchanged = (how: string) => ({
+        status: 'skipped' as const,
+        detail: `${how} the last apply to ${target.context} (${last!.hash.slice(0, 12)}): nothing applied`,
+        outputs: { manifests: { hash: last!.hash, applied: false, context: target.context, workloads: last!.workloads } },
+      });
+      // Same bytes, same image, same cluster: nothing parsed, nothing sent.
+      if (lastApply?.key === key) return unchanged('manifests unchanged since');
+
+      const prepared = prepare(texts, options);
       if (prepared.unmatchedImage) {
         ctx.log(`no container in the manifests names image ${prepared.unmatchedImage}: the built image is not injected anywhere (use that repository in an image: field, or deploy.imageFields for custom resources)`, 'warn');
       }
-      const last = ctx.lastSuccess?.manifests;
-      if (last && last.hash === prepared.hash && last.context === client.context) {
-        const detail = `${prepared.objects.length} object${prepared.objects.length === 1 ? '' : 's'} identical to the last apply (${prepared.hash.slice(0, 12)}): nothing applied`;
-        return { status: 'skipped', detail, outputs: { manifests: { hash: prepared.hash, applied: false, context: client.context, workloads: last.workloads } } };
+      if (lastApply?.hash === prepared.hash) {
+        // The bytes changed (a comment, a reordered key) but not the objects: remember the new key.
+        await writeAppliedRecord(ctx.config.root, ctx.service.name, { ...record!, applied: { ...lastApply, key } }).catch(() => {});
+        return unchanged(`${prepared.objects.length} object${prepared.objects.length === 1 ? '' : 's'} identical to`);
       }
 
       const dyn = new DynamicClient(client.loaded.kc, client.requestTimeoutMs);
       const owner = ownerOf(ctx);
-      const previous = await readAppliedRecord(ctx.config.root, ctx.service.name);
-      const previousRefs = previous?.context === client.context ? previous.objects : [];
+      const previousRefs = record?.context === client.context ? record.objects : [];
       const appliedRefs: ObjectRef[] = [];
       let applied: AppliedObject[];
       try {
@@ -102,7 +130,11 @@ export function createManifestDeployStage(shared: ManifestDeployShared): Stage {
           ctx.log(`could not prune ${ref.kind}/${ref.name}: ${(err as Error).message}`, 'warn');
         }
       }
-      await writeAppliedRecord(ctx.config.root, ctx.service.name, { context: client.context, objects: unionRefs(appliedRefs, kept) });
+      await writeAppliedRecord(ctx.config.root, ctx.service.name, {
+        context: client.context,
+        objects: unionRefs(appliedRefs, kept),
+        applied: { server: target.server, hash: prepared.hash, key },
+      });
 
       const liveWorkloads = workloadsOf(prepared, d.namespace, applied, imageRef);
       const summary = `applied ${applied.length} object${applied.length === 1 ? '' : 's'} (${applied.map((a) => objectLabel(a.prepared.object)).join(', ')})`;

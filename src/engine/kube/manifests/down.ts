@@ -35,6 +35,8 @@ export function createTeardown(clientFor: (config: ResolvedConfig) => KubeClient
       const owner = { service: service.name, project: projectId(config) };
       const record = await readAppliedRecord(config.root, service.name);
       const recorded = record?.context === client.context ? record.objects : [];
+      // From here on the last apply is no longer what the cluster has: any engine's next run applies.
+      if (record?.applied) await writeAppliedRecord(config.root, service.name, { context: record.context, objects: record.objects });
 
       const found: ObjectRef[] = [];
       const kinds = unionKinds(recorded, COMMON_KINDS);

@@ -1,6 +1,6 @@
-import { readFile, stat } from 'node:fs/promises';
+import { readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { glob } from 'tinyglobby';
+import { globSync } from 'tinyglobby';
 import { LineCounter, parseAllDocuments } from 'yaml';
 import { runCommand } from '../../compile/run-command.js';
 import type { ResolvedConfig, ResolvedManifests } from '../../config/resolved.js';
@@ -39,27 +39,32 @@ export const objectLabel = (o: { kind: string; metadata: { name: string } }) => 
 
 const MANIFEST_EXTENSIONS = /\.(ya?ml|json)$/i;
 
-/** Expand files, folders and globs into files, in config order, each once. */
-export async function manifestFiles(paths: string[], root: string): Promise<string[]> {
+/**
+ * Expand files, folders and globs into files, in config order, each once. Synchronous, like the
+ * reads in readManifestTexts: a few small files, and every async hop of a no-op run's decision
+ * queues behind the libuv threadpool (shared with hashing and the watcher) — measured under load,
+ * that made the decision's p95 ten times slower than the work itself.
+ */
+export function manifestFiles(paths: string[], root: string): string[] {
   const out: string[] = [];
   const add = (f: string) => {
     if (!out.includes(f)) out.push(f);
   };
   for (const p of paths) {
     if (/[*?[\]{}]/.test(path.relative(root, p))) {
-      const found = (await glob([path.relative(root, p)], { cwd: root, onlyFiles: true, dot: false })).sort();
+      const found = globSync([path.relative(root, p)], { cwd: root, onlyFiles: true, dot: false }).sort();
       if (found.length === 0) throw new StageError(`The manifest glob ${path.relative(root, p)} matches no file.`, { hint: 'Fix deploy.manifests in tightloop.yaml.' });
       for (const f of found) add(path.join(root, f));
       continue;
     }
     let info;
     try {
-      info = await stat(p);
+      info = statSync(p);
     } catch {
       throw new StageError(`Manifest ${path.relative(root, p)} does not exist.`, { hint: 'Fix deploy.manifests in tightloop.yaml.' });
     }
     if (info.isDirectory()) {
-      const found = (await glob(['**/*'], { cwd: p, onlyFiles: true, dot: false })).filter((f) => MANIFEST_EXTENSIONS.test(f)).sort();
+      const found = globSync(['**/*'], { cwd: p, onlyFiles: true, dot: false }).filter((f) => MANIFEST_EXTENSIONS.test(f)).sort();
       for (const f of found) add(path.join(p, f));
     } else add(p);
   }
@@ -116,15 +121,42 @@ export interface RenderLogger {
   (text: string, stream?: LogStream): void;
 }
 
+/** The manifests as text, before parsing: each file in config order, then the render output. */
+export interface ManifestTexts {
+  /** `file` is relative to the config folder, or "render: <command>" for the render output. */
+  parts: { file: string; text: string }[];
+}
+
+/** Reuses a render output instead of running the command (see RenderCache); absent = always render. */
+export interface RenderReuse {
+  get(spec: NonNullable<ResolvedManifests['render']>): Promise<string | undefined>;
+  put(spec: NonNullable<ResolvedManifests['render']>, text: string): void;
+}
+
+/** Read every manifest file and run the render command (unless `reuse` has its output): no parsing. */
+export async function readManifestTexts(config: ResolvedConfig, m: ResolvedManifests, signal: AbortSignal, log: RenderLogger, reuse?: RenderReuse): Promise<ManifestTexts> {
+  const parts: ManifestTexts['parts'] = [];
+  for (const file of manifestFiles(m.paths, config.root)) {
+    parts.push({ file: path.relative(config.root, file), text: readFileSync(file, 'utf8') });
+  }
+  if (m.render) {
+    let text = await reuse?.get(m.render);
+    if (text === undefined) {
+      text = await render(m.render, signal, log);
+      reuse?.put(m.render, text);
+    } else log(`render inputs unchanged (render.watch): reused the last output of "${m.render.command}"`);
+    parts.push({ file: `render: ${m.render.command}`, text });
+  }
+  return { parts };
+}
+
+export function parseManifestTexts(texts: ManifestTexts): SourcedObject[] {
+  return texts.parts.flatMap((p) => parseManifestText(p.text, p.file));
+}
+
 /** All objects of a service's manifests: files first (config order), then the render output. */
 export async function loadManifests(config: ResolvedConfig, m: ResolvedManifests, signal: AbortSignal, log: RenderLogger): Promise<SourcedObject[]> {
-  const objects: SourcedObject[] = [];
-  for (const file of await manifestFiles(m.paths, config.root)) {
-    const rel = path.relative(config.root, file);
-    objects.push(...parseManifestText(await readFile(file, 'utf8'), rel));
-  }
-  if (m.render) objects.push(...parseManifestText(await render(m.render, signal, log), `render: ${m.render.command}`));
-  return objects;
+  return parseManifestTexts(await readManifestTexts(config, m, signal, log));
 }
 
 /** Run the render command like a compile step: own process group, timeout, stderr streamed. */
