@@ -6,6 +6,7 @@ import type { DirectImage } from './assembly/image.js';
 import type { LayerCompression } from './assembly/layers.js';
 import type { DirectRegistry } from './registry/session.js';
 import { dockerConfigDir, resolveDockerEndpoint } from './daemon/host.js';
+import { DEFAULT_RETRY, type RetryPolicy } from '../retry.js';
 import { DEFAULT_LARGE_CONTEXT_BYTES, DEFAULT_TIMEOUTS, type DockerStageOptions, type DockerTimeouts } from './options.js';
 
 /** State shared by the image and push stages and the doctor checks of one engine instance. */
@@ -19,6 +20,8 @@ export class DockerRuntime {
   readonly cluster: ClusterFactsProvider | undefined;
   /** Layer blobs of direct pushes; default: uncompressed to a loopback registry, gzip elsewhere. */
   readonly layerCompression: LayerCompression | undefined;
+  /** Retries of transient registry failures (5xx, connection reset) during a push. */
+  readonly retry: RetryPolicy;
   /**
    * Per service, the image the image stage assembled in-process (or found in the registry) for the
    * push stage to upload: the hand-over of the direct path, which has no engine to keep it in.
@@ -38,6 +41,7 @@ export class DockerRuntime {
     this.largeContextBytes = options.largeContextBytes ?? DEFAULT_LARGE_CONTEXT_BYTES;
     this.cluster = options.cluster;
     this.layerCompression = options.layerCompression;
+    this.retry = { ...DEFAULT_RETRY, ...options.retry };
   }
 
   /** TIGHTLOOP_ENGINE_BUILD=1 forces the engine builder and engine push (to compare the two paths). */

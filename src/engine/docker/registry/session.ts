@@ -8,6 +8,8 @@ import { formatBytes, seconds } from '../options.js';
 import { splitRepository } from '../reference.js';
 import { RegistryClient, registryErrorText, type RegistryReply, type RegistryRequest } from './client.js';
 import type { DockerRuntime } from '../runtime.js';
+import { withRetries } from '../../retry.js';
+import { afterRetries, RegistryHttpError, registryTransient } from './transient.js';
 
 /** Without these accept types a registry may convert the manifest and answer another digest. */
 const ANY_MANIFEST = [
@@ -59,7 +61,7 @@ export class DirectRegistry {
    * Uploads the blobs the registry lacks (HEAD first; layers in parallel), then the manifest under
    * `tag`, and checks the registry computed the same digest. Bounded by the push timeout.
    */
-  async push(image: DirectImage, tag: string, outer: AbortSignal, log: (text: string) => void): Promise<{ uploaded: number; total: number; bytes: number }> {
+  async push(image: DirectImage, tag: string, outer: AbortSignal, log: (text: string, level?: 'warn') => void): Promise<{ uploaded: number; total: number; bytes: number }> {
     const limit = bounded(outer, this.runtime.timeouts.pushMs);
     const signal = limit.signal;
     try {
@@ -69,29 +71,34 @@ export class DirectRegistry {
       ];
       let uploaded = 0;
       let bytes = 0;
+      const retrying = <T>(doing: string, attempt: () => Promise<T>) =>
+        withRetries(attempt, { policy: this.runtime.retry, signal, doing, transient: registryTransient, log: (text) => log(text, 'warn') }, afterRetries);
       await Promise.all(
-        blobs.map(async (blob) => {
-          if (await this.hasBlob(blob.digest, signal)) return;
-          await this.upload(blob.digest, 'bytes' in blob ? blob.bytes! : { length: blob.size, open: blob.open! }, signal);
-          uploaded++;
-          bytes += blob.size;
-          log(`${blob.digest.slice(7, 19)}: uploaded ${formatBytes(blob.size)}`);
-        }),
+        blobs.map((blob) =>
+          retrying(`upload blob ${blob.digest.slice(0, 19)}`, async () => {
+            if (await this.hasBlob(blob.digest, signal)) return;
+            await this.upload(blob.digest, 'bytes' in blob ? blob.bytes! : { length: blob.size, open: blob.open! }, signal);
+            uploaded++;
+            bytes += blob.size;
+            log(`${blob.digest.slice(7, 19)}: uploaded ${formatBytes(blob.size)}`);
+          }),
+        ),
       );
-      const reply = await this.call(
-        { method: 'PUT', path: `/v2/${this.name}/manifests/${tag}`, headers: { 'content-type': MANIFEST_MEDIA_TYPE }, body: image.manifest },
-        signal,
-        'push the manifest to',
-      );
-      if (reply.status !== 201 && reply.status !== 200) throw this.refused(reply, 'storing the manifest');
-      const answered = String(reply.headers['docker-content-digest'] ?? '');
-      if (answered && answered !== image.digest) throw new StageError(`registry ${this.delivery.registry} stored the manifest as ${answered}, not ${image.digest}`);
+      await retrying(`store the manifest ${tag}`, () => this.putManifest(tag, image.manifest, image.digest, MANIFEST_MEDIA_TYPE, signal));
       return { uploaded, total: blobs.length, bytes };
     } catch (error) {
       if (outer.aborted) throw outer.reason;
       if (limit.timedOut()) throw new StageError(`the push to ${this.delivery.registry} did not finish within ${seconds(this.runtime.timeouts.pushMs)}`);
       throw error;
     }
+  }
+
+  /** PUT of a manifest (an image's or an index's) under a tag, checking the registry computed the same digest. */
+  async putManifest(tag: string, manifest: Buffer, digest: string, mediaType: string, signal: AbortSignal): Promise<void> {
+    const reply = await this.call({ method: 'PUT', path: `/v2/${this.name}/manifests/${tag}`, headers: { 'content-type': mediaType }, body: manifest }, signal, 'push the manifest to');
+    if (reply.status !== 201 && reply.status !== 200) throw this.refused(reply, 'storing the manifest');
+    const answered = String(reply.headers['docker-content-digest'] ?? '');
+    if (answered && answered !== digest) throw new StageError(`registry ${this.delivery.registry} stored the manifest as ${answered}, not ${digest}`);
   }
 
   /**
@@ -173,6 +180,6 @@ export class DirectRegistry {
         hint: `run \`docker login ${this.delivery.registry}\` (or fix the credential helper), then run again`,
       });
     }
-    return new StageError(`registry ${this.delivery.registry} failed ${doing}: HTTP ${reply.status} ${text}`);
+    return new RegistryHttpError(`registry ${this.delivery.registry} failed ${doing}: HTTP ${reply.status} ${text}`, reply.status, reply.headers['retry-after']);
   }
 }
