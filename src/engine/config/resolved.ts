@@ -57,7 +57,10 @@ export interface ResolvedService {
     base: string;
     /** Compatibility mode context root (absolute), filtered by its .dockerignore. */
     context?: string;
+    /** The first (or only) platform. */
     platform: string;
+    /** Every platform built, in config order, when image.platforms is set (see imagePlatforms). */
+    platforms?: string[];
     buildArgs: Record<string, string>;
     keep: number;
     maxContextBytes?: number;

@@ -90,6 +90,13 @@ export const StageSchema = z
   })
   .describe('The staging area (only what the image needs).');
 
+const Platform = z
+  .string()
+  .regex(
+    /^linux\/(amd64|arm64(\/v8)?|arm(\/v[5-7])?|386|ppc64le|s390x|riscv64)$/,
+    'expected linux/ARCH with ARCH one of amd64, arm64, arm/v7, arm/v6, 386, ppc64le, s390x, riscv64 (images run on Linux nodes)',
+  );
+
 export const ImageSchema = z
   .strictObject({
     repository: z.string().min(1).describe('Image repository, e.g. localhost:5000/api. The tag is always tl-<content hash>.'),
@@ -99,13 +106,15 @@ export const ImageSchema = z
       .string()
       .optional()
       .describe('Compatibility mode: build context root filtered by its .dockerignore instead of the staging folder.'),
-    platform: z
-      .string()
-      .regex(
-        /^linux\/(amd64|arm64(\/v8)?|arm(\/v[5-7])?|386|ppc64le|s390x|riscv64)$/,
-        'expected linux/ARCH with ARCH one of amd64, arm64, arm/v7, arm/v6, 386, ppc64le, s390x, riscv64 (images run on Linux nodes)',
-      )
-      .default('linux/amd64'),
+    platform: Platform.default('linux/amd64').describe('The image platform; ${platform}, ${os}, ${arch}, ${variant}, ${machine}, ${rustTarget} in compile.command and stage.files[].from are its values.'),
+    platforms: z
+      .array(Platform)
+      .min(1, 'expected at least one platform, like [linux/amd64, linux/arm64]')
+      .refine((list) => new Set(list).size === list.length, 'each platform may be listed once')
+      .optional()
+      .describe(
+        'Several platforms: compile and stage run once per platform (${platform}, ${os}, ${arch}, ${variant}, ${machine}, ${rustTarget} in compile.command and stage.files[].from; TIGHTLOOP_PLATFORM… in the environment), and one image per platform is pushed under an OCI image index. Replaces image.platform.',
+      ),
     buildArgs: z.record(z.string(), z.string()).default({}),
     keep: z.number().int('expected a whole number from 1 to 1000').min(1, 'expected a whole number from 1 to 1000').max(1000, 'expected a whole number from 1 to 1000').default(5).describe('How many Tightloop images to keep per service.'),
     maxContextSize: z

@@ -5,6 +5,7 @@ import { formatBytes } from '../config/duration.js';
 import { hashFile, sha256 } from '../hash.js';
 import type { Stage, StageContext, StageResult, StagedFile } from '../stages/stage.js';
 import { StageError } from '../stages/stage.js';
+import { platformStageFiles } from './platform-files.js';
 import { ensureStateFolder, STATE_DIR_NAME } from '../state-dir.js';
 
 /** What we remember per staged file, so an unchanged artifact is neither copied nor re-hashed. */
@@ -35,7 +36,7 @@ export const stagingStage: Stage = {
     const spec = ctx.service.stage!;
     const manifestPath = manifestFile(ctx.config.root, ctx.service.name);
     const previous = await readManifest(manifestPath);
-    const wanted = await expandFiles(spec.files, ctx.config.root);
+    const wanted = await expandFiles(platformStageFiles(ctx.service), ctx.config.root);
 
     const next: Manifest = {};
     /** Entries whose bytes or mode change: they are copied, the others are kept as they are. */

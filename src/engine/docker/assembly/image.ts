@@ -17,6 +17,10 @@ export interface DirectImage {
   manifest: Buffer;
   /** sha256 of the manifest bytes: what the registry must answer in Docker-Content-Digest. */
   digest: string;
+  /** The manifest's media type when it is not a Docker v2 image manifest (an image index). */
+  mediaType?: string;
+  /** For an image index: the per-platform images it lists (pushed first, by digest). */
+  children?: DirectImage[];
 }
 
 const sha256 = (bytes: Buffer) => `sha256:${createHash('sha256').update(bytes).digest('hex')}`;

@@ -1,3 +1,4 @@
+import type { Readable } from 'node:stream';
 import { StageError } from '../../stages/stage.js';
 import { bounded, oneLine } from '../abort.js';
 import { registryCredentials } from './auth.js';
@@ -65,10 +66,14 @@ export class DirectRegistry {
     const limit = bounded(outer, this.runtime.timeouts.pushMs);
     const signal = limit.signal;
     try {
-      const blobs = [
-        ...image.layers.map((l) => ({ digest: l.digest, size: l.size, open: () => openLayer(l, signal) })),
-        { digest: image.configDigest, size: image.config.length, bytes: image.config },
-      ];
+      // An image index: every platform's blobs (each once), then its manifests by digest, then the index.
+      const images = image.children ?? [image];
+      const unique = new Map<string, { digest: string; size: number; open?: () => Readable; bytes?: Buffer }>();
+      for (const one of images) {
+        for (const l of one.layers) unique.set(l.digest, { digest: l.digest, size: l.size, open: () => openLayer(l, signal) });
+        unique.set(one.configDigest, { digest: one.configDigest, size: one.config.length, bytes: one.config });
+      }
+      const blobs = [...unique.values()];
       let uploaded = 0;
       let bytes = 0;
       const retrying = <T>(doing: string, attempt: () => Promise<T>) =>
@@ -77,14 +82,19 @@ export class DirectRegistry {
         blobs.map((blob) =>
           retrying(`upload blob ${blob.digest.slice(0, 19)}`, async () => {
             if (await this.hasBlob(blob.digest, signal)) return;
-            await this.upload(blob.digest, 'bytes' in blob ? blob.bytes! : { length: blob.size, open: blob.open! }, signal);
+            await this.upload(blob.digest, blob.bytes ?? { length: blob.size, open: blob.open! }, signal);
             uploaded++;
             bytes += blob.size;
             log(`${blob.digest.slice(7, 19)}: uploaded ${formatBytes(blob.size)}`);
           }),
         ),
       );
-      await retrying(`store the manifest ${tag}`, () => this.putManifest(tag, image.manifest, image.digest, MANIFEST_MEDIA_TYPE, signal));
+      if (image.children) {
+        await Promise.all(
+          image.children.map((child) => retrying(`store the manifest ${child.digest.slice(0, 19)}`, () => this.putManifest(child.digest, child.manifest, child.digest, child.mediaType ?? MANIFEST_MEDIA_TYPE, signal))),
+        );
+      }
+      await retrying(`store the manifest ${tag}`, () => this.putManifest(tag, image.manifest, image.digest, image.mediaType ?? MANIFEST_MEDIA_TYPE, signal));
       return { uploaded, total: blobs.length, bytes };
     } catch (error) {
       if (outer.aborted) throw outer.reason;
