@@ -219,6 +219,7 @@ function resolve(parsed: ParsedConfig, file: string, root: string, env: NodeJS.P
         platform: s.image.platforms?.[0] ?? s.image.platform,
         ...(s.image.platforms && { platforms: s.image.platforms }),
         buildArgs: s.image.buildArgs,
+        ...(s.image.layers && { layers: s.image.layers.map((l, i) => ({ name: l.name ?? `layer ${i + 1}`, files: l.files, ...(l.key && { key: l.key }) })) }),
         keep: s.image.keep,
         maxContextBytes: s.image.maxContextSize === undefined ? undefined : parseSize(s.image.maxContextSize),
         inputs: s.image.inputs,

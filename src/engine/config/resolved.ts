@@ -62,6 +62,8 @@ export interface ResolvedService {
     /** Every platform built, in config order, when image.platforms is set (see imagePlatforms). */
     platforms?: string[];
     buildArgs: Record<string, string>;
+    /** image.layers: `files` relative to the staging folder, `key` relative to the config folder. */
+    layers?: { name: string; files: string[]; key?: string[] }[];
     keep: number;
     maxContextBytes?: number;
     inputs?: string[];

@@ -116,6 +116,18 @@ export const ImageSchema = z
         'Several platforms: compile and stage run once per platform (${platform}, ${os}, ${arch}, ${variant}, ${machine}, ${rustTarget} in compile.command and stage.files[].from; TIGHTLOOP_PLATFORM… in the environment), and one image per platform is pushed under an OCI image index. Replaces image.platform.',
       ),
     buildArgs: z.record(z.string(), z.string()).default({}),
+    layers: z
+      .array(
+        z.strictObject({
+          name: z.string().min(1).optional().describe('For the log and the image history (default: layer N).'),
+          files: z.array(Glob).min(1).describe('Globs relative to the staging folder: the staged files this layer holds (a file goes to the first layer that matches it).'),
+          key: z.array(Glob).optional().describe('Extra files (globs relative to the config folder, e.g. Cargo.lock) whose content also keys the layer.'),
+        }),
+      )
+      .optional()
+      .describe(
+        'Ordered layers of the generated image (before one layer per remaining top-level staged entry). A layer is keyed by the staged bytes it holds (from the stage step: nothing is read again) plus its key files; an unchanged key reuses the blob: no tar, no gzip, no upload.',
+      ),
     keep: z.number().int('expected a whole number from 1 to 1000').min(1, 'expected a whole number from 1 to 1000').max(1000, 'expected a whole number from 1 to 1000').default(5).describe('How many Tightloop images to keep per service.'),
     maxContextSize: z
       .union([z.number().int().positive(), z.string().regex(/^\d+(\.\d+)?\s*([kmg]i?b|b)?$/i, 'expected a size like 500MB')])

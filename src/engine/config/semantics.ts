@@ -111,6 +111,9 @@ function checkPaths(config: ResolvedConfig, parsed: ParsedConfig): SemanticProbl
       }
       if (s.live) problems.push({ path: at('live'), message: 'live update works with one image platform; remove live or list one platform' });
     }
+    if (s.image?.layers && (s.image.dockerfile || s.image.context)) {
+      problems.push({ path: at('image', 'layers'), message: 'image.layers shapes the generated image; with image.dockerfile its COPY lines are the layers (remove one of the two)' });
+    }
     if (s.image && !s.stage && !s.image.context) {
       problems.push({ path: at('image'), message: 'an image needs a stage section (its build context) or image.context' });
     }

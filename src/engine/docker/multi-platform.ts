@@ -95,7 +95,7 @@ export async function assembleMultiPlatform(ctx: StageContext, runtime: DockerRu
   for (const part of parts) {
     const decision = decideDirect(part.plan);
     if (!decision.direct) throw new StageError(`${part.platform}: ${decision.why}`);
-    const one = await assembleImage(ref, part.platform, decision.spec, part.plan.files, compression, ctx.signal);
+    const one = await assembleImage(ref, part.platform, decision.spec, part.plan.files, compression, ctx.signal, runtime.layerKeys(ctx.config.root, ctx.service.name, (text) => ctx.log(`${part.platform}: ${text}`, 'info')));
     const bytes = one.layers.reduce((sum, l) => sum + l.size, 0);
     ctx.log(`assembled ${part.platform}: ${one.layers.length} layer(s), ${formatBytes(bytes)}, manifest ${one.digest.slice(0, 19)}…`, 'info');
     images.push({ platform: part.platform, image: one });

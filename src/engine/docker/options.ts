@@ -52,6 +52,8 @@ export interface DockerStageOptions {
   layerCompression?: 'gzip' | 'none';
   /** Retries of transient registry failures during a direct push (default: 3, from 250 ms doubling, at most 4 s apart). */
   retry?: Partial<RetryPolicy>;
+  /** Reuse a direct-path layer whose key (its staged bytes, image.layers key files) is unchanged (default true). */
+  keyedLayers?: boolean;
 }
 
 export const DEFAULT_MAX_CONTEXT_BYTES = 2 * 1024 ** 3;

@@ -4,6 +4,7 @@ import type { ClusterFactsProvider } from '../stages/stage.js';
 import { DockerClient } from './daemon/client.js';
 import type { DirectImage } from './assembly/image.js';
 import type { LayerCompression } from './assembly/layers.js';
+import { LayerMemo } from './assembly/layer-memo.js';
 import type { DirectRegistry } from './registry/session.js';
 import { dockerConfigDir, resolveDockerEndpoint } from './daemon/host.js';
 import { DEFAULT_RETRY, type RetryPolicy } from '../retry.js';
@@ -27,6 +28,8 @@ export class DockerRuntime {
    * push stage to upload: the hand-over of the direct path, which has no engine to keep it in.
    */
   readonly direct = new Map<string, DirectHandover>();
+  private readonly memos = new Map<string, LayerMemo>();
+  private readonly keyedLayers: boolean;
   private current: DockerClient | undefined;
   private readonly platforms = new WeakMap<DockerClient, string>();
   private readonly pending = new Map<string, Promise<unknown>>();
@@ -42,6 +45,19 @@ export class DockerRuntime {
     this.cluster = options.cluster;
     this.layerCompression = options.layerCompression;
     this.retry = { ...DEFAULT_RETRY, ...options.retry };
+    this.keyedLayers = options.keyedLayers ?? true;
+  }
+
+  /**
+   * Content-keyed layers of a service's direct-path images, with the log line per layer (reused or
+   * rebuilt, size, time); undefined when turned off (benchmarks compare the two).
+   */
+  layerKeys(root: string, service: string, log: (text: string) => void): { memo: LayerMemo; log(text: string): void } | undefined {
+    if (!this.keyedLayers) return undefined;
+    const id = `${root}\0${service}`;
+    let memo = this.memos.get(id);
+    if (!memo) this.memos.set(id, (memo = new LayerMemo(root, service)));
+    return { memo, log };
   }
 
   /** TIGHTLOOP_ENGINE_BUILD=1 forces the engine builder and engine push (to compare the two paths). */

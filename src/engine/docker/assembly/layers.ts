@@ -19,10 +19,14 @@ export interface LayerEntry {
   size: number;
   abs?: string;
   linkname?: string;
+  /** Content hash from the context listing (hashContext), when known: what keys the layer. */
+  sha256?: string;
 }
 
 export interface LayerRecipe {
   createdBy: string;
+  /** An image.layers entry: its name, and the key files (config-relative globs) that also key it. */
+  declared?: { name: string; key?: string[] };
   /** Sorted by name; every parent folder is present before its children. */
   entries: LayerEntry[];
 }
@@ -64,6 +68,7 @@ export function copyLayer(step: CopyStep, entries: ContextEntry[]): LayerRecipe 
       size: entry.type === 'file' ? entry.size : 0,
       abs: entry.abs,
       linkname: entry.linkname,
+      sha256: entry.sha256,
     });
   };
   for (const source of step.sources) {
