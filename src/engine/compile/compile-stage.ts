@@ -3,6 +3,7 @@ import { StageError } from '../stages/stage.js';
 import { imagePlatforms, platformEnv, substitutePlatform } from '../platform.js';
 import { ProblemMatcher } from './problem-matchers.js';
 import { runCommand } from './run-command.js';
+import { compileInContainer } from './container/compile-in-container.js';
 
 /**
  * Runs the service's own build command on the host (the whole point: Docker never compiles); once
@@ -33,13 +34,20 @@ async function compileOnce(ctx: StageContext, platform: string | undefined): Pro
   const compile = platform ? { ...configured, command: substitutePlatform(configured.command, platform), env: { ...platformEnv(platform), ...configured.env } } : configured;
   const matcher = new ProblemMatcher(compile.problemMatcher, compile.cwd);
   try {
-    const result = await runCommand(compile, ctx.signal, (line, stream) => {
-      matcher.feed(line);
-      ctx.log(line, stream);
-    }, { root: ctx.config.root, name: ctx.service.name });
+    let detail: string;
+    if (compile.container) {
+      // The log shows the container's own lines; the matcher gets them with workspace paths.
+      detail = (await compileInContainer(ctx, compile, (mapped) => matcher.feed(mapped), (line, stream) => ctx.log(line, stream))).detail;
+    } else {
+      const result = await runCommand(compile, ctx.signal, (line, stream) => {
+        matcher.feed(line);
+        ctx.log(line, stream);
+      }, { root: ctx.config.root, name: ctx.service.name });
+      detail = `pid ${result.pid}`;
+    }
     ctx.diagnostics(matcher.diagnostics);
     const warnings = matcher.diagnostics.filter((d) => d.severity === 'warning').length;
-    return { detail: `pid ${result.pid}${warnings ? `, ${warnings} warning(s)` : ''}` };
+    return { detail: `${detail}${warnings ? `, ${warnings} warning(s)` : ''}` };
   } catch (error) {
     ctx.diagnostics(matcher.diagnostics);
     if (error instanceof StageError && matcher.diagnostics.some((d) => d.severity === 'error')) {

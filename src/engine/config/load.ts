@@ -201,6 +201,16 @@ function resolve(parsed: ParsedConfig, file: string, root: string, env: NodeJS.P
         timeoutMs: parseDuration(s.compile.timeout),
         problemMatcher: s.compile.problemMatcher,
         inputs: s.compile.inputs,
+        ...(s.compile.container && {
+          container: {
+            image: s.compile.container.image,
+            workdir: s.compile.container.workdir,
+            mounts: s.compile.container.mounts.map((m) => ({ source: abs(m.source), target: m.target, readOnly: m.readOnly })),
+            caches: s.compile.container.caches,
+            env: s.compile.container.env ?? {},
+            ...(s.compile.container.network && { network: s.compile.container.network }),
+          },
+        }),
       },
       stage: s.stage && {
         dir: abs(s.stage.dir),

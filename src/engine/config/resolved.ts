@@ -30,6 +30,16 @@ export interface ResolvedConfig {
   tasks: Record<string, ResolvedTask>;
 }
 
+/** compile.container, paths resolved: `mounts[].source` absolute on the host. */
+export interface CompileContainer {
+  image: string;
+  workdir: string;
+  mounts: { source: string; target: string; readOnly: boolean }[];
+  caches: { name: string; target: string }[];
+  env: Record<string, string>;
+  network?: string;
+}
+
 export interface ResolvedService {
   name: string;
   kind: 'service';
@@ -44,6 +54,7 @@ export interface ResolvedService {
     timeoutMs: number;
     problemMatcher: NonNullable<ServiceSpec['compile']>['problemMatcher'];
     inputs?: string[];
+    container?: CompileContainer;
   };
   stage?: {
     dir: string;

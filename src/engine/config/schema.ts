@@ -52,14 +52,45 @@ export const WatchSchema = z
   })
   .describe('What to watch for changes.');
 
+const ContainerPath = z.string().regex(/^\//, 'expected an absolute path inside the container, like /workspace');
+
+export const CompileContainerSchema = z
+  .strictObject({
+    image: z.string().min(1).describe('The toolchain image (it needs /bin/sh); a changed image (or image ID) recreates the container.'),
+    workdir: ContainerPath.default('/workspace').describe('Where the workspace (the config folder) is mounted; compile.cwd maps below it.'),
+    mounts: z
+      .array(
+        z.strictObject({
+          source: z.string().min(1).describe('Host path, relative to the config folder.'),
+          target: ContainerPath,
+          readOnly: z.boolean().default(false),
+        }),
+      )
+      .default([])
+      .describe('Extra bind mounts.'),
+    caches: z
+      .array(
+        z.strictObject({
+          name: z.string().regex(/^[a-z0-9][a-z0-9_.-]*$/, 'expected a volume name: lowercase letters, digits, "_", "." and "-"').describe('Named volume (tightloop-cache-<name>), kept when the container is recreated.'),
+          target: ContainerPath,
+        }),
+      )
+      .default([])
+      .describe('Named cache volumes (package registries, target folders) that outlive the container.'),
+    env: Env.optional(),
+    network: z.string().optional().describe('Network mode of the container (e.g. none, host); default: the engine default.'),
+  })
+  .describe('Compile inside a kept dev build container (started once, labelled as Tightloop\'s), through docker exec.');
+
 export const CompileSchema = z
   .strictObject({
-    command: z.string().min(1).describe('Shell command that builds the artifacts on the host.'),
+    command: z.string().min(1).describe('Shell command that builds the artifacts on the host (or in compile.container).'),
     cwd: z.string().optional().describe('Working directory (default: the config folder).'),
     env: Env.optional(),
     timeout: Duration.default('10m'),
     problemMatcher: z.enum(['rustc', 'go', 'gcc', 'tsc', 'none']).default('none').describe('How compiler errors are parsed into diagnostics.'),
     inputs: Inputs.optional(),
+    container: CompileContainerSchema.optional(),
   })
   .describe('The local compile step.');
 
