@@ -3,7 +3,7 @@
  *
  * Measures the loop and Tightloop's own overhead against plain-CLI baselines run in the same
  * process, on the same machine, and writes bench/results/<date>.{json,md} (+ latest.md).
- * Suites: save-latency, image-push, overhead, noop, manifests, watcher-scale, burst, soak.
+ * Suites: save-latency, image-push, overhead, noop, manifests, watcher-scale, burst, build-patterns, soak.
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
@@ -33,6 +33,7 @@ const SUITES: Suite[] = [
   { name: 'manifests', needs: ['docker', 'docker-stages', 'kube', 'kube-stages'], run: async (c) => (await import('./suites/manifests.js')).manifests(c) },
   { name: 'watcher-scale', needs: [], run: async (c) => (await import('./suites/watcher-scale.js')).watcherScale(c) },
   { name: 'burst', needs: [], run: async (c) => (await import('./suites/burst.js')).burst(c) },
+  { name: 'build-patterns', needs: ['docker', 'docker-stages'], run: async (c) => (await import('./suites/build-patterns.js')).buildPatterns(c) },
   { name: 'soak', needs: ['docker', 'docker-stages', 'kube', 'kube-stages'], run: async (c) => (await import('./suites/soak.js')).soak(c) },
 ];
 
