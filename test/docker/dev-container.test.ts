@@ -3,6 +3,7 @@ import { after, before, describe, test } from 'node:test';
 import { compileStage } from '../../src/engine/compile/compile-stage.js';
 import { buildContainerName, cacheVolumeName } from '../../src/engine/compile/container/dev-container.js';
 import type { CompileContainer, ResolvedService } from '../../src/engine/config/resolved.js';
+import { createDockerStages } from '../../src/engine/docker/index.js';
 import { StageError } from '../../src/engine/stages/stage.js';
 import * as h from './helpers.js';
 import { buildToolchainImage } from './toolchain-image.js';
@@ -53,13 +54,24 @@ async function setup() {
     const result = await compileStage.run(t.ctx).catch((error: unknown) => error);
     return { t, result };
   };
+  const doctor = async () => {
+    const stages = createDockerStages(config);
+    try {
+      const check = stages.doctor!.find((c) => c.name === 'build container')!;
+      const [result] = await check.run(config, new AbortController().signal);
+      return result!;
+    } finally {
+      await stages.dispose();
+    }
+  };
   const inspect = async () => JSON.parse((await h.dockerCli(['inspect', containerName])).stdout)[0] as { Id: string; State: { StartedAt: string; Running: boolean }; Config: { Labels: Record<string, string> } };
-  return { root, service, compile, inspect, containerName, container };
+  return { root, service, compile, inspect, doctor, containerName, container };
 }
 
 describe('dev build container (compile.container)', () => {
   test('first compile starts it, the second reuses it, cancel kills the process tree inside, a changed image recreates it and the cache volume survives', async () => {
     const s = await setup();
+    assert.match((await s.doctor()).message, /not started yet: the first compile starts it$/);
 
     const first = await s.compile();
     assert.ok(!(first.result instanceof Error), `${String(first.result)}\n${first.t.logText()}`);
@@ -99,8 +111,14 @@ describe('dev build container (compile.container)', () => {
     assert.ok(failing.result instanceof StageError);
     assert.match(failing.result.message, /exited with code 3 in the build container/);
 
-    // A changed image: recreated; the cache volume (count) carried over.
+    const running = await s.doctor();
+    assert.equal(running.status, 'ok');
+    assert.match(running.message, /: running since /);
+    assert.doesNotMatch(running.message, /recreates/);
+
+    // A changed image: doctor says so; the compile recreates it; the cache volume (count) carried over.
     s.service.compile!.container = s.container(TAG2);
+    assert.match((await s.doctor()).message, /its image or settings changed, so the next compile recreates it$/);
     const third = await s.compile();
     assert.ok(!(third.result instanceof Error), `${String(third.result)}\n${third.t.logText()}`);
     assert.match(third.t.logText(), new RegExp(`: recreated \\(its image ${TAG2.replace(/[.:/]/g, '\\$&')} changed\\)`));

@@ -49,16 +49,9 @@ export async function ensureBuildContainer(
     });
   }
   const name = buildContainerName(owner.root, owner.service);
-  const hash = createHash('sha256')
-    .update(JSON.stringify({ v: 1, imageId: image.Id, root: owner.root, workdir: spec.workdir, mounts: spec.mounts, caches: spec.caches, env: spec.env, network: spec.network ?? null }))
-    .digest('hex');
+  const hash = configHash(owner.root, spec, image.Id);
   const container = client.docker.getContainer(name);
-  const existing = await client
-    .api(`inspect container ${name}`, signal, (s) => container.inspect({ abortSignal: s }))
-    .catch((error: unknown) => {
-      if (error instanceof StageError && (error.options.cause as { statusCode?: number } | undefined)?.statusCode === 404) return undefined;
-      throw error;
-    });
+  const existing = await inspectContainer(client, name, signal);
   let why: string | undefined;
   if (existing) {
     if (existing.Config.Labels?.[LABEL_CONFIG_HASH] === hash) {
@@ -96,6 +89,39 @@ export async function ensureBuildContainer(
   );
   await client.api(`start ${name}`, signal, (s) => created.start({ abortSignal: s }));
   return { id: created.id, name, state: why ? 'recreated' : 'created', ...(why && { why }) };
+}
+
+/** What decides the container: a different hash means it is recreated. */
+function configHash(root: string, spec: CompileContainer, imageId: string): string {
+  return createHash('sha256')
+    .update(JSON.stringify({ v: 1, imageId, root, workdir: spec.workdir, mounts: spec.mounts, caches: spec.caches, env: spec.env, network: spec.network ?? null }))
+    .digest('hex');
+}
+
+async function inspectContainer(client: DockerClient, name: string, signal: AbortSignal): Promise<Docker.ContainerInspectInfo | undefined> {
+  return client
+    .api(`inspect container ${name}`, signal, (s) => client.docker.getContainer(name).inspect({ abortSignal: s }))
+    .catch((error: unknown) => {
+      if (error instanceof StageError && (error.options.cause as { statusCode?: number } | undefined)?.statusCode === 404) return undefined;
+      throw error;
+    });
+}
+
+/** For doctor: the kept container's state in one sentence, and whether the next compile can use it. */
+export async function describeBuildContainer(
+  client: DockerClient,
+  owner: { root: string; service: string },
+  spec: CompileContainer,
+  signal: AbortSignal,
+): Promise<{ status: 'ok' | 'warn' | 'fail'; message: string }> {
+  const image = await client.inspectImage(spec.image, signal);
+  const name = buildContainerName(owner.root, owner.service);
+  if (!image) return { status: 'fail', message: `build container image ${spec.image} is not in the Docker engine: build or pull it (compile.container.image)` };
+  const existing = await inspectContainer(client, name, signal);
+  if (!existing) return { status: 'ok', message: `build container ${name} (${spec.image}) not started yet: the first compile starts it` };
+  const current = existing.Config.Labels?.[LABEL_CONFIG_HASH] === configHash(owner.root, spec, image.Id);
+  const state = existing.State.Running ? `running since ${existing.State.StartedAt}` : `stopped (${existing.State.Status})`;
+  return { status: 'ok', message: `build container ${name} (${spec.image}): ${state}${current ? '' : '; its image or settings changed, so the next compile recreates it'}` };
 }
 
 /** compile.cwd on the host → the same folder inside the container (below the workspace mount). */
