@@ -5,6 +5,7 @@ import { buildContainerName, cacheVolumeName } from '../../src/engine/compile/co
 import type { CompileContainer, ResolvedService } from '../../src/engine/config/resolved.js';
 import { createDockerStages } from '../../src/engine/docker/index.js';
 import { StageError } from '../../src/engine/stages/stage.js';
+import type { Diagnostic } from '../../src/engine/types.js';
 import * as h from './helpers.js';
 import { buildToolchainImage } from './toolchain-image.js';
 
@@ -48,9 +49,10 @@ async function setup() {
     await h.dockerCli(['volume', 'rm', '-f', cacheVolumeName(cache)], { reject: false });
     await h.rm(root, { recursive: true, force: true });
   });
-  const compile = async (command = COUNTING, signal?: AbortSignal, onLog?: (text: string) => void) => {
+  const compile = async (command = COUNTING, signal?: AbortSignal, onLog?: (text: string) => void, onDiagnostics?: (list: Diagnostic[]) => void) => {
     service.compile!.command = command;
     const t = h.makeContext(config, name, {}, { ...(signal && { signal }), ...(onLog && { onLog }) });
+    if (onDiagnostics) t.ctx.diagnostics = onDiagnostics;
     const result = await compileStage.run(t.ctx).catch((error: unknown) => error);
     return { t, result };
   };
@@ -105,6 +107,23 @@ describe('dev build container (compile.container)', () => {
     assert.equal(result.message, 'cancelled');
     const ps = (await h.dockerCli(['exec', s.containerName, 'ps', '-o', 'pid,args'])).stdout;
     assert.doesNotMatch(ps, /sleep 30[12]/, `nothing of the cancelled compile is left inside:\n${ps}`);
+
+    // A timeout stops the process tree inside the container just the same.
+    s.service.compile!.timeoutMs = 1500;
+    const slow = await s.compile('sleep 303 & echo slow-started; sleep 304');
+    s.service.compile!.timeoutMs = 60_000;
+    assert.ok(slow.result instanceof StageError, String(slow.result));
+    assert.match(slow.result.message, /timed out after .* in the build container and was stopped$/);
+    assert.doesNotMatch((await h.dockerCli(['exec', s.containerName, 'ps', '-o', 'pid,args'])).stdout, /sleep 30[34]/);
+
+    // Compiler messages name container paths; the problem matcher gets them as workspace paths.
+    s.service.compile!.problemMatcher = 'gcc';
+    const diagnostics: { file: string; line: number; message: string }[] = [];
+    const broken = await s.compile('echo "/workspace/src/main.c:3:5: error: expected \';\' before \'}\'" >&2; exit 1', undefined, undefined, (list) => diagnostics.push(...list));
+    s.service.compile!.problemMatcher = 'none';
+    assert.ok(broken.result instanceof StageError);
+    assert.match(broken.t.logText(), /\[stderr\] \/workspace\/src\/main\.c:3:5: error/, 'the log shows the line as the compiler wrote it');
+    assert.deepEqual(diagnostics.map((d) => [d.file, d.line]), [[h.path.join(s.root, 'src', 'main.c'), 3]]);
 
     // A failing command fails the stage with its exit code.
     const failing = await s.compile('echo oops >&2; exit 3');
