@@ -34,6 +34,7 @@ const SUITE_TITLES: Record<string, string> = {
   'watcher-scale': '5. Watcher scale',
   burst: '6. Burst of saves',
   soak: '7. Memory soak',
+  'build-patterns': '8. Build patterns (multi-platform, keyed layers, dev build container)',
 };
 
 function num(value: number, unit: string): string {

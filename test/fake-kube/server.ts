@@ -67,9 +67,21 @@ export interface FakeKubeOptions {
   crdEstablishMs?: number;
 }
 
+/** A failure the server injects for matching requests: an HTTP status (with Retry-After), or the connection cut. */
+export interface InjectedFault {
+  match(method: string, path: string, query: Record<string, string>): boolean;
+  fault: { status: number; retryAfterSeconds?: number } | 'reset';
+  /** How many matching requests fail before the rest are served (Infinity: all). */
+  times: number;
+  /** How many it has failed so far. */
+  failed?: number;
+}
+
 export class FakeKubeServer {
   readonly cluster: FakeCluster;
   readonly requests: RequestRecord[] = [];
+  /** Faults injected ahead of normal handling (retry tests): the first rule with failures left that matches wins. */
+  readonly faults: InjectedFault[] = [];
   readonly token = `fake-${randomBytes(8).toString('hex')}`;
   /** pods/exec over the websocket channel protocol, backed by real local processes (exec.ts). */
   readonly exec = new FakeExec();
@@ -181,6 +193,13 @@ export class FakeKubeServer {
     const record: RequestRecord = { method: req.method ?? 'GET', path: url.pathname, query, contentType: req.headers['content-type'] };
     if (body) record.body = safeJson(body);
     this.requests.push(record);
+    const fault = this.faults.find((f) => (f.failed ?? 0) < f.times && f.match(record.method, record.path, query));
+    if (fault) {
+      fault.failed = (fault.failed ?? 0) + 1;
+      if (fault.fault === 'reset') return void req.socket.destroy();
+      if (fault.fault.retryAfterSeconds !== undefined) res.setHeader('retry-after', String(fault.fault.retryAfterSeconds));
+      return sendStatus(res, fault.fault.status, fault.fault.status === 429 ? 'TooManyRequests' : 'InternalError', `injected fault: HTTP ${fault.fault.status}`);
+    }
     try {
       if (req.headers.authorization !== `Bearer ${this.token}`) {
         return sendStatus(res, 401, 'Unauthorized', 'Unauthorized');

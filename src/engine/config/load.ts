@@ -201,6 +201,16 @@ function resolve(parsed: ParsedConfig, file: string, root: string, env: NodeJS.P
         timeoutMs: parseDuration(s.compile.timeout),
         problemMatcher: s.compile.problemMatcher,
         inputs: s.compile.inputs,
+        ...(s.compile.container && {
+          container: {
+            image: s.compile.container.image,
+            workdir: s.compile.container.workdir,
+            mounts: s.compile.container.mounts.map((m) => ({ source: abs(m.source), target: m.target, readOnly: m.readOnly })),
+            caches: s.compile.container.caches,
+            env: s.compile.container.env ?? {},
+            ...(s.compile.container.network && { network: s.compile.container.network }),
+          },
+        }),
       },
       stage: s.stage && {
         dir: abs(s.stage.dir),
@@ -216,8 +226,10 @@ function resolve(parsed: ParsedConfig, file: string, root: string, env: NodeJS.P
         dockerfile: s.image.dockerfile === undefined ? undefined : abs(s.image.dockerfile),
         base: s.image.base,
         context: s.image.context === undefined ? undefined : abs(s.image.context),
-        platform: s.image.platform,
+        platform: s.image.platforms?.[0] ?? s.image.platform,
+        ...(s.image.platforms && { platforms: s.image.platforms }),
         buildArgs: s.image.buildArgs,
+        ...(s.image.layers && { layers: s.image.layers.map((l, i) => ({ name: l.name ?? `layer ${i + 1}`, files: l.files, ...(l.key && { key: l.key }) })) }),
         keep: s.image.keep,
         maxContextBytes: s.image.maxContextSize === undefined ? undefined : parseSize(s.image.maxContextSize),
         inputs: s.image.inputs,

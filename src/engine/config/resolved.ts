@@ -32,6 +32,16 @@ export interface ResolvedConfig {
   tasks: Record<string, ResolvedTask>;
 }
 
+/** compile.container, paths resolved: `mounts[].source` absolute on the host. */
+export interface CompileContainer {
+  image: string;
+  workdir: string;
+  mounts: { source: string; target: string; readOnly: boolean }[];
+  caches: { name: string; target: string }[];
+  env: Record<string, string>;
+  network?: string;
+}
+
 export interface ResolvedService {
   name: string;
   kind: 'service';
@@ -46,6 +56,7 @@ export interface ResolvedService {
     timeoutMs: number;
     problemMatcher: NonNullable<ServiceSpec['compile']>['problemMatcher'];
     inputs?: string[];
+    container?: CompileContainer;
   };
   stage?: {
     dir: string;
@@ -59,8 +70,13 @@ export interface ResolvedService {
     base: string;
     /** Compatibility mode context root (absolute), filtered by its .dockerignore. */
     context?: string;
+    /** The first (or only) platform. */
     platform: string;
+    /** Every platform built, in config order, when image.platforms is set (see imagePlatforms). */
+    platforms?: string[];
     buildArgs: Record<string, string>;
+    /** image.layers: `files` relative to the staging folder, `key` relative to the config folder. */
+    layers?: { name: string; files: string[]; key?: string[] }[];
     keep: number;
     maxContextBytes?: number;
     inputs?: string[];

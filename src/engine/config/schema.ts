@@ -52,14 +52,45 @@ export const WatchSchema = z
   })
   .describe('What to watch for changes.');
 
+const ContainerPath = z.string().regex(/^\//, 'expected an absolute path inside the container, like /workspace');
+
+export const CompileContainerSchema = z
+  .strictObject({
+    image: z.string().min(1).describe('The toolchain image (it needs /bin/sh); a changed image (or image ID) recreates the container.'),
+    workdir: ContainerPath.default('/workspace').describe('Where the workspace (the config folder) is mounted; compile.cwd maps below it.'),
+    mounts: z
+      .array(
+        z.strictObject({
+          source: z.string().min(1).describe('Host path, relative to the config folder.'),
+          target: ContainerPath,
+          readOnly: z.boolean().default(false),
+        }),
+      )
+      .default([])
+      .describe('Extra bind mounts.'),
+    caches: z
+      .array(
+        z.strictObject({
+          name: z.string().regex(/^[a-z0-9][a-z0-9_.-]*$/, 'expected a volume name: lowercase letters, digits, "_", "." and "-"').describe('Named volume (tightloop-cache-<name>), kept when the container is recreated.'),
+          target: ContainerPath,
+        }),
+      )
+      .default([])
+      .describe('Named cache volumes (package registries, target folders) that outlive the container.'),
+    env: Env.optional(),
+    network: z.string().optional().describe('Network mode of the container (e.g. none, host); default: the engine default.'),
+  })
+  .describe('Compile inside a kept dev build container (started once, labelled as Tightloop\'s), through docker exec.');
+
 export const CompileSchema = z
   .strictObject({
-    command: z.string().min(1).describe('Shell command that builds the artifacts on the host.'),
+    command: z.string().min(1).describe('Shell command that builds the artifacts on the host (or in compile.container).'),
     cwd: z.string().optional().describe('Working directory (default: the config folder).'),
     env: Env.optional(),
     timeout: Duration.default('10m'),
     problemMatcher: z.enum(['rustc', 'go', 'gcc', 'tsc', 'none']).default('none').describe('How compiler errors are parsed into diagnostics.'),
     inputs: Inputs.optional(),
+    container: CompileContainerSchema.optional(),
   })
   .describe('The local compile step.');
 
@@ -90,6 +121,13 @@ export const StageSchema = z
   })
   .describe('The staging area (only what the image needs).');
 
+const Platform = z
+  .string()
+  .regex(
+    /^linux\/(amd64|arm64(\/v8)?|arm(\/v[5-7])?|386|ppc64le|s390x|riscv64)$/,
+    'expected linux/ARCH with ARCH one of amd64, arm64, arm/v7, arm/v6, 386, ppc64le, s390x, riscv64 (images run on Linux nodes)',
+  );
+
 export const ImageSchema = z
   .strictObject({
     repository: z.string().min(1).describe('Image repository, e.g. localhost:5000/api. The tag is always tl-<content hash>.'),
@@ -99,14 +137,28 @@ export const ImageSchema = z
       .string()
       .optional()
       .describe('Compatibility mode: build context root filtered by its .dockerignore instead of the staging folder.'),
-    platform: z
-      .string()
-      .regex(
-        /^linux\/(amd64|arm64(\/v8)?|arm(\/v[5-7])?|386|ppc64le|s390x|riscv64)$/,
-        'expected linux/ARCH with ARCH one of amd64, arm64, arm/v7, arm/v6, 386, ppc64le, s390x, riscv64 (images run on Linux nodes)',
-      )
-      .default('linux/amd64'),
+    platform: Platform.default('linux/amd64').describe('The image platform; ${platform}, ${os}, ${arch}, ${variant}, ${machine}, ${rustTarget} in compile.command and stage.files[].from are its values.'),
+    platforms: z
+      .array(Platform)
+      .min(1, 'expected at least one platform, like [linux/amd64, linux/arm64]')
+      .refine((list) => new Set(list).size === list.length, 'each platform may be listed once')
+      .optional()
+      .describe(
+        'Several platforms: compile and stage run once per platform (${platform}, ${os}, ${arch}, ${variant}, ${machine}, ${rustTarget} in compile.command and stage.files[].from; TIGHTLOOP_PLATFORM… in the environment), and one image per platform is pushed under an OCI image index. Replaces image.platform.',
+      ),
     buildArgs: z.record(z.string(), z.string()).default({}),
+    layers: z
+      .array(
+        z.strictObject({
+          name: z.string().min(1).optional().describe('For the log and the image history (default: layer N).'),
+          files: z.array(Glob).min(1).describe('Globs relative to the staging folder: the staged files this layer holds (a file goes to the first layer that matches it).'),
+          key: z.array(Glob).optional().describe('Extra files (globs relative to the config folder, e.g. Cargo.lock) whose content also keys the layer.'),
+        }),
+      )
+      .optional()
+      .describe(
+        'Ordered layers of the generated image (before one layer per remaining top-level staged entry). A layer is keyed by the staged bytes it holds (from the stage step: nothing is read again) plus its key files; an unchanged key reuses the blob: no tar, no gzip, no upload.',
+      ),
     keep: z.number().int('expected a whole number from 1 to 1000').min(1, 'expected a whole number from 1 to 1000').max(1000, 'expected a whole number from 1 to 1000').default(5).describe('How many Tightloop images to keep per service.'),
     maxContextSize: z
       .union([z.number().int().positive(), z.string().regex(/^\d+(\.\d+)?\s*([kmg]i?b|b)?$/i, 'expected a size like 500MB')])

@@ -110,6 +110,17 @@ function checkPaths(config: ResolvedConfig, parsed: ParsedConfig): SemanticProbl
         }
       });
     }
+    if (s.image && (s.image.platforms?.length ?? 0) > 1) {
+      // Several platforms are assembled in-process (no engine builder): only FROM scratch + COPY.
+      if (s.image.context) problems.push({ path: at('image', 'platforms'), message: 'several platforms need a staging folder (one per platform); image.context (compatibility mode) builds in the engine, which cannot make a multi-platform image here' });
+      else if (!s.image.dockerfile && s.image.base.toLowerCase() !== 'scratch') {
+        problems.push({ path: at('image', 'platforms'), message: `several platforms are assembled without the engine, so image.base must be scratch (not ${s.image.base}); the engine path cannot build a multi-platform image here` });
+      }
+      if (s.live) problems.push({ path: at('live'), message: 'live update works with one image platform; remove live or list one platform' });
+    }
+    if (s.image?.layers && (s.image.dockerfile || s.image.context)) {
+      problems.push({ path: at('image', 'layers'), message: 'image.layers shapes the generated image; with image.dockerfile its COPY lines are the layers (remove one of the two)' });
+    }
     if (s.image && !s.stage && !s.image.context) {
       problems.push({ path: at('image'), message: 'an image needs a stage section (its build context) or image.context' });
     }

@@ -4,6 +4,7 @@ import { StageError } from '../stages/stage.js';
 import { bounded, oneLine, raceAbort } from './abort.js';
 import { splitRepository } from './reference.js';
 import { contextAllowed, refusedContextError } from '../allow-contexts.js';
+import { imagePlatforms } from '../platform.js';
 
 /** How the built image reaches the cluster, and the sentence that says why. */
 export type Delivery =
@@ -41,7 +42,7 @@ export async function decideDelivery(ctx: StageContext, config: ResolvedConfig, 
       factsProblem = limit.timedOut() ? `no cluster facts within ${factsTimeoutMs / 1000} s` : oneLine((error as Error).message);
     }
   }
-  checkNodeArchitecture(ctx.service.image!.platform, facts);
+  checkNodeArchitecture(imagePlatforms(ctx.service.image), facts, (text) => ctx.log(text, 'warn'));
   const push = (registry: string, why: string, pullHost = registry): Delivery => ({
     mode: 'push',
     why,
@@ -96,11 +97,18 @@ export async function decideDelivery(ctx: StageContext, config: ResolvedConfig, 
 }
 
 /** An image no node can run is certain to crash-loop with "exec format error": say so now. */
-function checkNodeArchitecture(platform: string, facts: ClusterFacts | undefined): void {
-  const arch = platform.split('/')[1];
+function checkNodeArchitecture(platforms: string[], facts: ClusterFacts | undefined, warn: (text: string) => void): void {
+  const archs = platforms.map((p) => p.split('/')[1]).filter((a): a is string => !!a);
   const nodes = facts?.nodeArchitectures ?? [];
-  if (!arch || nodes.length === 0 || nodes.includes(arch)) return;
-  throw new StageError(`the image is ${platform} but the nodes of cluster ${facts!.context} are ${nodes.join(', ')}: its pods would fail with "exec format error"`, {
-    hint: `set image.platform to linux/${nodes[0]} and build the binary for it`,
+  if (archs.length === 0 || nodes.length === 0) return;
+  const uncovered = nodes.filter((n) => !archs.includes(n));
+  if (uncovered.length === 0) return;
+  if (uncovered.length < nodes.length) {
+    warn(`cluster ${facts!.context} has ${uncovered.join(', ')} nodes, which no built platform (${platforms.join(', ')}) covers: pods scheduled there would fail with "exec format error"`);
+    return;
+  }
+  const one = platforms.length === 1;
+  throw new StageError(`the image is ${platforms.join(', ')} but the nodes of cluster ${facts!.context} are ${nodes.join(', ')}: its pods would fail with "exec format error"`, {
+    hint: one ? `set image.platform to linux/${nodes[0]} and build the binary for it` : `add linux/${nodes[0]} to image.platforms`,
   });
 }

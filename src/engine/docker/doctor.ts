@@ -9,6 +9,7 @@ import { planBuild } from './context/plan.js';
 import { findProblems } from './context/preflight.js';
 import { registryUrl, splitRepository } from './reference.js';
 import type { DockerRuntime } from './runtime.js';
+import { describeBuildContainer } from '../compile/container/dev-container.js';
 import { formatBytes, seconds } from './options.js';
 
 /** `tightloop doctor`: Docker reachable, registries reachable, image preflight; every probe bounded. */
@@ -17,7 +18,25 @@ export function createDoctorChecks(runtime: DockerRuntime): DoctorCheck[] {
     { name: 'docker', run: (config, signal) => checkDocker(runtime, signal) },
     { name: 'registry', run: (config, signal) => checkRegistries(runtime, config, signal) },
     { name: 'image preflight', run: (config, signal) => checkPreflight(config, signal) },
+    { name: 'build container', run: (config, signal) => checkBuildContainers(runtime, config, signal) },
   ];
+}
+
+/** Each service's compile.container: image present, kept container running, stopped or stale. */
+async function checkBuildContainers(runtime: DockerRuntime, config: ResolvedConfig, signal: AbortSignal): Promise<DoctorResult[]> {
+  const results: DoctorResult[] = [];
+  for (const service of Object.values(config.services)) {
+    const spec = service.compile?.container;
+    if (!spec) continue;
+    try {
+      const said = await describeBuildContainer(runtime.client(), { root: config.root, service: service.name }, spec, signal);
+      results.push({ check: 'build container', service: service.name, ...said });
+    } catch (error) {
+      if (signal.aborted) throw error;
+      results.push({ check: 'build container', service: service.name, status: 'fail', message: oneLine((error as Error).message) });
+    }
+  }
+  return results;
 }
 
 async function checkDocker(runtime: DockerRuntime, signal: AbortSignal): Promise<DoctorResult[]> {

@@ -10,6 +10,8 @@ import { tagHash } from './tag.js';
 import { assembleDirect } from './assembly/assemble.js';
 import { chooseRoute } from './build-route.js';
 import type { DockerRuntime } from './runtime.js';
+import { imagePlatforms } from '../platform.js';
+import { assembleMultiPlatform } from './multi-platform.js';
 
 /**
  * image: preflight (no Docker needed), content tag, skip when that tag exists, else build from an
@@ -21,6 +23,7 @@ export function createImageStage(runtime: DockerRuntime): Stage {
     skipReason: (ctx) => (ctx.service.image ? undefined : 'no image configured'),
     async run(ctx: StageContext): Promise<StageResult> {
       const started = performance.now();
+      if (imagePlatforms(ctx.service.image).length > 1) return assembleMultiPlatform(ctx, runtime, started);
       const planned = await planBuild(
         {
           service: ctx.service,

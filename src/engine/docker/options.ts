@@ -1,3 +1,5 @@
+import type { RetryPolicy } from '../retry.js';
+
 /** Knobs for the Docker integration; every wait is bounded so no fault can hang a run. */
 export interface DockerTimeouts {
   /** One short Engine API call (ping, inspect, tag, list, remove). */
@@ -48,6 +50,10 @@ export interface DockerStageOptions {
   largeContextBytes?: number;
   /** Layer blobs of direct pushes (benchmarks compare them); default: none to a loopback registry, else gzip. */
   layerCompression?: 'gzip' | 'none';
+  /** Retries of transient registry failures during a direct push (default: 3, from 250 ms doubling, at most 4 s apart). */
+  retry?: Partial<RetryPolicy>;
+  /** Reuse a direct-path layer whose key (its staged bytes, image.layers key files) is unchanged (default true). */
+  keyedLayers?: boolean;
 }
 
 export const DEFAULT_MAX_CONTEXT_BYTES = 2 * 1024 ** 3;

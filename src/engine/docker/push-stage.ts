@@ -72,7 +72,7 @@ async function pushDirect(ctx: StageContext, runtime: DockerRuntime, handover: D
   if (!handover.image) throw new StageError(`there is no assembled image for ${handover.ref} to push to ${delivery.registry}: run again`);
   const image = handover.image;
   ctx.log(`pushing ${delivery.pushRepository}:${tag} straight to the registry (credentials: ${registry.credentialSource})`, 'info');
-  const pushed = await registry.push(image, tag, ctx.signal, (text) => ctx.log(text, 'stdout'));
+  const pushed = await registry.push(image, tag, ctx.signal, (text, level) => ctx.log(text, level ?? 'stdout'));
   ctx.log(`pushed ${delivery.pushRepository}:${tag} → ${deployRefOf(image.digest)}`, 'info');
   await recordAndCollect(ctx, runtime, registry, tag, image.digest, false);
   return {

@@ -4,8 +4,10 @@ import type { ClusterFactsProvider } from '../stages/stage.js';
 import { DockerClient } from './daemon/client.js';
 import type { DirectImage } from './assembly/image.js';
 import type { LayerCompression } from './assembly/layers.js';
+import { LayerMemo } from './assembly/layer-memo.js';
 import type { DirectRegistry } from './registry/session.js';
 import { dockerConfigDir, resolveDockerEndpoint } from './daemon/host.js';
+import { DEFAULT_RETRY, type RetryPolicy } from '../retry.js';
 import { DEFAULT_LARGE_CONTEXT_BYTES, DEFAULT_TIMEOUTS, type DockerStageOptions, type DockerTimeouts } from './options.js';
 
 /** State shared by the image and push stages and the doctor checks of one engine instance. */
@@ -19,11 +21,15 @@ export class DockerRuntime {
   readonly cluster: ClusterFactsProvider | undefined;
   /** Layer blobs of direct pushes; default: uncompressed to a loopback registry, gzip elsewhere. */
   readonly layerCompression: LayerCompression | undefined;
+  /** Retries of transient registry failures (5xx, connection reset) during a push. */
+  readonly retry: RetryPolicy;
   /**
    * Per service, the image the image stage assembled in-process (or found in the registry) for the
    * push stage to upload: the hand-over of the direct path, which has no engine to keep it in.
    */
   readonly direct = new Map<string, DirectHandover>();
+  private readonly memos = new Map<string, LayerMemo>();
+  private readonly keyedLayers: boolean;
   private current: DockerClient | undefined;
   private readonly platforms = new WeakMap<DockerClient, string>();
   private readonly pending = new Map<string, Promise<unknown>>();
@@ -38,6 +44,20 @@ export class DockerRuntime {
     this.largeContextBytes = options.largeContextBytes ?? DEFAULT_LARGE_CONTEXT_BYTES;
     this.cluster = options.cluster;
     this.layerCompression = options.layerCompression;
+    this.retry = { ...DEFAULT_RETRY, ...options.retry };
+    this.keyedLayers = options.keyedLayers ?? true;
+  }
+
+  /**
+   * Content-keyed layers of a service's direct-path images, with the log line per layer (reused or
+   * rebuilt, size, time); undefined when turned off (benchmarks compare the two).
+   */
+  layerKeys(root: string, service: string, log: (text: string) => void): { memo: LayerMemo; log(text: string): void } | undefined {
+    if (!this.keyedLayers) return undefined;
+    const id = `${root}\0${service}`;
+    let memo = this.memos.get(id);
+    if (!memo) this.memos.set(id, (memo = new LayerMemo(root, service)));
+    return { memo, log };
   }
 
   /** TIGHTLOOP_ENGINE_BUILD=1 forces the engine builder and engine push (to compare the two paths). */

@@ -14,6 +14,7 @@ import {
 } from '@kubernetes/client-node';
 import { StageError } from '../stages/stage.js';
 import type { LoadedKubeConfig } from './kubeconfig.js';
+import { DEFAULT_RETRY, type RetryPolicy } from '../retry.js';
 
 /**
  * One kubeconfig context's API handles, plus per-request options that carry cancellation, a
@@ -32,6 +33,8 @@ export class KubeClient {
   constructor(
     readonly loaded: LoadedKubeConfig,
     readonly requestTimeoutMs = 15_000,
+    /** Retries of transient failures (429, 5xx, connection reset) of the deploy stage's calls. */
+    readonly retry: RetryPolicy = DEFAULT_RETRY,
   ) {
     this.apps = loaded.kc.makeApiClient(AppsV1Api);
     this.core = loaded.kc.makeApiClient(CoreV1Api);

@@ -1,6 +1,7 @@
 import { PatchStrategy, type V1Pod } from '@kubernetes/client-node';
 import { StageError, type Stage, type StageContext } from '../stages/stage.js';
 import { apiFailure, statusCode, type KubeClient } from './client.js';
+import { retryingApi } from './retry.js';
 import { contextAllowed, refusedContextError } from './kubeconfig.js';
 import { RESTARTED_AT, type Baseline, type CurrentPod } from './rollout.js';
 import {
@@ -40,7 +41,8 @@ export function createDeployStage(shared: DeployShared): Stage {
       const allowed = ctx.config.kubernetes.allowContexts;
       if (!contextAllowed(client.context, allowed)) throw refusedContextError(client.context, allowed);
 
-      const w = await resolveWorkload(client, parseWorkload(d.workload!, d.namespace), ctx.signal);
+      const ref = parseWorkload(d.workload!, d.namespace);
+      const w = await retryingApi(client, ctx, `read ${label(ref)}`, () => resolveWorkload(client, ref, ctx.signal));
       const container = pickContainer(w, d.container);
       const selector = podSelector(w);
       const startedAt = Date.now();
@@ -53,7 +55,8 @@ export function createDeployStage(shared: DeployShared): Stage {
         if (policy !== 'Always') {
           ctx.log(`${container} has imagePullPolicy ${policy}: recreated pods may start from the image already cached on the node; delete-pods is meant for imagePullPolicy: Always`, 'warn');
         }
-        const deleted = await deletePods(client, w, await listPods(client, w, selector, ctx.signal), ctx.signal);
+        const pods = await retryingApi(client, ctx, `list the pods of ${what}`, () => listPods(client, w, selector, ctx.signal));
+        const deleted = await deletePods(client, w, pods, ctx);
         const generation = w.object.metadata?.generation ?? 0;
         shared.rememberBaseline(ctx, { ...base, generation, current: { notUids: new Set(deleted.map(podUid)) } });
         const detail = deleted.length ? `deleted ${deleted.length} pod${deleted.length === 1 ? '' : 's'} of ${what}` : `${what} had no pods to delete`;
@@ -94,7 +97,8 @@ export function createDeployStage(shared: DeployShared): Stage {
 
       let patched;
       try {
-        patched = await patchWorkload(client, w.kind, w.namespace, w.name, body, client.options(ctx.signal, { 'Content-Type': contentType }));
+        // Both patches are idempotent (the same image; the same restartedAt value), so a retry is safe.
+        patched = await retryingApi(client, ctx, `patch ${what}`, () => patchWorkload(client, w.kind, w.namespace, w.name, body, client.options(ctx.signal, { 'Content-Type': contentType })));
       } catch (err) {
         throw apiFailure(err, client, `patch ${what} in namespace ${w.namespace}`);
       }
@@ -122,7 +126,7 @@ export async function listPods(client: KubeClient, w: Workload, selector: string
   }
 }
 
-async function deletePods(client: KubeClient, w: Workload, pods: V1Pod[], signal: AbortSignal): Promise<V1Pod[]> {
+async function deletePods(client: KubeClient, w: Workload, pods: V1Pod[], ctx: StageContext): Promise<V1Pod[]> {
   const deleted: V1Pod[] = [];
   for (const pod of pods) {
     if (pod.metadata?.deletionTimestamp) {
@@ -130,7 +134,8 @@ async function deletePods(client: KubeClient, w: Workload, pods: V1Pod[], signal
       continue;
     }
     try {
-      await client.core.deleteNamespacedPod({ name: pod.metadata!.name!, namespace: w.namespace }, client.options(signal));
+      const name = pod.metadata!.name!;
+      await retryingApi(client, ctx, `delete pod ${name}`, () => client.core.deleteNamespacedPod({ name, namespace: w.namespace }, client.options(ctx.signal)));
       deleted.push(pod);
     } catch (err) {
       if (statusCode(err) === 404) continue; // gone meanwhile

@@ -15,6 +15,7 @@ import { createManifestDoctorChecks } from './manifests/doctor.js';
 import { createTeardown } from './manifests/down.js';
 import { summarizePod, type Baseline } from './rollout.js';
 import type { RetryPolicy } from './list-watch.js';
+import { DEFAULT_RETRY, type RetryPolicy as ApiRetryPolicy } from '../retry.js';
 
 /**
  * The Kubernetes integration: deploy + ready stages, cluster facts for the image stages, doctor
@@ -36,6 +37,8 @@ export interface KubeStagesOptions {
   requestTimeoutMs?: number;
   /** How often a dropped watch is retried before ready fails. Default 5 attempts from 150 ms, doubling. */
   watchRetry?: RetryPolicy;
+  /** Retries of transient API failures during deploy (default: 3, from 250 ms doubling, at most 4 s apart). */
+  retry?: Partial<ApiRetryPolicy>;
   /** How long cluster facts are cached. Default 60 s. */
   factsTtlMs?: number;
 }
@@ -44,7 +47,7 @@ export type KubeStages = Pick<StageSet, 'deploy' | 'ready' | 'cluster' | 'refuse
 
 export function createKubeStages(config: ResolvedConfig, opts: KubeStagesOptions = {}): KubeStages {
   const where = { ...(opts.env && { env: opts.env }), ...(opts.homeDir && { homeDir: opts.homeDir }) };
-  const clientFor = (c: ResolvedConfig) => new KubeClient(loadKubeConfig(c.kubernetes, c.root, where), opts.requestTimeoutMs);
+  const clientFor = (c: ResolvedConfig) => new KubeClient(loadKubeConfig(c.kubernetes, c.root, where), opts.requestTimeoutMs, { ...DEFAULT_RETRY, ...opts.retry });
   const baselines = new Map<string, Baseline>();
   const followers = new Map<string, ServiceFollowers>();
   const latestCtx = new Map<string, StageContext>();

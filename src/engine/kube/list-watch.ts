@@ -127,14 +127,32 @@ export class ListWatch<T extends Meta> {
   private failed(err: Error, again: () => Promise<void>): void {
     if (this.stopped) return;
     this.failures++;
-    if (this.failures > this.retry.attempts) {
+    // A refusal (401/403/404, an invalid request) will not change by asking again: fail at once.
+    const code = statusOf(err);
+    const final = code !== undefined && code >= 400 && code < 500 && code !== 429 && code !== 410;
+    if (final || this.failures > this.retry.attempts) {
       this.stop();
       this.spec.onFail(err);
       return;
     }
     const delay = this.retry.baseDelayMs * 2 ** (this.failures - 1);
+    this.spec.onNote?.(`retry ${this.failures} of ${this.retry.attempts} of the watch of ${this.spec.path} in ${delay} ms: ${describe(err)}`);
     this.retryTimer = setTimeout(() => void again(), delay);
   }
+}
+
+/** The HTTP status of a failed list (ApiException.code) or watch (statusCode), if the server answered. */
+function statusOf(err: unknown): number | undefined {
+  const e = err as { code?: unknown; statusCode?: unknown } | null;
+  const code = typeof e?.statusCode === 'number' ? e.statusCode : e?.code;
+  return typeof code === 'number' ? code : undefined;
+}
+
+function describe(err: Error): string {
+  const code = statusOf(err);
+  const errno = (err as { code?: unknown }).code;
+  const text = (err.message || String(err)).split('\n')[0]!.slice(0, 200);
+  return code !== undefined && !text.includes(String(code)) ? `HTTP ${code}: ${text}` : typeof errno === 'string' && !text.includes(errno) ? `${text} (${errno})` : text;
 }
 
 const keyOf = (o: Meta) => o.metadata?.uid || o.metadata?.name || '';

@@ -5,6 +5,7 @@ import { formatBytes } from '../config/duration.js';
 import { hashFile, RACY_MS, sha256 } from '../hash.js';
 import type { Stage, StageContext, StageResult, StagedFile } from '../stages/stage.js';
 import { StageError } from '../stages/stage.js';
+import { platformStageFiles } from './platform-files.js';
 import { ensureStateFolder, STATE_DIR_NAME } from '../state-dir.js';
 import { symlinkEscape } from '../workspace-paths.js';
 
@@ -43,7 +44,7 @@ export const stagingStage: Stage = {
     };
     escape(spec.dir, 'the staging folder');
     const listedAt = Date.now();
-    const wanted = await expandFiles(spec.files, ctx.config.root, escape);
+    const wanted = await expandFiles(platformStageFiles(ctx.service), ctx.config.root, escape);
     // A source changed within RACY_MS of the listing may be written again in the same clock tick
     // with the same size: its signature then vouches for nothing, and it is hashed again next run.
     const sourceSignature = (info: Stats) => (info.ctimeMs < listedAt - RACY_MS ? signature(info) : '');

@@ -43,7 +43,7 @@ export async function assembleDirect(ctx: StageContext, runtime: DockerRuntime, 
   }
 
   const compression = runtime.layerCompression ?? (isLoopbackRegistry(delivery.registry) ? 'none' : 'gzip');
-  const image = await assembleImage(ref, plan.image.platform, route.spec, plan.files, compression, ctx.signal);
+  const image = await assembleImage(ref, plan.image.platform, route.spec, plan.files, compression, ctx.signal, runtime.layerKeys(ctx.config.root, ctx.service.name, (text) => ctx.log(text, 'info')));
   runtime.direct.set(ctx.service.name, { ref, registry, why: route.why, image });
   const took = Math.round(performance.now() - started);
   const layerBytes = image.layers.reduce((sum, l) => sum + l.size, 0);

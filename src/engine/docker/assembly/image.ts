@@ -2,6 +2,8 @@ import { createHash } from 'node:crypto';
 import type { BuildContextFiles } from '../context/build-context.js';
 import { copyLayer, folderLayer, measureLayer, type LayerBlob, type LayerCompression } from './layers.js';
 import type { DirectSpec } from './spec.js';
+import { declaredRecipes } from './declared-layers.js';
+import type { LayerMemo } from './layer-memo.js';
 
 export const MANIFEST_MEDIA_TYPE = 'application/vnd.docker.distribution.manifest.v2+json';
 export const CONFIG_MEDIA_TYPE = 'application/vnd.docker.container.image.v1+json';
@@ -17,6 +19,10 @@ export interface DirectImage {
   manifest: Buffer;
   /** sha256 of the manifest bytes: what the registry must answer in Docker-Content-Digest. */
   digest: string;
+  /** The manifest's media type when it is not a Docker v2 image manifest (an image index). */
+  mediaType?: string;
+  /** For an image index: the per-platform images it lists (pushed first, by digest). */
+  children?: DirectImage[];
 }
 
 const sha256 = (bytes: Buffer) => `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
@@ -26,11 +32,23 @@ const sha256 = (bytes: Buffer) => `sha256:${createHash('sha256').update(bytes).d
  * manifest: the format `docker push` writes, which Engine 20.10 and containerd pull, and which a
  * registry serves to clients that only accept Docker media types.
  */
-export async function assembleImage(ref: string, platform: string, spec: DirectSpec, files: BuildContextFiles, compression: LayerCompression, signal: AbortSignal): Promise<DirectImage> {
-  const recipes = spec.copies.map((step) => copyLayer(step, files.entries));
+export async function assembleImage(
+  ref: string,
+  platform: string,
+  spec: DirectSpec,
+  files: BuildContextFiles,
+  compression: LayerCompression,
+  signal: AbortSignal,
+  keyed?: { memo: LayerMemo; log(text: string): void },
+): Promise<DirectImage> {
+  let recipes = spec.copies.map((step) => copyLayer(step, files.entries));
+  if (spec.layers?.length) recipes = declaredRecipes(spec.layers, files.entries, recipes);
   if (spec.workdirs.length) recipes.push(folderLayer(`WORKDIR ${spec.workdirs.join(' ')}`, spec.workdirs));
   const layers: LayerBlob[] = [];
-  for (const recipe of recipes.filter((r) => r.entries.length)) layers.push(await measureLayer(recipe, compression, signal));
+  for (const recipe of recipes.filter((r) => r.entries.length)) {
+    layers.push(keyed ? await keyed.memo.measure(recipe, compression, signal, keyed.log) : await measureLayer(recipe, compression, signal));
+  }
+  await keyed?.memo.save();
 
   const [os, architecture, variant] = platform.split('/');
   const config = Buffer.from(

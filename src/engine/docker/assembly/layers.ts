@@ -19,12 +19,15 @@ export interface LayerEntry {
   size: number;
   abs?: string;
   linkname?: string;
-  /** The content hash the image's tag was computed from (checked while the layer is read). */
+  /** Content hash from the context listing (hashContext), when known: what keys the layer, and what
+   * the image's tag was computed from (checked while the layer is read). */
   sha256?: string;
 }
 
 export interface LayerRecipe {
   createdBy: string;
+  /** An image.layers entry: its name, and the key files (config-relative globs) that also key it. */
+  declared?: { name: string; key?: string[] };
   /** Sorted by name; every parent folder is present before its children. */
   entries: LayerEntry[];
 }

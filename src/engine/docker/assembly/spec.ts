@@ -28,6 +28,8 @@ export interface DirectSpec {
   user?: string;
   workingDir?: string;
   labels: Record<string, string>;
+  /** image.layers (generated Dockerfile only): declared layers before the per-entry ones. */
+  layers?: { name: string; files: string[]; key?: string[] }[];
 }
 
 export type DirectDecision = { direct: true; spec: DirectSpec; why: string } | { direct: false; why: string };
@@ -50,7 +52,7 @@ export function decideDirect(plan: BuildPlan): DirectDecision {
     return {
       direct: true,
       why: 'direct push: generated Dockerfile (FROM scratch + COPY), no engine build',
-      spec: { copies, workdirs: [], entrypoint: ['/' + plan.dockerfile.entrypoint!], env: [DEFAULT_PATH], exposedPorts: [], labels },
+      spec: { copies, workdirs: [], entrypoint: ['/' + plan.dockerfile.entrypoint!], env: [DEFAULT_PATH], exposedPorts: [], labels, ...(plan.image.layers && { layers: plan.image.layers }) },
     };
   }
   const spec: DirectSpec = { copies: [], workdirs: [], env: [DEFAULT_PATH], exposedPorts: [], labels: {} };

@@ -25,6 +25,9 @@ export function addTarEntry(pack: tar.Pack, header: Partial<tar.Header> & { name
   return new Promise<void>((resolve, reject) => {
     const sink = pack.entry(header, (error) => (error ? reject(error) : resolve()));
     if (!file) return;
+    // The pack destroyed mid-entry (an upload cut by the registry) errors the entry: without a
+    // listener here, pipe() would rethrow that as an uncaught exception.
+    (sink as unknown as NodeJS.EventEmitter).on('error', reject);
     const source = createReadStream(file, { signal });
     const fail = (error: Error) => {
       source.destroy();

@@ -1,3 +1,4 @@
+import type { Readable } from 'node:stream';
 import { StageError } from '../../stages/stage.js';
 import { bounded, oneLine } from '../abort.js';
 import { registryCredentials } from './auth.js';
@@ -8,6 +9,8 @@ import { formatBytes, seconds } from '../options.js';
 import { splitRepository } from '../reference.js';
 import { RegistryClient, registryErrorText, type RegistryReply, type RegistryRequest } from './client.js';
 import type { DockerRuntime } from '../runtime.js';
+import { withRetries } from '../../retry.js';
+import { afterRetries, RegistryHttpError, registryTransient } from './transient.js';
 
 /** Without these accept types a registry may convert the manifest and answer another digest. */
 const ANY_MANIFEST = [
@@ -59,50 +62,64 @@ export class DirectRegistry {
    * Uploads the blobs the registry lacks (HEAD first; layers in parallel), then the manifest under
    * `tag`, and checks the registry computed the same digest. Bounded by the push timeout.
    */
-  async push(image: DirectImage, tag: string, outer: AbortSignal, log: (text: string) => void): Promise<{ uploaded: number; total: number; bytes: number }> {
+  async push(image: DirectImage, tag: string, outer: AbortSignal, log: (text: string, level?: 'warn') => void): Promise<{ uploaded: number; total: number; bytes: number }> {
     const limit = bounded(outer, this.runtime.timeouts.pushMs);
     // One failed upload stops the others: nothing of this push (no layer still being read from
     // disk) may outlive it, or outlive the run and the engine.
     const stop = new AbortController();
     const signal = AbortSignal.any([limit.signal, stop.signal]);
     try {
-      const blobs = [
-        ...image.layers.map((l) => ({ digest: l.digest, size: l.size, open: () => openLayer(l, signal) })),
-        { digest: image.configDigest, size: image.config.length, bytes: image.config },
-      ];
+      // An image index: every platform's blobs (each once), then its manifests by digest, then the index.
+      const images = image.children ?? [image];
+      const unique = new Map<string, { digest: string; size: number; open?: () => Readable; bytes?: Buffer }>();
+      for (const one of images) {
+        for (const l of one.layers) unique.set(l.digest, { digest: l.digest, size: l.size, open: () => openLayer(l, signal) });
+        unique.set(one.configDigest, { digest: one.configDigest, size: one.config.length, bytes: one.config });
+      }
+      const blobs = [...unique.values()];
       let uploaded = 0;
       let bytes = 0;
+      const retrying = <T>(doing: string, attempt: () => Promise<T>) =>
+        withRetries(attempt, { policy: this.runtime.retry, signal, doing, transient: registryTransient, log: (text) => log(text, 'warn') }, afterRetries);
       const settled = await Promise.allSettled(
         blobs.map(async (blob) => {
           try {
-            if (await this.hasBlob(blob.digest, signal)) return;
-            await this.upload(blob.digest, 'bytes' in blob ? blob.bytes! : { length: blob.size, open: blob.open! }, signal);
+            await retrying(`upload blob ${blob.digest.slice(0, 19)}`, async () => {
+              if (await this.hasBlob(blob.digest, signal)) return;
+              await this.upload(blob.digest, blob.bytes ?? { length: blob.size, open: blob.open! }, signal);
+              uploaded++;
+              bytes += blob.size;
+              log(`${blob.digest.slice(7, 19)}: uploaded ${formatBytes(blob.size)}`);
+            });
           } catch (error) {
             if (!stop.signal.aborted) stop.abort(error);
             throw error;
           }
-          uploaded++;
-          bytes += blob.size;
-          log(`${blob.digest.slice(7, 19)}: uploaded ${formatBytes(blob.size)}`);
         }),
       );
       if (stop.signal.aborted) throw stop.signal.reason;
       const failed = settled.find((s) => s.status === 'rejected');
       if (failed) throw failed.reason;
-      const reply = await this.call(
-        { method: 'PUT', path: `/v2/${this.name}/manifests/${tag}`, headers: { 'content-type': MANIFEST_MEDIA_TYPE }, body: image.manifest },
-        signal,
-        'push the manifest to',
-      );
-      if (reply.status !== 201 && reply.status !== 200) throw this.refused(reply, 'storing the manifest');
-      const answered = String(reply.headers['docker-content-digest'] ?? '');
-      if (answered && answered !== image.digest) throw new StageError(`registry ${this.delivery.registry} stored the manifest as ${answered}, not ${image.digest}`);
+      if (image.children) {
+        await Promise.all(
+          image.children.map((child) => retrying(`store the manifest ${child.digest.slice(0, 19)}`, () => this.putManifest(child.digest, child.manifest, child.digest, child.mediaType ?? MANIFEST_MEDIA_TYPE, signal))),
+        );
+      }
+      await retrying(`store the manifest ${tag}`, () => this.putManifest(tag, image.manifest, image.digest, image.mediaType ?? MANIFEST_MEDIA_TYPE, signal));
       return { uploaded, total: blobs.length, bytes };
     } catch (error) {
       if (outer.aborted) throw outer.reason;
       if (limit.timedOut()) throw new StageError(`the push to ${this.delivery.registry} did not finish within ${seconds(this.runtime.timeouts.pushMs)}`);
       throw error;
     }
+  }
+
+  /** PUT of a manifest (an image's or an index's) under a tag, checking the registry computed the same digest. */
+  async putManifest(tag: string, manifest: Buffer, digest: string, mediaType: string, signal: AbortSignal): Promise<void> {
+    const reply = await this.call({ method: 'PUT', path: `/v2/${this.name}/manifests/${tag}`, headers: { 'content-type': mediaType }, body: manifest }, signal, 'push the manifest to');
+    if (reply.status !== 201 && reply.status !== 200) throw this.refused(reply, 'storing the manifest');
+    const answered = String(reply.headers['docker-content-digest'] ?? '');
+    if (answered && answered !== digest) throw new StageError(`registry ${this.delivery.registry} stored the manifest as ${answered}, not ${digest}`);
   }
 
   /**
@@ -184,6 +201,6 @@ export class DirectRegistry {
         hint: `run \`docker login ${this.delivery.registry}\` (or fix the credential helper), then run again`,
       });
     }
-    return new StageError(`registry ${this.delivery.registry} failed ${doing}: HTTP ${reply.status} ${text}`);
+    return new RegistryHttpError(`registry ${this.delivery.registry} failed ${doing}: HTTP ${reply.status} ${text}`, reply.status, reply.headers['retry-after']);
   }
 }

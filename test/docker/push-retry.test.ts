@@ -1,0 +1,75 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { createDockerStages } from '../../src/engine/docker/index.js';
+import { StageError } from '../../src/engine/stages/stage.js';
+import { faultyProxy, type FaultRule } from './faulty-proxy.js';
+import * as h from './helpers.js';
+
+// Transient registry failures during a direct push are retried (bounded, each retry logged with its
+// cause); refusals are not. The registry is the real one, behind a proxy that injects the faults.
+before(() => h.ensureServices());
+
+const cleanups: (() => Promise<void>)[] = [];
+after(async () => {
+  for (const cleanup of cleanups.reverse()) await cleanup();
+});
+
+const [host, port] = h.REGISTRY.split(':');
+const upstream = { host: host!, port: Number(port) };
+const isManifestPut = (method: string, path: string) => method === 'PUT' && path.includes('/manifests/');
+const isBlobPut = (method: string, path: string) => method === 'PUT' && path.includes('/blobs/uploads/');
+
+async function pushThrough(rules: FaultRule[], files: { path: string; content: Buffer | string }[]) {
+  const proxy = await faultyProxy(upstream, rules);
+  cleanups.push(() => proxy.close());
+  const root = await h.tempDir();
+  const name = h.uniqueName();
+  const repository = `${proxy.address}/tl-test/${name}`;
+  const config = h.makeConfig(root, [h.makeService(name, { repository }, h.path.join(root, 'staging'))]);
+  const stages = createDockerStages(config, { env: { ...process.env, DOCKER_CONFIG: h.path.join(root, 'docker-config') }, retry: { retries: 3, baseDelayMs: 10, maxDelayMs: 50 } });
+  const t = h.makeContext(config, name, { ...(await h.stage(h.path.join(root, 'staging'), files)) });
+  cleanups.push(async () => {
+    await stages.dispose();
+    if (t.outputs.deployRef) await h.deleteFromRegistry([t.outputs.deployRef.replace(proxy.address, h.REGISTRY)]);
+    await h.rm(root, { recursive: true, force: true });
+  });
+  await h.runStage(stages.image!, t);
+  const push = await h.runStage(stages.push!, t).catch((error: unknown) => error);
+  const warnings = t.logs.filter((l) => l.stream === 'warn').map((l) => l.text);
+  return { proxy, t, push, warnings };
+}
+
+describe('push retries (transient registry failures)', () => {
+  test('a registry answering 503 twice to the manifest PUT, and cutting one blob upload, still gets the image: each retry logged with its cause', async () => {
+    const manifest503: FaultRule = { match: isManifestPut, fault: { status: 503 }, times: 2 };
+    const blobReset: FaultRule = { match: isBlobPut, fault: 'reset', times: 1 };
+    const { proxy, t, push, warnings } = await pushThrough([manifest503, blobReset], [{ path: 'app', content: await h.helloBinary('retry') }]);
+    assert.ok(!(push instanceof Error), `push failed: ${String(push)}\n${t.logText()}`);
+    assert.equal(proxy.failed(manifest503), 2);
+    assert.equal(proxy.failed(blobReset), 1);
+    assert.equal(warnings.filter((w) => /^retry \d of 3 to store the manifest tl-[0-9a-f]+ in \d+ ms: registry .* failed storing the manifest: HTTP 503 UNAVAILABLE: injected by the test proxy$/.test(w)).length, 2, warnings.join('\n'));
+    assert.equal(warnings.filter((w) => /^retry 1 of 3 to upload blob sha256:[0-9a-f]{12} in \d+ ms: connection reset \((ECONNRESET|socket hang up)\)/.test(w)).length, 1, warnings.join('\n'));
+    // What the registry holds is the image itself (read back past the proxy).
+    const files = await (await import('./registry-image.js')).imageFiles(t.outputs.deployRef!.replace(proxy.address, h.REGISTRY));
+    assert.ok(files.has('app'));
+  });
+
+  test('a registry that always answers 500 to the manifest PUT: the push fails after a bounded number of attempts, naming the cause', async () => {
+    const always: FaultRule = { match: isManifestPut, fault: { status: 500 }, times: Infinity };
+    const { proxy, push, warnings } = await pushThrough([always], [{ path: 'app', content: await h.helloBinary('broken') }]);
+    assert.ok(push instanceof StageError, String(push));
+    assert.match(push.message, /^registry 127\.0\.0\.1:\d+ failed storing the manifest: HTTP 500 UNAVAILABLE: injected by the test proxy \(gave up after 4 attempts\)$/);
+    assert.equal(proxy.failed(always), 4, 'first try + 3 retries, no more');
+    assert.equal(warnings.filter((w) => w.startsWith('retry ')).length, 3);
+  });
+
+  test('a refusal (400 from the registry) is not retried', async () => {
+    const refused: FaultRule = { match: isManifestPut, fault: { status: 400 }, times: Infinity };
+    const { proxy, push, warnings } = await pushThrough([refused], [{ path: 'app', content: await h.helloBinary('refused') }]);
+    assert.ok(push instanceof StageError, String(push));
+    assert.match(push.message, /failed storing the manifest: HTTP 400/);
+    assert.doesNotMatch(push.message, /gave up/);
+    assert.equal(proxy.failed(refused), 1);
+    assert.deepEqual(warnings.filter((w) => w.startsWith('retry ')), []);
+  });
+});
