@@ -3,7 +3,7 @@ import { runCommand } from './compile/run-command.js';
 import type { ResolvedConfig, ResolvedService, ResolvedTask, Runnable } from './config/resolved.js';
 import { hashInputs, sha256 } from './hash.js';
 import { stagingStage } from './staging/staging-stage.js';
-import { StageError, type RunOutputs, type Stage, type StageContext, type StageSet } from './stages/stage.js';
+import { STAGE_OUTPUT_KEYS, StageError, type RunHandoffs, type RunOutputs, type Stage, type StageContext, type StageSet } from './stages/stage.js';
 import type { ServiceState, StateStore } from './state.js';
 import type { Diagnostic, EngineEvent, LogStream, RunSummary, RunTrigger, StageName, TimingRecord } from './types.js';
 
@@ -88,7 +88,9 @@ async function runService(
 ): Promise<{ failure?: Failure; image?: string }> {
   const { runId, signal } = request;
   const state = await deps.state.get(service.name);
+  // The run's typed results (remembered on success) and its live hand-offs (gone with the run).
   const outputs: Partial<RunOutputs> = {};
+  const handoffs: Partial<RunHandoffs> = {};
   const newInputs: ServiceState['inputs'] = { ...state.inputs };
   const fingerprint = deliveryFingerprint(deps, service);
   let unchanged: string | undefined;
@@ -96,7 +98,7 @@ async function runService(
 
   for (const name of AFTER_TRIGGER) {
     const stage = stageFor(deps.stages, name);
-    const ctx = makeContext(deps, service, runId, signal, outputs, state, name);
+    const ctx = makeContext(deps, service, runId, signal, { outputs, handoffs }, state, name);
     const skip = (detail: string) =>
       record({ service: service.name, runId, stage: name, startedAt: Date.now(), durationMs: 0, status: 'skipped', detail });
 
@@ -119,7 +121,9 @@ async function runService(
       let inputHash: string | undefined;
       if (inputs) {
         inputHash = await hashInputs(deps.config.root, inputs, JSON.stringify(stageSettings(service, name)));
-        if (!request.force && state.inputs[name] === inputHash) {
+        // Skipping hands on the last success's outputs, so they must be the ones these inputs made.
+        if (!request.force && state.inputs[name] === inputHash && (!producesOutputs(name) || state.lastSuccess?.inputs?.[name] === inputHash)) {
+          carryForward(name, state.lastSuccess, outputs);
           record({ service: service.name, runId, stage: name, startedAt, durationMs: performance.now() - started, status: 'skipped', detail: `inputs unchanged (${inputHash.slice(0, 12)})` });
           continue;
         }
@@ -127,6 +131,7 @@ async function runService(
       const result = await stage!.run(ctx);
       if (signal.aborted) throw new StageError('cancelled');
       Object.assign(outputs, result.outputs);
+      Object.assign(handoffs, result.handoffs);
       if (inputHash) newInputs[name] = inputHash;
       record({ service: service.name, runId, stage: name, startedAt, durationMs: performance.now() - started, status: result.status ?? 'ok', ...(result.detail && { detail: result.detail }) });
     } catch (error) {
@@ -153,7 +158,7 @@ async function runService(
   }
 
   const nextState: ServiceState = { inputs: newInputs, lastSuccess: state.lastSuccess };
-  if (!failure && (outputs.stagingHash || outputs.imageRef || outputs.manifests)) nextState.lastSuccess = { ...outputs, fingerprint, finishedAt: Date.now() };
+  if (!failure && (outputs.stagingHash || outputs.imageRef || outputs.manifests)) nextState.lastSuccess = { ...outputs, fingerprint, finishedAt: Date.now(), inputs: newInputs };
   try {
     await deps.state.set(service.name, nextState);
   } catch (error) {
@@ -183,7 +188,7 @@ function makeContext(
   service: ResolvedService,
   runId: string,
   signal: AbortSignal,
-  outputs: Partial<RunOutputs>,
+  run: Pick<StageContext, 'outputs' | 'handoffs'>,
   state: ServiceState,
   stage: StageName,
 ): StageContext {
@@ -192,12 +197,28 @@ function makeContext(
     service,
     runId,
     signal,
-    outputs,
+    outputs: run.outputs,
+    handoffs: run.handoffs,
     lastSuccess: state.lastSuccess,
     cluster: deps.stages.cluster,
     log: (text, stream = 'info') => emitLog(deps, service.name, runId, stage, text, stream),
     diagnostics: (list: Diagnostic[]) => deps.emit({ type: 'diagnostics', service: service.name, runId, diagnostics: list }),
   };
+}
+
+/**
+ * A stage skipped because its inputs are unchanged produced nothing this run: the stages after it
+ * receive what it produced in the last successful run, exactly as if it had run.
+ */
+function carryForward(name: StageName, last: Partial<RunOutputs> | undefined, outputs: Partial<RunOutputs>): void {
+  if (!last || !producesOutputs(name)) return;
+  for (const key of STAGE_OUTPUT_KEYS[name]) {
+    if (last[key] !== undefined) Object.assign(outputs, { [key]: last[key] });
+  }
+}
+
+function producesOutputs(name: StageName): name is keyof typeof STAGE_OUTPUT_KEYS {
+  return name in STAGE_OUTPUT_KEYS;
 }
 
 function emitLog(deps: PipelineDeps, service: string, runId: string, stage: StageName, text: string, stream: LogStream) {

@@ -31,7 +31,6 @@ export function createImageStage(runtime: DockerRuntime): Stage {
 
       const route = await chooseRoute(ctx, runtime, planned);
       if (route.direct) return assembleDirect(ctx, runtime, planned, route, started);
-      runtime.direct.delete(ctx.service.name);
       ctx.log(route.why, 'info');
 
       const client = runtime.client();
@@ -42,9 +41,10 @@ export function createImageStage(runtime: DockerRuntime): Stage {
       // A cleanup still running from the last run could otherwise remove the tag found here.
       await runtime.settled(ctx.service.name);
       const existing = await client.inspectImage(ref, ctx.signal);
+      const handoffs = { image: { ref, ...(route.delivery && { delivery: route.delivery }) } };
       if (existing) {
         ctx.log(`${ref} already exists (${existing.Id.slice(7, 19)}): build skipped`, 'info');
-        return { status: 'skipped', detail: `image ${ref} already exists: same staged bytes, Dockerfile, args and platform`, outputs: { imageRef: ref, imageId: existing.Id } };
+        return { status: 'skipped', detail: `image ${ref} already exists: same staged bytes, Dockerfile, args and platform`, outputs: { imageRef: ref, imageId: existing.Id }, handoffs };
       }
 
       ctx.log(`building ${ref} (${plan.image.platform}) with ${plan.dockerfile.label} on ${client.endpoint.url}`, 'info');
@@ -53,6 +53,7 @@ export function createImageStage(runtime: DockerRuntime): Stage {
       return {
         detail: `built ${ref} from ${formatBytes(plan.files.bytes)} of context in ${seconds(took)} (${route.why})`,
         outputs: { imageRef: ref, imageId },
+        handoffs,
       };
     },
   };

@@ -2,9 +2,7 @@ import os from 'node:os';
 import type { ResolvedConfig } from '../config/resolved.js';
 import type { ClusterFactsProvider } from '../stages/stage.js';
 import { DockerClient } from './daemon/client.js';
-import type { DirectImage } from './assembly/image.js';
 import type { LayerCompression } from './assembly/layers.js';
-import type { DirectRegistry } from './registry/session.js';
 import { dockerConfigDir, resolveDockerEndpoint } from './daemon/host.js';
 import { DEFAULT_LARGE_CONTEXT_BYTES, DEFAULT_TIMEOUTS, type DockerStageOptions, type DockerTimeouts } from './options.js';
 
@@ -19,11 +17,6 @@ export class DockerRuntime {
   readonly cluster: ClusterFactsProvider | undefined;
   /** Layer blobs of direct pushes; default: uncompressed to a loopback registry, gzip elsewhere. */
   readonly layerCompression: LayerCompression | undefined;
-  /**
-   * Per service, the image the image stage assembled in-process (or found in the registry) for the
-   * push stage to upload: the hand-over of the direct path, which has no engine to keep it in.
-   */
-  readonly direct = new Map<string, DirectHandover>();
   private current: DockerClient | undefined;
   private readonly platforms = new WeakMap<DockerClient, string>();
   private readonly pending = new Map<string, Promise<unknown>>();
@@ -95,15 +88,4 @@ export class DockerRuntime {
     this.current?.dispose();
     this.current = undefined;
   }
-}
-
-export interface DirectHandover {
-  ref: string;
-  registry: DirectRegistry;
-  /** Why the direct path was taken (for the push stage's detail). */
-  why: string;
-  /** Assembled, to be uploaded; absent when the registry already has the tag. */
-  image?: DirectImage;
-  /** The registry's digest for the tag when it already had it. */
-  existingDigest?: string;
 }

@@ -27,7 +27,6 @@ import {
 
 export interface DeployShared {
   client(ctx: StageContext): KubeClient;
-  rememberBaseline(ctx: StageContext, b: Baseline): void;
 }
 
 export function createDeployStage(shared: DeployShared): Stage {
@@ -55,10 +54,10 @@ export function createDeployStage(shared: DeployShared): Stage {
         }
         const deleted = await deletePods(client, w, await listPods(client, w, selector, ctx.signal), ctx.signal);
         const generation = w.object.metadata?.generation ?? 0;
-        shared.rememberBaseline(ctx, { ...base, generation, current: { notUids: new Set(deleted.map(podUid)) } });
+        const rollout: Baseline = { ...base, generation, current: { notUids: new Set(deleted.map(podUid)) } };
         const detail = deleted.length ? `deleted ${deleted.length} pod${deleted.length === 1 ? '' : 's'} of ${what}` : `${what} had no pods to delete`;
         ctx.log(detail);
-        return { detail, outputs: { deployedGeneration: generation } };
+        return { detail, outputs: { deployedGeneration: generation }, handoffs: { rollout } };
       }
 
       const previousGeneration = w.object.metadata?.generation ?? 0;
@@ -75,10 +74,10 @@ export function createDeployStage(shared: DeployShared): Stage {
         }
         const currentImage = w.object.spec?.template.spec?.containers.find((c) => c.name === container)?.image;
         if (currentImage === image) {
-          shared.rememberBaseline(ctx, { ...base, generation: previousGeneration, current: { image } });
+          const rollout: Baseline = { ...base, generation: previousGeneration, current: { image } };
           const detail = `${what} already runs ${image}`;
           ctx.log(detail);
-          return { detail, outputs: { deployedGeneration: previousGeneration } };
+          return { detail, outputs: { deployedGeneration: previousGeneration }, handoffs: { rollout } };
         }
         body = { spec: { template: { spec: { containers: [{ name: container, image }] } } } };
         current = { image };
@@ -99,10 +98,10 @@ export function createDeployStage(shared: DeployShared): Stage {
         throw apiFailure(err, client, `patch ${what} in namespace ${w.namespace}`);
       }
       const generation = patched.metadata?.generation ?? previousGeneration;
-      shared.rememberBaseline(ctx, { ...base, generation, current });
+      const rollout: Baseline = { ...base, generation, current };
       const detail = `${change} on ${what} (generation ${generation})`;
       ctx.log(`${detail}, context ${client.context}`);
-      return { detail, outputs: { deployedGeneration: generation } };
+      return { detail, outputs: { deployedGeneration: generation }, handoffs: { rollout } };
     },
   };
 }

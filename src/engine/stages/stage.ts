@@ -21,11 +21,18 @@ export interface StageResult {
   status?: 'ok' | 'skipped';
   /** Short sentence shown next to the timing: what was done, chosen, and why. */
   detail?: string;
-  /** Values for later stages (merged into ctx.outputs). */
+  /** Values for later stages (merged into ctx.outputs); remembered as the last success's. */
   outputs?: Partial<RunOutputs>;
+  /** Live values for later stages of this run only (merged into ctx.handoffs); never persisted. */
+  handoffs?: Partial<RunHandoffs>;
 }
 
-/** Values passed forward through one run. Stages add to it; nothing removes. */
+/**
+ * Values passed forward through one run: plain data, stored as the last successful run's outputs.
+ * Stages add to it; nothing removes. A stage skipped because its inputs are unchanged carries the
+ * last successful run's values of its keys forward (STAGE_OUTPUT_KEYS), so the stages after it
+ * receive the same outputs whether it ran or not (Tilt's LastSuccessfulResult).
+ */
 export interface RunOutputs {
   /** Absolute staging folder. */
   stagingDir: string;
@@ -47,6 +54,25 @@ export interface RunOutputs {
   /** Deploy from manifests: what was applied, handed to ready and remembered for the next run's skip. */
   manifests: ManifestDeployOutput;
 }
+
+/** Which outputs each stage produces: what a skipped stage carries forward from the last success. */
+export const STAGE_OUTPUT_KEYS = {
+  stage: ['stagingDir', 'stagingHash', 'stagedFiles'],
+  image: ['imageRef', 'imageId'],
+  push: ['digest', 'deployRef', 'delivery'],
+} as const satisfies Partial<Record<StageName, readonly (keyof RunOutputs)[]>>;
+
+/**
+ * What a stage hands to a later stage of the same run that is not a result worth remembering: an
+ * image assembled in memory for the push stage to upload, the delivery decided for the run, the
+ * rollout deploy started for ready to wait on. Gone when the run ends (a cancelled run leaves
+ * nothing behind; two runs never see each other's), never persisted, never carried forward.
+ *
+ * The integration producing a field declares it here by module augmentation (docker/handoffs.ts,
+ * kube/handoffs.ts), so this contract imports no integration.
+ */
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type -- filled by the integrations' declarations
+export interface RunHandoffs {}
 
 export interface ManifestDeployOutput {
   /** sha256 of the objects as applied; an equal hash next time means nothing to apply. */
@@ -85,8 +111,10 @@ export interface StageContext {
   readonly service: ResolvedService;
   readonly runId: string;
   readonly signal: AbortSignal;
-  /** What earlier stages of this run produced. */
+  /** What earlier stages of this run produced (or carried forward when skipped). */
   readonly outputs: Partial<RunOutputs>;
+  /** Live values earlier stages of this run handed on (see RunHandoffs). */
+  readonly handoffs: Partial<RunHandoffs>;
   /** Outputs of the last fully successful run of this service (persisted across restarts). */
   readonly lastSuccess: Partial<RunOutputs> | undefined;
   /** Stream a log line into this stage's log. */

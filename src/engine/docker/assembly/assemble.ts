@@ -33,23 +33,24 @@ export async function assembleDirect(ctx: StageContext, runtime: DockerRuntime, 
     ctx.log(`could not look ${tag} up in ${delivery.registry}: ${oneLine((error as Error).message)}`, 'warn');
   }
   if (existing) {
-    runtime.direct.set(ctx.service.name, { ref, registry, why: route.why, existingDigest: existing.digest });
+
     ctx.log(`${delivery.pushRepository}:${tag} is already in the registry (${existing.digest.slice(0, 19)}…): nothing to assemble`, 'info');
     return {
       status: 'skipped',
       detail: `unchanged tag already in registry: ${delivery.pushRepository}:${tag} (same staged bytes, Dockerfile and platform)`,
       outputs: { imageRef: ref, imageId: existing.configDigest },
+      handoffs: { image: { ref, delivery, direct: { registry, why: route.why, existingDigest: existing.digest } } },
     };
   }
 
   const compression = runtime.layerCompression ?? (isLoopbackRegistry(delivery.registry) ? 'none' : 'gzip');
   const image = await assembleImage(ref, plan.image.platform, route.spec, plan.files, compression, ctx.signal);
-  runtime.direct.set(ctx.service.name, { ref, registry, why: route.why, image });
   const took = Math.round(performance.now() - started);
   const layerBytes = image.layers.reduce((sum, l) => sum + l.size, 0);
   ctx.log(`assembled ${ref}: ${image.layers.length} layer(s), ${formatBytes(layerBytes)} (${compression === 'none' ? 'uncompressed' : 'gzip'}), manifest ${image.digest.slice(0, 19)}…`, 'info');
   return {
     detail: `assembled ${ref} in-process from ${formatBytes(plan.files.bytes)} of context in ${seconds(took)}: ${route.why}`,
     outputs: { imageRef: ref, imageId: image.configDigest },
+    handoffs: { image: { ref, delivery, direct: { registry, why: route.why, image } } },
   };
 }
