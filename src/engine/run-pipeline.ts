@@ -23,7 +23,7 @@ export interface RunRequest {
   force?: boolean;
 }
 
-const AFTER_TRIGGER: StageName[] = ['compile', 'stage', 'image', 'push', 'deploy', 'ready'];
+const AFTER_TRIGGER: StageName[] = ['compile', 'stage', 'live', 'image', 'push', 'deploy', 'ready'];
 const DELIVERY_STAGES: StageName[] = ['image', 'push', 'deploy', 'ready'];
 
 /** Runs one service (or task) through its stages, timing each; never throws. */
@@ -95,12 +95,23 @@ async function runService(
   const fingerprint = deliveryFingerprint(deps, service);
   let unchanged: string | undefined;
   let failure: Failure | undefined;
+  let liveSynced = false;
+  let delivered = false;
 
   for (const name of AFTER_TRIGGER) {
     const stage = stageFor(deps.stages, name);
-    const ctx = makeContext(deps, service, runId, signal, { outputs, handoffs }, state, name);
+    const ctx = makeContext(deps, service, runId, signal, { outputs, handoffs }, state, name, request.trigger);
     const skip = (detail: string) =>
       record({ service: service.name, runId, stage: name, startedAt: Date.now(), durationMs: 0, status: 'skipped', detail });
+
+    if (name === 'live') {
+      if (!service.live) continue; // not part of this service's pipeline at all
+      const refused = liveRefusal(service, state, fingerprint, request, !!stage);
+      if (refused) {
+        skip(refused);
+        continue;
+      }
+    }
 
     // With manifests, deploy still runs on an unchanged artifact: the manifests may have changed
     // (it compares the rendered objects with the last apply and writes nothing when equal).
@@ -134,6 +145,13 @@ async function runService(
       Object.assign(handoffs, result.handoffs);
       if (inputHash) newInputs[name] = inputHash;
       record({ service: service.name, runId, stage: name, startedAt, durationMs: performance.now() - started, status: result.status ?? 'ok', ...(result.detail && { detail: result.detail }) });
+      if (name === 'ready' && (result.status ?? 'ok') === 'ok') delivered = true;
+      // The pods run the new files: the image they were started from is still the one deployed.
+      if (name === 'live' && (result.status ?? 'ok') === 'ok') {
+        liveSynced = true;
+        unchanged ??= 'live update: the running pods have the new files (no new image, no rollout)';
+        Object.assign(outputs, { ...state.lastSuccess, ...outputs });
+      }
     } catch (error) {
       failure = toFailure(name, error, signal);
       record({ service: service.name, runId, stage: name, startedAt, durationMs: performance.now() - started, status: failure.cancelled ? 'cancelled' : 'failed', detail: failure.message });
@@ -157,6 +175,8 @@ async function runService(
     }
   }
 
+  // A delivery through ready starts the live record afresh: the pods run this run's image.
+  if (service.live && delivered && !liveSynced) outputs.live = { imageFiles: outputs.stagedFiles ?? [], pods: {} };
   const nextState: ServiceState = { inputs: newInputs, lastSuccess: state.lastSuccess };
   if (!failure && (outputs.stagingHash || outputs.imageRef || outputs.manifests)) nextState.lastSuccess = { ...outputs, fingerprint, finishedAt: Date.now(), inputs: newInputs };
   try {
@@ -191,12 +211,14 @@ function makeContext(
   run: Pick<StageContext, 'outputs' | 'handoffs'>,
   state: ServiceState,
   stage: StageName,
+  trigger: RunTrigger,
 ): StageContext {
   return {
     config: deps.config,
     service,
     runId,
     signal,
+    trigger,
     outputs: run.outputs,
     handoffs: run.handoffs,
     lastSuccess: state.lastSuccess,
@@ -223,6 +245,20 @@ function producesOutputs(name: StageName): name is keyof typeof STAGE_OUTPUT_KEY
 
 function emitLog(deps: PipelineDeps, service: string, runId: string, stage: StageName, text: string, stream: LogStream) {
   deps.emit({ type: 'log', line: { service, runId, stage, stream, text, time: Date.now() } });
+}
+
+/**
+ * Why this run cannot try a live update (one sentence, shown as the live stage's detail), or
+ * undefined when it can: the pods must run an image this config built in live mode.
+ */
+function liveRefusal(service: ResolvedService, state: ServiceState, fingerprint: string, request: RunRequest, available: boolean): string | undefined {
+  if (!available) return 'full image + rollout: live update needs the Kubernetes integration (no cluster configured)';
+  if (request.force) return 'full image + rollout: --force';
+  const last = state.lastSuccess;
+  if (!last?.live) return 'full image + rollout: no pod runs an image built in live mode yet (this delivery builds one)';
+  if (last.fingerprint !== fingerprint) return 'full image + rollout: the image, deploy, live or cluster settings changed since the last delivery';
+  if (!service.deploy?.workload) return 'full image + rollout: live update needs deploy.workload (the workload whose pods receive the files)';
+  return undefined;
 }
 
 function stageFor(stages: StageSet, name: StageName): Stage | undefined {
@@ -256,7 +292,8 @@ function stageSettings(service: ResolvedService, name: StageName): unknown {
  */
 function deliveryFingerprint(deps: PipelineDeps, service: ResolvedService): string {
   const available = DELIVERY_STAGES.filter((s) => stageFor(deps.stages, s));
-  return sha256(JSON.stringify([service.image, service.deploy, deps.config.docker, deps.config.kubernetes, available]));
+  // `live` changes the image (agent layer, entrypoint), so it is part of it; absent, the hash is as before.
+  return sha256(JSON.stringify([service.image, service.deploy, deps.config.docker, deps.config.kubernetes, available, ...(service.live ? [service.live] : [])]));
 }
 
 function toFailure(stage: StageName, error: unknown, signal: AbortSignal): Failure {

@@ -182,6 +182,7 @@ export function makeContext(
     signal: options.signal ?? new AbortController().signal,
     outputs,
     handoffs: {},
+    trigger: { reason: 'manual', changedFiles: [] },
     lastSuccess: options.lastSuccess,
     log(text, stream = 'info') {
       logs.push({ text, stream });

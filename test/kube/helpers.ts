@@ -55,6 +55,7 @@ export function makeCtx(config: ResolvedConfig, outputs: Partial<RunOutputs> = {
     signal,
     outputs: { ...outputs },
     handoffs: {},
+    trigger: { reason: 'manual', changedFiles: [] },
     lastSuccess: undefined,
     cluster: undefined,
     log: (text, stream = 'info') => void lines.push({ text, stream }),

@@ -15,6 +15,7 @@ import { createManifestDoctorChecks } from './manifests/doctor.js';
 import { createTeardown } from './manifests/down.js';
 import { summarizePod, type Baseline } from './rollout.js';
 import type { RetryPolicy } from './list-watch.js';
+import { createLiveStage } from '../live/live-stage.js';
 
 /**
  * The Kubernetes integration: deploy + ready stages, cluster facts for the image stages, doctor
@@ -40,7 +41,7 @@ export interface KubeStagesOptions {
   factsTtlMs?: number;
 }
 
-export type KubeStages = Pick<StageSet, 'deploy' | 'ready' | 'cluster' | 'doctor' | 'teardown'> & { dispose(): Promise<void> };
+export type KubeStages = Pick<StageSet, 'live' | 'deploy' | 'ready' | 'cluster' | 'doctor' | 'teardown'> & { dispose(): Promise<void> };
 
 export function createKubeStages(config: ResolvedConfig, opts: KubeStagesOptions = {}): KubeStages {
   const where = { ...(opts.env && { env: opts.env }), ...(opts.homeDir && { homeDir: opts.homeDir }) };
@@ -89,6 +90,7 @@ export function createKubeStages(config: ResolvedConfig, opts: KubeStagesOptions
   };
 
   return {
+    live: createLiveStage(shared),
     deploy: byDeploySource(createManifestDeployStage(shared), createDeployStage(shared)),
     ready: byDeploySource(createManifestReadyStage(shared), createReadyStage(shared)),
     cluster,

@@ -1,5 +1,5 @@
 import type { ResolvedConfig, ResolvedService } from '../config/resolved.js';
-import type { Diagnostic, LogStream, StageName } from '../types.js';
+import type { Diagnostic, LogStream, RunTrigger, StageName } from '../types.js';
 
 /**
  * The plug-in contract for stages. The engine owns ordering, timing, cancellation, skipping and
@@ -53,6 +53,11 @@ export interface RunOutputs {
   readyPods: string[];
   /** Deploy from manifests: what was applied, handed to ready and remembered for the next run's skip. */
   manifests: ManifestDeployOutput;
+  /**
+   * Live update: the staged files of the image the pods were started from, and per pod UID what
+   * was synced into each since. A full delivery resets it (the pods then run this run's image).
+   */
+  live: LiveRecord;
 }
 
 /** Which outputs each stage produces: what a skipped stage carries forward from the last success. */
@@ -73,6 +78,16 @@ export const STAGE_OUTPUT_KEYS = {
  */
 // eslint-disable-next-line @typescript-eslint/no-empty-object-type -- filled by the integrations' declarations
 export interface RunHandoffs {}
+
+/**
+ * What Tightloop knows the running containers of a live-update service hold: the staged files of
+ * the image they were started from, and per pod UID (container path → sha256) what was synced into
+ * each since. A pod missing from `pods` runs its image's content.
+ */
+export interface LiveRecord {
+  imageFiles: StagedFile[];
+  pods: Record<string, Record<string, string>>;
+}
 
 export interface ManifestDeployOutput {
   /** sha256 of the objects as applied; an equal hash next time means nothing to apply. */
@@ -111,6 +126,8 @@ export interface StageContext {
   readonly service: ResolvedService;
   readonly runId: string;
   readonly signal: AbortSignal;
+  /** What started the run (the changed files decide whether a live update can carry them). */
+  readonly trigger: RunTrigger;
   /** What earlier stages of this run produced (or carried forward when skipped). */
   readonly outputs: Partial<RunOutputs>;
   /** Live values earlier stages of this run handed on (see RunHandoffs). */
@@ -165,6 +182,7 @@ export interface ClusterFactsProvider {
 
 /** What a Docker or Kubernetes integration hands the engine. Missing stages are skipped. */
 export interface StageSet {
+  live?: Stage;
   image?: Stage;
   push?: Stage;
   deploy?: Stage;

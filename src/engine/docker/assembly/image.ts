@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { BuildContextFiles } from '../context/build-context.js';
-import { copyLayer, folderLayer, measureLayer, type LayerBlob, type LayerCompression } from './layers.js';
+import { copyLayer, folderLayer, measureLayer, type LayerBlob, type LayerCompression, type LayerRecipe } from './layers.js';
 import type { DirectSpec } from './spec.js';
 
 export const MANIFEST_MEDIA_TYPE = 'application/vnd.docker.distribution.manifest.v2+json';
@@ -26,9 +26,19 @@ const sha256 = (bytes: Buffer) => `sha256:${createHash('sha256').update(bytes).d
  * manifest: the format `docker push` writes, which Engine 20.10 and containerd pull, and which a
  * registry serves to clients that only accept Docker media types.
  */
-export async function assembleImage(ref: string, platform: string, spec: DirectSpec, files: BuildContextFiles, compression: LayerCompression, signal: AbortSignal): Promise<DirectImage> {
+export async function assembleImage(
+  ref: string,
+  platform: string,
+  spec: DirectSpec,
+  files: BuildContextFiles,
+  compression: LayerCompression,
+  signal: AbortSignal,
+  /** Layers on top of the Dockerfile's (live mode: the agent). */
+  extra: LayerRecipe[] = [],
+): Promise<DirectImage> {
   const recipes = spec.copies.map((step) => copyLayer(step, files.entries));
   if (spec.workdirs.length) recipes.push(folderLayer(`WORKDIR ${spec.workdirs.join(' ')}`, spec.workdirs));
+  recipes.push(...extra);
   const layers: LayerBlob[] = [];
   for (const recipe of recipes.filter((r) => r.entries.length)) layers.push(await measureLayer(recipe, compression, signal));
 
