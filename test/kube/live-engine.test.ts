@@ -36,6 +36,7 @@ kubernetes: { kubeconfig: ${kubeconfig} }
 docker: { delivery: push, registry: ${REGISTRY} }
 services:
   api:
+    watch: { paths: [src] }
     compile: { command: "mkdir -p out && cp src/server out/server && cp src/settings.txt out/settings.txt" }
     stage: { dir: staged, files: [{ from: out/server, to: server }, { from: out/settings.txt, to: settings.txt }] }
     image: { repository: ${REGISTRY}/tl-test/${name} }
@@ -43,6 +44,7 @@ services:
     live:
       sync: [{ from: server, to: /server }] # the generated Dockerfile copies staged files to /
       action: restart
+      fallBackOn: [src/rebuild]
 `;
 
 async function save(file: string, content: Buffer | string): Promise<void> {
@@ -53,6 +55,24 @@ async function run(): Promise<RunSummary> {
   const [summary] = await engine.run(['api']);
   assert.equal(summary!.status, 'ok', `${summary!.error ?? ''}\n${(summary!.evidence ?? []).join('\n')}`);
   return summary!;
+}
+
+/** An editor save of `files` (their trigger is what fallBackOn looks at); the run it started. */
+async function saved(files: string[]): Promise<RunSummary> {
+  let summary: RunSummary | undefined;
+  const off = engine.on((e) => {
+    if (e.type === 'run-finished') summary = e.summary;
+  });
+  try {
+    engine.notifySaved(files.map((f) => path.join(dir, 'src', f)));
+    await waitUntil('the save started a run', 10_000, () => summary !== undefined || engine.status().some((s) => s.running));
+    await engine.whenIdle();
+  } finally {
+    off();
+  }
+  assert.ok(summary, 'the save ran');
+  assert.equal(summary.status, 'ok', `${summary.error ?? ''}\n${(summary.evidence ?? []).join('\n')}`);
+  return summary;
 }
 
 const stageOf = (s: RunSummary, stage: string) => s.records.find((r) => r.stage === stage);
@@ -172,5 +192,25 @@ describe('live update through the engine', () => {
     assert.ok(livePods().every((p) => !uids.has(p.metadata.uid)), 'new pods replaced the synced ones');
     for (const pod of livePods()) assert.equal(await versionOf(pod.metadata.name), 'v2');
   });
-});
 
+  test('a fallback to the very image the pods started from still replaces pods that got live files', async () => {
+    version = 'v3';
+    await save('server', await serverBinary('v3'));
+    const synced = await run();
+    assert.equal(stageOf(synced, 'live')!.status, 'ok');
+    for (const pod of livePods()) assert.equal(await versionOf(pod.metadata.name), 'v3');
+
+    // Back to the image's own content, with a change that always takes the full path.
+    version = 'v2';
+    await save('server', await serverBinary('v2'));
+    await save('rebuild', 'now\n');
+    const uids = new Set(livePods().map((p) => p.metadata.uid));
+    const back = await saved(['server', 'rebuild']);
+    assert.equal(stageOf(back, 'live')!.detail, 'full image + rollout: src/rebuild changed and matches live.fallBackOn');
+    assert.equal(back.image, delivered.at(-1), 'the same image as the last delivery');
+    assert.match(stageOf(back, 'deploy')!.detail!, /^restarted \(2 pods run live-synced files; the image .* is unchanged\)/);
+    await delivery(back);
+    assert.ok(livePods().every((p) => !uids.has(p.metadata.uid)), 'the pods with synced files were replaced');
+    for (const pod of livePods()) assert.equal(await versionOf(pod.metadata.name), 'v2', 'they run the image content');
+  });
+});

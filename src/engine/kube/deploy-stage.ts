@@ -73,16 +73,25 @@ export function createDeployStage(shared: DeployShared): Stage {
           });
         }
         const currentImage = w.object.spec?.template.spec?.containers.find((c) => c.name === container)?.image;
-        if (currentImage === image) {
+        const drifted = ctx.handoffs.podsDrifted;
+        if (currentImage === image && drifted) {
+          // Same image, but live update changed files in the pods since: replace them (as rollout-restart does).
+          const at = new Date().toISOString();
+          body = { spec: { template: { metadata: { annotations: { [RESTARTED_AT]: at } } } } };
+          current = { image, restartedAt: at };
+          contentType = PatchStrategy.MergePatch;
+          change = `restarted (${drifted}; the image ${image} is unchanged)`;
+        } else if (currentImage === image) {
           const rollout: Baseline = { ...base, generation: previousGeneration, current: { image } };
           const detail = `${what} already runs ${image}`;
           ctx.log(detail);
           return { detail, outputs: { deployedGeneration: previousGeneration }, handoffs: { rollout } };
+        } else {
+          body = { spec: { template: { spec: { containers: [{ name: container, image }] } } } };
+          current = { image };
+          contentType = PatchStrategy.StrategicMergePatch;
+          change = `set ${container} image to ${image}`;
         }
-        body = { spec: { template: { spec: { containers: [{ name: container, image }] } } } };
-        current = { image };
-        contentType = PatchStrategy.StrategicMergePatch;
-        change = `set ${container} image to ${image}`;
       } else {
         const at = new Date().toISOString();
         body = { spec: { template: { metadata: { annotations: { [RESTARTED_AT]: at } } } } };

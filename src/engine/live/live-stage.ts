@@ -50,7 +50,7 @@ export function createLiveStage(shared: { client(ctx: StageContext): KubeClient 
           }
         }
         if (starting.length === 0) break;
-        if (Date.now() > deadline) return fallBack(`pod ${starting.join(', ')} did not become ready within ${formatMs(ctx.service.deploy!.readyTimeoutMs)} to receive the new files`);
+        if (Date.now() > deadline) return fallBack(`pod ${starting.join(', ')} did not become ready within ${formatMs(ctx.service.deploy!.readyTimeoutMs)} to receive the new files`, record);
         ctx.log(`waiting for ${starting.join(', ')} to become ready, to sync it too`);
         await new Promise((resolve) => setTimeout(resolve, STARTING_POLL_MS));
       }
@@ -63,8 +63,14 @@ export function createLiveStage(shared: { client(ctx: StageContext): KubeClient 
 }
 
 function fallBack(reason: string, record?: LiveRecord): StageResult {
-  // The record keeps what the pods that did get files now run (they are replaced by the rollout anyway).
-  return { status: 'skipped', detail: `full image + rollout: ${reason}`, ...(record && { outputs: { live: record } }) };
+  // Pods that got files since they started must be replaced by the rollout, even by the same image.
+  const drifted = Object.keys(record?.pods ?? {}).length;
+  return {
+    status: 'skipped',
+    detail: `full image + rollout: ${reason}`,
+    ...(record && { outputs: { live: record } }),
+    ...(drifted && { handoffs: { podsDrifted: `${drifted} pod${drifted === 1 ? '' : 's'} run${drifted === 1 ? 's' : ''} live-synced files` } }),
+  };
 }
 
 function describePod(name: string, r: LiveSyncResult): string {
