@@ -213,4 +213,37 @@ describe('live update through the engine', () => {
     assert.ok(livePods().every((p) => !uids.has(p.metadata.uid)), 'the pods with synced files were replaced');
     for (const pod of livePods()) assert.equal(await versionOf(pod.metadata.name), 'v2', 'they run the image content');
   });
+
+  test('a pod still starting during a live sync is waited for and synced before the service counts as ready', async () => {
+    // Scale up with a pod that cannot become ready by itself: the test turns it ready (a state, not a delay).
+    fake.cluster.defaultScenario = { kind: 'probe-fail' };
+    const d = fake.cluster.get('deployments', 'default', 'api')!;
+    d.spec.replicas = 3;
+    fake.cluster.store.update('deployments', d);
+    await waitUntil('the third pod exists', 10_000, () => livePods().length === 3);
+    const starting = livePods().find((p) => !containers.has(p.metadata.name))!.metadata.name;
+    await backPods(); // its process runs the image's content (v2)
+
+    let waiting = false;
+    const off = engine.on((e) => {
+      if (e.type === 'log' && e.line.stage === 'live' && e.line.text.startsWith(`waiting for ${starting}`)) waiting = true;
+    });
+    try {
+      version = 'v4';
+      await save('server', await serverBinary('v4'));
+      const running = run();
+      await waitUntil('the live stage waits for the starting pod', 20_000, () => waiting);
+      const pod = fake.cluster.store.list('pods', 'default').find((p) => p.metadata.name === starting)!;
+      pod.status.conditions = [...(pod.status.conditions ?? []).filter((c: { type: string }) => c.type !== 'Ready'), { type: 'Ready', status: 'True' }];
+      fake.cluster.store.update('pods', pod);
+      const summary = await running;
+      const live = stageOf(summary, 'live')!;
+      assert.equal(live.status, 'ok', live.detail);
+      assert.match(live.detail!, new RegExp(`synced into .*${starting}`));
+      for (const p of livePods()) assert.equal(await versionOf(p.metadata.name), 'v4', `${p.metadata.name} serves the new code`);
+    } finally {
+      off();
+      fake.cluster.defaultScenario = { kind: 'ready' };
+    }
+  });
 });

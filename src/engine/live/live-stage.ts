@@ -56,8 +56,9 @@ export function createLiveStage(shared: { client(ctx: StageContext): KubeClient 
       }
       for (const d of done) ctx.log(describePod(d.name, d.result));
       const files = Math.max(0, ...done.map((d) => d.result.files));
-      const what = files === 0 ? 'every pod already runs these files' : `${files} file${files === 1 ? '' : 's'} (${formatBytes(bytes)} in all) synced`;
-      return { detail: `${what} into ${done.map((d) => d.name).join(', ')}: no new image, no rollout`, outputs: { live: record } };
+      const pods = done.map((d) => d.name).join(', ');
+      const detail = files === 0 ? `${pods} already run these files: no new image, no rollout` : `${files} file${files === 1 ? '' : 's'} (${formatBytes(bytes)} in all) synced into ${pods}: no new image, no rollout`;
+      return { detail, outputs: { live: record } };
     },
   };
 }
