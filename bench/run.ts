@@ -31,6 +31,7 @@ const SUITES: Suite[] = [
   { name: 'overhead', needs: ['docker', 'docker-stages', 'kube', 'kube-stages'], run: async (c) => (await import('./suites/overhead.js')).overhead(c) },
   { name: 'noop', needs: ['docker', 'docker-stages', 'kube', 'kube-stages'], run: async (c) => (await import('./suites/noop.js')).noop(c) },
   { name: 'manifests', needs: ['docker', 'docker-stages', 'kube', 'kube-stages'], run: async (c) => (await import('./suites/manifests.js')).manifests(c) },
+  { name: 'live', needs: ['docker', 'docker-stages', 'kube-stages'], run: async (c) => (await import('./suites/live.js')).live(c) },
   { name: 'watcher-scale', needs: [], run: async (c) => (await import('./suites/watcher-scale.js')).watcherScale(c) },
   { name: 'burst', needs: [], run: async (c) => (await import('./suites/burst.js')).burst(c) },
   { name: 'context-mode', needs: ['docker', 'docker-stages'], run: async (c) => (await import('./suites/context-mode.js')).contextMode(c) },

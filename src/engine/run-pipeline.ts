@@ -3,7 +3,7 @@ import { runCommand } from './compile/run-command.js';
 import type { ResolvedConfig, ResolvedService, ResolvedTask, Runnable } from './config/resolved.js';
 import { hashInputs, sha256 } from './hash.js';
 import { stagingStage } from './staging/staging-stage.js';
-import { StageError, type RunOutputs, type Stage, type StageContext, type StageSet } from './stages/stage.js';
+import { STAGE_OUTPUT_KEYS, StageError, type RunHandoffs, type RunOutputs, type Stage, type StageContext, type StageSet } from './stages/stage.js';
 import type { ServiceState, StateStore } from './state.js';
 import type { Diagnostic, EngineEvent, LogStream, RunSummary, RunTrigger, StageName, TimingRecord } from './types.js';
 
@@ -23,7 +23,7 @@ export interface RunRequest {
   force?: boolean;
 }
 
-const AFTER_TRIGGER: StageName[] = ['compile', 'stage', 'image', 'push', 'deploy', 'ready'];
+const AFTER_TRIGGER: StageName[] = ['compile', 'stage', 'live', 'image', 'push', 'deploy', 'ready'];
 const DELIVERY_STAGES: StageName[] = ['image', 'push', 'deploy', 'ready'];
 
 /** Runs one service (or task) through its stages, timing each; never throws. */
@@ -88,11 +88,15 @@ async function runService(
 ): Promise<{ failure?: Failure; image?: string }> {
   const { runId, signal } = request;
   const state = await deps.state.get(service.name);
+  // The run's typed results (remembered on success) and its live hand-offs (gone with the run).
   const outputs: Partial<RunOutputs> = {};
+  const handoffs: Partial<RunHandoffs> = {};
   const newInputs: ServiceState['inputs'] = { ...state.inputs };
   const fingerprint = deliveryFingerprint(deps, service);
   let unchanged: string | undefined;
   let failure: Failure | undefined;
+  let liveSynced = false;
+  let delivered = false;
 
   // A service that deploys to a context it may not change stops here, before compile: nothing is
   // built or pushed for that cluster. Reported as its deploy step, with the deploy step's sentence.
@@ -105,9 +109,18 @@ async function runService(
 
   for (const name of AFTER_TRIGGER) {
     const stage = stageFor(deps.stages, name);
-    const ctx = { ...makeContext(deps, service, runId, signal, outputs, state, name), force: request.force === true };
+    const ctx = { ...makeContext(deps, service, runId, signal, { outputs, handoffs }, state, name, request.trigger), force: request.force === true };
     const skip = (detail: string) =>
       record({ service: service.name, runId, stage: name, startedAt: Date.now(), durationMs: 0, status: 'skipped', detail });
+
+    if (name === 'live') {
+      if (!service.live) continue; // not part of this service's pipeline at all
+      const refused = liveRefusal(service, state, fingerprint, request, !!stage);
+      if (refused) {
+        skip(refused);
+        continue;
+      }
+    }
 
     // With manifests, deploy still runs on an unchanged artifact: the manifests may have changed
     // (it compares the rendered objects with the last apply and writes nothing when equal).
@@ -128,15 +141,9 @@ async function runService(
       let inputHash: string | undefined;
       if (inputs) {
         inputHash = await hashInputs(deps.config.root, inputs, JSON.stringify(stageSettings(service, name)));
-        const carried = carriedOutputs(name, state.lastSuccess, fingerprint);
-        if (!request.force && state.inputs[name] === inputHash && carried) {
-          // A skipped stage hands on what it last produced (Tilt's LastSuccessfulResult): the
-          // next stage gets the same image, and an image that is the one delivered ends the run.
-          Object.assign(outputs, carried);
-          if (name === 'image') {
-            unchanged = `unchanged: image.inputs unchanged; image ${carried.imageRef} is the one last delivered`;
-            Object.assign(outputs, { ...state.lastSuccess, ...outputs });
-          }
+        // Skipping hands on the last success's outputs, so they must be the ones these inputs made.
+        if (!request.force && state.inputs[name] === inputHash && (!producesOutputs(name) || state.lastSuccess?.inputs?.[name] === inputHash)) {
+          carryForward(name, state.lastSuccess, outputs);
           record({ service: service.name, runId, stage: name, startedAt, durationMs: performance.now() - started, status: 'skipped', detail: `inputs unchanged (${inputHash.slice(0, 12)})` });
           continue;
         }
@@ -144,8 +151,16 @@ async function runService(
       const result = await stage!.run(ctx);
       if (signal.aborted) throw new StageError('cancelled');
       Object.assign(outputs, result.outputs);
+      Object.assign(handoffs, result.handoffs);
       if (inputHash) newInputs[name] = inputHash;
       record({ service: service.name, runId, stage: name, startedAt, durationMs: performance.now() - started, status: result.status ?? 'ok', ...(result.detail && { detail: result.detail }) });
+      if (name === 'ready' && (result.status ?? 'ok') === 'ok') delivered = true;
+      // The pods run the new files: the image they were started from is still the one deployed.
+      if (name === 'live' && (result.status ?? 'ok') === 'ok') {
+        liveSynced = true;
+        unchanged ??= 'live update: the running pods have the new files (no new image, no rollout)';
+        Object.assign(outputs, { ...state.lastSuccess, ...outputs });
+      }
     } catch (error) {
       failure = toFailure(name, error, signal);
       record({ service: service.name, runId, stage: name, startedAt, durationMs: performance.now() - started, status: failure.cancelled ? 'cancelled' : 'failed', detail: failure.message });
@@ -169,8 +184,10 @@ async function runService(
     }
   }
 
+  // A delivery through ready starts the live record afresh: the pods run this run's image.
+  if (service.live && delivered && !liveSynced) outputs.live = { imageFiles: outputs.stagedFiles ?? [], pods: {} };
   const nextState: ServiceState = { inputs: newInputs, lastSuccess: state.lastSuccess };
-  if (!failure && (outputs.stagingHash || outputs.imageRef || outputs.manifests)) nextState.lastSuccess = { ...outputs, fingerprint, finishedAt: Date.now() };
+  if (!failure && (outputs.stagingHash || outputs.imageRef || outputs.manifests)) nextState.lastSuccess = { ...outputs, fingerprint, finishedAt: Date.now(), inputs: newInputs };
   try {
     await deps.state.set(service.name, nextState);
   } catch (error) {
@@ -200,16 +217,19 @@ function makeContext(
   service: ResolvedService,
   runId: string,
   signal: AbortSignal,
-  outputs: Partial<RunOutputs>,
+  run: Pick<StageContext, 'outputs' | 'handoffs'>,
   state: ServiceState,
   stage: StageName,
+  trigger: RunTrigger,
 ): StageContext {
   return {
     config: deps.config,
     service,
     runId,
     signal,
-    outputs,
+    trigger,
+    outputs: run.outputs,
+    handoffs: run.handoffs,
     lastSuccess: state.lastSuccess,
     cluster: deps.stages.cluster,
     log: (text, stream = 'info') => emitLog(deps, service.name, runId, stage, text, stream),
@@ -217,8 +237,37 @@ function makeContext(
   };
 }
 
+/**
+ * A stage skipped because its inputs are unchanged produced nothing this run: the stages after it
+ * receive what it produced in the last successful run, exactly as if it had run.
+ */
+function carryForward(name: StageName, last: Partial<RunOutputs> | undefined, outputs: Partial<RunOutputs>): void {
+  if (!last || !producesOutputs(name)) return;
+  for (const key of STAGE_OUTPUT_KEYS[name]) {
+    if (last[key] !== undefined) Object.assign(outputs, { [key]: last[key] });
+  }
+}
+
+function producesOutputs(name: StageName): name is keyof typeof STAGE_OUTPUT_KEYS {
+  return name in STAGE_OUTPUT_KEYS;
+}
+
 function emitLog(deps: PipelineDeps, service: string, runId: string, stage: StageName, text: string, stream: LogStream) {
   deps.emit({ type: 'log', line: { service, runId, stage, stream, text, time: Date.now() } });
+}
+
+/**
+ * Why this run cannot try a live update (one sentence, shown as the live stage's detail), or
+ * undefined when it can: the pods must run an image this config built in live mode.
+ */
+function liveRefusal(service: ResolvedService, state: ServiceState, fingerprint: string, request: RunRequest, available: boolean): string | undefined {
+  if (!available) return 'full image + rollout: live update needs the Kubernetes integration (no cluster configured)';
+  if (request.force) return 'full image + rollout: --force';
+  const last = state.lastSuccess;
+  if (!last?.live) return 'full image + rollout: no pod runs an image built in live mode yet (this delivery builds one)';
+  if (last.fingerprint !== fingerprint) return 'full image + rollout: the image, deploy, live or cluster settings changed since the last delivery';
+  if (!service.deploy?.workload) return 'full image + rollout: live update needs deploy.workload (the workload whose pods receive the files)';
+  return undefined;
 }
 
 function stageFor(stages: StageSet, name: StageName): Stage | undefined {
@@ -239,13 +288,6 @@ function unavailableReason(service: ResolvedService, name: StageName): string {
  * What an input-skipped stage hands on: its outputs from the last successful run. Undefined when
  * there are none to hand on (or delivery settings changed since): then the stage runs.
  */
-function carriedOutputs(name: StageName, last: ServiceState['lastSuccess'], fingerprint: string): Partial<RunOutputs> | undefined {
-  if (name === 'compile') return {};
-  if (name === 'stage') return last?.stagingDir && last.stagingHash && last.stagedFiles ? { stagingDir: last.stagingDir, stagingHash: last.stagingHash, stagedFiles: last.stagedFiles } : undefined;
-  if (name === 'image') return last?.imageRef && last.fingerprint === fingerprint ? { imageRef: last.imageRef, ...(last.imageId && { imageId: last.imageId }) } : undefined;
-  return undefined;
-}
-
 function inputsOf(service: ResolvedService, name: StageName): string[] | undefined {
   if (name === 'compile') return service.compile?.inputs;
   if (name === 'stage') return service.stage?.inputs;
@@ -263,7 +305,8 @@ function stageSettings(service: ResolvedService, name: StageName): unknown {
  */
 function deliveryFingerprint(deps: PipelineDeps, service: ResolvedService): string {
   const available = DELIVERY_STAGES.filter((s) => stageFor(deps.stages, s));
-  return sha256(JSON.stringify([service.image, service.deploy, deps.config.docker, deps.config.kubernetes, available]));
+  // `live` changes the image (agent layer, entrypoint), so it is part of it; absent, the hash is as before.
+  return sha256(JSON.stringify([service.image, service.deploy, deps.config.docker, deps.config.kubernetes, available, ...(service.live ? [service.live] : [])]));
 }
 
 function toFailure(stage: StageName, error: unknown, signal: AbortSignal): Failure {

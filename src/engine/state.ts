@@ -8,7 +8,12 @@ import type { StageName } from './types.js';
 /** What a service remembers between runs (and across restarts): the basis of every skip. */
 export interface ServiceState {
   /** Outputs of the last run in which every stage succeeded or was legitimately skipped. */
-  lastSuccess?: Partial<RunOutputs> & { fingerprint: string; finishedAt: number };
+  lastSuccess?: Partial<RunOutputs> & {
+    fingerprint: string;
+    finishedAt: number;
+    /** The inputs hashes its stages ran (or were skipped) with: what its outputs are valid for. */
+    inputs?: Partial<Record<StageName, string>>;
+  };
   /** Per stage: the inputs hash of its last success. */
   inputs: Partial<Record<StageName, string>>;
 }

@@ -3,8 +3,11 @@
  * webview, history file) speaks these types, so they stay plain data (JSON-serialisable).
  */
 
-/** Stages in the order they run for every service. */
-export const SERVICE_STAGES = ['trigger', 'compile', 'stage', 'image', 'push', 'deploy', 'ready'] as const;
+/**
+ * Stages in the order they run for every service. `live` (services with `live:` only) syncs the
+ * staged files into the running pods; when it succeeds, image, push, deploy and ready are skipped.
+ */
+export const SERVICE_STAGES = ['trigger', 'compile', 'stage', 'live', 'image', 'push', 'deploy', 'ready'] as const;
 /** A task runs its command in a stage of its own (history before 0.2 recorded it as `compile`). */
 export const TASK_STAGES = ['trigger', 'task'] as const;
 /** Every stage name, services' first. */

@@ -43,7 +43,9 @@ export function layoutWaterfall(run: RunView | LiveRun, kind: 'service' | 'task'
   const totalMs = Math.max(1, Math.max(...ends) - origin);
   const pct = (ms: number) => clamp((ms / totalMs) * 100);
 
-  const bars = stagesFor(kind).map((stage): WaterfallBar => {
+  // `live` belongs only to services with live update: a row only when the run has it.
+  const shown = stagesFor(kind).filter((stage) => stage !== 'live' || byStage.has(stage) || running?.stage === stage);
+  const bars = shown.map((stage): WaterfallBar => {
     const record = byStage.get(stage);
     if (record) {
       return {

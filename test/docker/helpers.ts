@@ -181,6 +181,8 @@ export function makeContext(
     runId: uniqueName('run'),
     signal: options.signal ?? new AbortController().signal,
     outputs,
+    handoffs: {},
+    trigger: { reason: 'manual', changedFiles: [] },
     lastSuccess: options.lastSuccess,
     log(text, stream = 'info') {
       logs.push({ text, stream });
@@ -192,10 +194,11 @@ export function makeContext(
   return { ctx, logs, outputs, logText: () => logs.map((l) => `[${l.stream}] ${l.text}`).join('\n') };
 }
 
-/** Runs a stage like the engine does: outputs merged forward. */
+/** Runs a stage like the engine does: outputs and hand-offs merged forward. */
 export async function runStage(stage: Stage, test: TestContext): Promise<StageResult> {
   const result = await stage.run(test.ctx);
   Object.assign(test.outputs, result.outputs);
+  Object.assign(test.ctx.handoffs, result.handoffs);
   return result;
 }
 

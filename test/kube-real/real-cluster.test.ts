@@ -119,6 +119,7 @@ describe('real cluster (opt-in)', { skip, timeout: 15 * 60_000 }, () => {
     const ctx = makeCtx(c);
     const deploy = await stages.deploy!.run(ctx);
     Object.assign(ctx.outputs, deploy.outputs);
+    Object.assign(ctx.handoffs, deploy.handoffs);
     const args = ['rollout', 'status', 'deployment/hello', '-n', namespace, '--kubeconfig', KUBECONFIG!, '--context', context, '--timeout=120s'];
     const kubectlDone = new Promise<number>((resolve, reject) =>
       execFile('kubectl', args, (error) => (error ? reject(error) : resolve(Date.now()))),

@@ -54,6 +54,8 @@ export function makeCtx(config: ResolvedConfig, outputs: Partial<RunOutputs> = {
     runId: `run-${++runCounter}`,
     signal,
     outputs: { ...outputs },
+    handoffs: {},
+    trigger: { reason: 'manual', changedFiles: [] },
     lastSuccess: undefined,
     cluster: undefined,
     log: (text, stream = 'info') => void lines.push({ text, stream }),
@@ -62,10 +64,11 @@ export function makeCtx(config: ResolvedConfig, outputs: Partial<RunOutputs> = {
   };
 }
 
-/** deploy then ready, as the engine runs them (outputs merged forward). */
+/** deploy then ready, as the engine runs them (outputs and hand-offs merged forward). */
 export async function deployAndReady(stages: KubeStages, ctx: TestContext): Promise<{ deploy: StageResult; ready: StageResult }> {
   const deploy = await stages.deploy!.run(ctx);
   Object.assign(ctx.outputs, deploy.outputs);
+  Object.assign(ctx.handoffs, deploy.handoffs);
   const ready = await stages.ready!.run(ctx);
   Object.assign(ctx.outputs, ready.outputs);
   return { deploy, ready };

@@ -5,7 +5,8 @@ import { decideDelivery, type Delivery } from './delivery.js';
 import type { BuildPlan } from './context/plan.js';
 import type { DockerRuntime } from './runtime.js';
 
-export type Route = { direct: true; spec: DirectSpec; delivery: Extract<Delivery, { mode: 'push' }>; why: string } | { direct: false; why: string };
+/** The path chosen, with the delivery when deciding the path needed it (push then reuses it). */
+export type Route = { direct: true; spec: DirectSpec; delivery: Extract<Delivery, { mode: 'push' }>; why: string } | { direct: false; why: string; delivery?: Delivery };
 
 /**
  * The direct path (like ko or jib: no engine, the image assembled here and pushed over the registry
@@ -24,6 +25,6 @@ export async function chooseRoute(ctx: StageContext, runtime: DockerRuntime, pla
     // The push stage reports why there is no delivery; the build does not depend on it.
     return { direct: false, why: `engine build: no delivery decided yet (${oneLine((error as Error).message)})` };
   }
-  if (delivery.mode !== 'push') return { direct: false, why: `engine build: delivery is ${delivery.mode}, which needs the image inside the engine` };
+  if (delivery.mode !== 'push') return { direct: false, why: `engine build: delivery is ${delivery.mode}, which needs the image inside the engine`, delivery };
   return { direct: true, spec: decision.spec, delivery, why: decision.why };
 }

@@ -12,6 +12,7 @@ import { chooseRoute } from './build-route.js';
 import type { DockerRuntime } from './runtime.js';
 import { imagePlatforms } from '../platform.js';
 import { assembleMultiPlatform } from './multi-platform.js';
+import { engineLiveTagSalt, wrapForLive } from '../live/engine-layer.js';
 
 /**
  * image: preflight (no Docker needed), content tag, skip when that tag exists, else build from an
@@ -40,28 +41,32 @@ export function createImageStage(runtime: DockerRuntime): Stage {
 
       const route = await chooseRoute(ctx, runtime, planned);
       if (route.direct) return assembleDirect(ctx, runtime, planned, route, started);
-      runtime.direct.delete(ctx.service.name);
       ctx.log(route.why, 'info');
 
       const client = runtime.client();
       const plan = forEnginePlatform(planned, await runtime.enginePlatform(client, ctx.signal));
       const contentHash = await hashContext(plan.files, runtime.hashCache, ctx.signal, ctx.outputs.stagedFiles);
       // The tag comes from the platform-independent plan, so the direct path names the same image alike.
-      const ref = contentTag(plan.image.repository, await tagHash(planned, contentHash, (base) => client.inspectImage(base, ctx.signal).then((found) => found?.Id)));
+      const live = ctx.service.live;
+      const keyed = live ? `${contentHash} live ${await engineLiveTagSalt(live, plan.image.platform)}` : contentHash;
+      const ref = contentTag(plan.image.repository, await tagHash(planned, keyed, (base) => client.inspectImage(base, ctx.signal).then((found) => found?.Id)));
       // A cleanup still running from the last run could otherwise remove the tag found here.
       await runtime.settled(ctx.service.name);
       const existing = await client.inspectImage(ref, ctx.signal);
+      const handoffs = { image: { ref, ...(route.delivery && { delivery: route.delivery }) } };
       if (existing && !ctx.force) {
         ctx.log(`${ref} already exists (${existing.Id.slice(7, 19)}): build skipped`, 'info');
-        return { status: 'skipped', detail: `image ${ref} already exists: same staged bytes, Dockerfile, args and platform`, outputs: { imageRef: ref, imageId: existing.Id } };
+        return { status: 'skipped', detail: `image ${ref} already exists: same staged bytes, Dockerfile, args and platform`, outputs: { imageRef: ref, imageId: existing.Id }, handoffs };
       }
 
       ctx.log(`building ${ref} (${plan.image.platform}) with ${plan.dockerfile.label} on ${client.endpoint.url}`, 'info');
-      const imageId = await buildImage(client, plan, ref, ctx);
+      const built = await buildImage(client, plan, ref, ctx);
+      const imageId = live ? await wrapForLive(client, live, plan.image.platform, built, ref, ctx.signal, (text) => ctx.log(text, 'info')) : built;
       const took = Math.round(performance.now() - started);
       return {
         detail: `built ${ref} from ${formatBytes(plan.files.bytes)} of context in ${seconds(took)} (${route.why})`,
         outputs: { imageRef: ref, imageId },
+        handoffs,
       };
     },
   };

@@ -80,13 +80,13 @@ export async function assembleMultiPlatform(ctx: StageContext, runtime: DockerRu
     if (ctx.signal.aborted) throw error;
     ctx.log(`could not look ${tag} up in ${delivery.registry}: ${oneLine((error as Error).message)}`, 'warn');
   }
-  if (existing) {
-    runtime.direct.set(ctx.service.name, { ref, registry, why: route.why, existingDigest: existing });
+  if (existing && !ctx.force) {
     ctx.log(`${delivery.pushRepository}:${tag} is already in the registry (${existing.slice(0, 19)}…): nothing to assemble`, 'info');
     return {
       status: 'skipped',
       detail: `unchanged tag already in registry: ${delivery.pushRepository}:${tag} (same staged bytes, Dockerfile and platforms)`,
       outputs: { imageRef: ref, imageId: existing },
+      handoffs: { image: { ref, delivery, direct: { registry, why: route.why, existingDigest: existing } } },
     };
   }
 
@@ -101,11 +101,11 @@ export async function assembleMultiPlatform(ctx: StageContext, runtime: DockerRu
     images.push({ platform: part.platform, image: one });
   }
   const index = imageIndex(ref, images);
-  runtime.direct.set(ctx.service.name, { ref, registry, why: route.why, image: index });
   const took = Math.round(performance.now() - started);
   ctx.log(`assembled ${ref}: image index ${index.digest.slice(0, 19)}… over ${platforms.join(', ')}`, 'info');
   return {
     detail: `assembled ${ref} in-process for ${platforms.join(', ')} in ${seconds(took)}: ${route.why}`,
     outputs: { imageRef: ref, imageId: index.digest },
+    handoffs: { image: { ref, delivery, direct: { registry, why: route.why, image: index } } },
   };
 }

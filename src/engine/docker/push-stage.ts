@@ -13,7 +13,8 @@ import { formatBytes, seconds } from './options.js';
 import { followProgress, Liveness } from './daemon/progress.js';
 import { splitTag } from './reference.js';
 import { collectRegistryGarbage, PushRecord } from './registry/tag-gc.js';
-import type { DirectHandover, DockerRuntime } from './runtime.js';
+import type { DirectUpload } from './handoffs.js';
+import type { DockerRuntime } from './runtime.js';
 
 /** push: deliver the image the way the cluster can run it, and say which way and why. */
 export function createPushStage(runtime: DockerRuntime): Stage {
@@ -21,9 +22,21 @@ export function createPushStage(runtime: DockerRuntime): Stage {
     name: 'push',
     skipReason: (ctx) => (ctx.service.image ? undefined : 'no image configured'),
     async run(ctx: StageContext): Promise<StageResult> {
-      const direct = runtime.direct.get(ctx.service.name);
-      if (direct && direct.ref === ctx.outputs.imageRef) return pushDirect(ctx, runtime, direct);
-      const result = await deliver(ctx, runtime);
+      const handoff = ctx.handoffs.image;
+      const imageRef = ctx.outputs.imageRef;
+      if (!imageRef) throw new StageError('there is no image to deliver: the image stage produced none');
+      if (handoff?.direct && handoff.ref === imageRef) return pushDirect(ctx, runtime, handoff.direct);
+      // The image stage was skipped (inputs unchanged) and carried the last success's image forward:
+      // that image was delivered then, so its delivery is carried forward too.
+      const last = ctx.lastSuccess;
+      if (!handoff && last?.imageRef === imageRef && last.deployRef) {
+        return {
+          status: 'skipped',
+          detail: `image unchanged (carried forward from the last successful run): deploying ${last.deployRef}`,
+          outputs: { deployRef: last.deployRef, ...(last.digest && { digest: last.digest }), ...(last.delivery && { delivery: last.delivery }) },
+        };
+      }
+      const result = await deliver(ctx, runtime, imageRef, handoff?.ref === imageRef ? handoff.delivery : undefined);
       // Direct pushes leave nothing in the engine; only engine-built images need collecting.
       cleanUpLater(ctx, runtime);
       return result;
@@ -50,33 +63,30 @@ function cleanUpLater(ctx: StageContext, runtime: DockerRuntime): void {
 }
 
 /** The image stage assembled the image in-process (or found its tag in the registry): upload it, no engine. */
-async function pushDirect(ctx: StageContext, runtime: DockerRuntime, handover: DirectHandover): Promise<StageResult> {
-  const delivery = await decideDelivery(ctx, runtime.config, runtime.timeouts.clusterFactsMs);
+async function pushDirect(ctx: StageContext, runtime: DockerRuntime, upload: DirectUpload): Promise<StageResult> {
+  // The delivery this image was assembled for: decided once, by the image stage, for the whole run.
+  const { registry } = upload;
+  const delivery = registry.delivery;
   ctx.log(`delivery: ${delivery.mode}: ${delivery.why}`, 'info');
-  if (delivery.mode !== 'push') {
-    runtime.direct.delete(ctx.service.name);
-    throw new StageError(`the image was assembled for a registry push, but delivery is now ${delivery.mode} (${delivery.why})`, { hint: 'run again: the next run builds it in the engine' });
-  }
-  const tag = splitTag(handover.ref)[1];
-  const registry = handover.registry.delivery.pushRepository === delivery.pushRepository ? handover.registry : await DirectRegistry.open(runtime, delivery, ctx.signal);
+  const tag = splitTag(ctx.outputs.imageRef!)[1];
   const deployRefOf = (digest: string) => `${delivery.pullRepository}@${digest}`;
-  if (handover.existingDigest && registry === handover.registry) {
-    const digest = handover.existingDigest;
+  if (upload.existingDigest) {
+    const digest = upload.existingDigest;
     await recordAndCollect(ctx, runtime, registry, tag, digest, true);
     return {
       status: 'skipped',
-      detail: `unchanged tag already in registry ${delivery.registry} (${handover.why}); deploy by digest ${digest.slice(0, 19)}…`,
+      detail: `unchanged tag already in registry ${delivery.registry} (${upload.why}); deploy by digest ${digest.slice(0, 19)}…`,
       outputs: { digest, deployRef: deployRefOf(digest), delivery: 'push' },
     };
   }
-  if (!handover.image) throw new StageError(`there is no assembled image for ${handover.ref} to push to ${delivery.registry}: run again`);
-  const image = handover.image;
+  if (!upload.image) throw new StageError(`there is no assembled image for ${ctx.outputs.imageRef} to push to ${delivery.registry}`);
+  const image = upload.image;
   ctx.log(`pushing ${delivery.pushRepository}:${tag} straight to the registry (credentials: ${registry.credentialSource})`, 'info');
   const pushed = await registry.push(image, tag, ctx.signal, (text, level) => ctx.log(text, level ?? 'stdout'));
   ctx.log(`pushed ${delivery.pushRepository}:${tag} → ${deployRefOf(image.digest)}`, 'info');
   await recordAndCollect(ctx, runtime, registry, tag, image.digest, false);
   return {
-    detail: `pushed to ${delivery.registry} directly (${delivery.why}): ${pushed.uploaded} of ${pushed.total} blobs uploaded (${formatBytes(pushed.bytes)}), ${handover.why}; deploy by digest ${image.digest.slice(0, 19)}…`,
+    detail: `pushed to ${delivery.registry} directly (${delivery.why}): ${pushed.uploaded} of ${pushed.total} blobs uploaded (${formatBytes(pushed.bytes)}), ${upload.why}; deploy by digest ${image.digest.slice(0, 19)}…`,
     outputs: { digest: image.digest, deployRef: deployRefOf(image.digest), delivery: 'push' },
   };
 }
@@ -116,10 +126,8 @@ async function recordEnginePush(ctx: StageContext, runtime: DockerRuntime, deliv
   await recordAndCollect(ctx, runtime, registry, tag, digest, false);
 }
 
-async function deliver(ctx: StageContext, runtime: DockerRuntime): Promise<StageResult> {
-  const imageRef = ctx.outputs.imageRef;
-  if (!imageRef) throw new StageError('there is no image to deliver: the image stage produced none');
-  const delivery = await decideDelivery(ctx, runtime.config, runtime.timeouts.clusterFactsMs);
+async function deliver(ctx: StageContext, runtime: DockerRuntime, imageRef: string, decided: Delivery | undefined): Promise<StageResult> {
+  const delivery = decided ?? (await decideDelivery(ctx, runtime.config, runtime.timeouts.clusterFactsMs));
   ctx.log(`delivery: ${delivery.mode}: ${delivery.why}`, 'info');
 
   if (delivery.mode === 'shared-daemon') {

@@ -2,10 +2,8 @@ import os from 'node:os';
 import type { ResolvedConfig } from '../config/resolved.js';
 import type { ClusterFactsProvider } from '../stages/stage.js';
 import { DockerClient } from './daemon/client.js';
-import type { DirectImage } from './assembly/image.js';
 import type { LayerCompression } from './assembly/layers.js';
 import { LayerMemo } from './assembly/layer-memo.js';
-import type { DirectRegistry } from './registry/session.js';
 import { dockerConfigDir, resolveDockerEndpoint } from './daemon/host.js';
 import { DEFAULT_RETRY, type RetryPolicy } from '../retry.js';
 import { DEFAULT_LARGE_CONTEXT_BYTES, DEFAULT_TIMEOUTS, type DockerStageOptions, type DockerTimeouts } from './options.js';
@@ -23,11 +21,6 @@ export class DockerRuntime {
   readonly layerCompression: LayerCompression | undefined;
   /** Retries of transient registry failures (5xx, connection reset) during a push. */
   readonly retry: RetryPolicy;
-  /**
-   * Per service, the image the image stage assembled in-process (or found in the registry) for the
-   * push stage to upload: the hand-over of the direct path, which has no engine to keep it in.
-   */
-  readonly direct = new Map<string, DirectHandover>();
   private readonly memos = new Map<string, LayerMemo>();
   private readonly keyedLayers: boolean;
   private current: DockerClient | undefined;
@@ -115,15 +108,4 @@ export class DockerRuntime {
     this.current?.dispose();
     this.current = undefined;
   }
-}
-
-export interface DirectHandover {
-  ref: string;
-  registry: DirectRegistry;
-  /** Why the direct path was taken (for the push stage's detail). */
-  why: string;
-  /** Assembled, to be uploaded; absent when the registry already has the tag. */
-  image?: DirectImage;
-  /** The registry's digest for the tag when it already had it. */
-  existingDigest?: string;
 }

@@ -28,7 +28,6 @@ import {
 
 export interface DeployShared {
   client(ctx: StageContext): KubeClient;
-  rememberBaseline(ctx: StageContext, b: Baseline): void;
 }
 
 export function createDeployStage(shared: DeployShared): Stage {
@@ -58,10 +57,10 @@ export function createDeployStage(shared: DeployShared): Stage {
         const pods = await retryingApi(client, ctx, `list the pods of ${what}`, () => listPods(client, w, selector, ctx.signal));
         const deleted = await deletePods(client, w, pods, ctx);
         const generation = w.object.metadata?.generation ?? 0;
-        shared.rememberBaseline(ctx, { ...base, generation, current: { notUids: new Set(deleted.map(podUid)) } });
+        const rollout: Baseline = { ...base, generation, current: { notUids: new Set(deleted.map(podUid)) } };
         const detail = deleted.length ? `deleted ${deleted.length} pod${deleted.length === 1 ? '' : 's'} of ${what}` : `${what} had no pods to delete`;
         ctx.log(detail);
-        return { detail, outputs: { deployedGeneration: generation } };
+        return { detail, outputs: { deployedGeneration: generation }, handoffs: { rollout } };
       }
 
       const previousGeneration = w.object.metadata?.generation ?? 0;
@@ -77,16 +76,25 @@ export function createDeployStage(shared: DeployShared): Stage {
           });
         }
         const currentImage = w.object.spec?.template.spec?.containers.find((c) => c.name === container)?.image;
-        if (currentImage === image) {
-          shared.rememberBaseline(ctx, { ...base, generation: previousGeneration, current: { image } });
+        const drifted = ctx.handoffs.podsDrifted;
+        if (currentImage === image && drifted) {
+          // Same image, but live update changed files in the pods since: replace them (as rollout-restart does).
+          const at = new Date().toISOString();
+          body = { spec: { template: { metadata: { annotations: { [RESTARTED_AT]: at } } } } };
+          current = { image, restartedAt: at };
+          contentType = PatchStrategy.MergePatch;
+          change = `restarted (${drifted}; the image ${image} is unchanged)`;
+        } else if (currentImage === image) {
+          const rollout: Baseline = { ...base, generation: previousGeneration, current: { image } };
           const detail = `${what} already runs ${image}`;
           ctx.log(detail);
-          return { detail, outputs: { deployedGeneration: previousGeneration } };
+          return { detail, outputs: { deployedGeneration: previousGeneration }, handoffs: { rollout } };
+        } else {
+          body = { spec: { template: { spec: { containers: [{ name: container, image }] } } } };
+          current = { image };
+          contentType = PatchStrategy.StrategicMergePatch;
+          change = `set ${container} image to ${image}`;
         }
-        body = { spec: { template: { spec: { containers: [{ name: container, image }] } } } };
-        current = { image };
-        contentType = PatchStrategy.StrategicMergePatch;
-        change = `set ${container} image to ${image}`;
       } else {
         const at = new Date().toISOString();
         body = { spec: { template: { metadata: { annotations: { [RESTARTED_AT]: at } } } } };
@@ -103,10 +111,10 @@ export function createDeployStage(shared: DeployShared): Stage {
         throw apiFailure(err, client, `patch ${what} in namespace ${w.namespace}`);
       }
       const generation = patched.metadata?.generation ?? previousGeneration;
-      shared.rememberBaseline(ctx, { ...base, generation, current });
+      const rollout: Baseline = { ...base, generation, current };
       const detail = `${change} on ${what} (generation ${generation})`;
       ctx.log(`${detail}, context ${client.context}`);
-      return { detail, outputs: { deployedGeneration: generation } };
+      return { detail, outputs: { deployedGeneration: generation }, handoffs: { rollout } };
     },
   };
 }

@@ -16,6 +16,7 @@ import { createTeardown } from './manifests/down.js';
 import { summarizePod, type Baseline } from './rollout.js';
 import type { RetryPolicy } from './list-watch.js';
 import { DEFAULT_RETRY, type RetryPolicy as ApiRetryPolicy } from '../retry.js';
+import { createLiveStage } from '../live/live-stage.js';
 
 /**
  * The Kubernetes integration: deploy + ready stages, cluster facts for the image stages, doctor
@@ -43,28 +44,16 @@ export interface KubeStagesOptions {
   factsTtlMs?: number;
 }
 
-export type KubeStages = Pick<StageSet, 'deploy' | 'ready' | 'cluster' | 'refuseContext' | 'doctor' | 'teardown'> & { dispose(): Promise<void> };
+export type KubeStages = Pick<StageSet, 'live' | 'deploy' | 'ready' | 'cluster' | 'refuseContext' | 'doctor' | 'teardown'> & { dispose(): Promise<void> };
 
 export function createKubeStages(config: ResolvedConfig, opts: KubeStagesOptions = {}): KubeStages {
   const where = { ...(opts.env && { env: opts.env }), ...(opts.homeDir && { homeDir: opts.homeDir }) };
   const clientFor = (c: ResolvedConfig) => new KubeClient(loadKubeConfig(c.kubernetes, c.root, where), opts.requestTimeoutMs, { ...DEFAULT_RETRY, ...opts.retry });
-  const baselines = new Map<string, Baseline>();
   const followers = new Map<string, ServiceFollowers>();
   const latestCtx = new Map<string, StageContext>();
-  const key = (ctx: StageContext) => `${ctx.service.name}\u0000${ctx.runId}`;
 
   const shared = {
     client: (ctx: StageContext) => clientFor(ctx.config),
-    rememberBaseline: (ctx: StageContext, b: Baseline) => {
-      // At most one per service: a run cancelled between deploy and ready never takes its own.
-      for (const k of baselines.keys()) if (k.startsWith(`${ctx.service.name}\u0000`)) baselines.delete(k);
-      baselines.set(key(ctx), b);
-    },
-    takeBaseline: (ctx: StageContext) => {
-      const b = baselines.get(key(ctx));
-      baselines.delete(key(ctx));
-      return b;
-    },
     afterReady: (ctx: StageContext, client: KubeClient, b: Baseline, pods: Parameters<ServiceFollowers['update']>[3]) => {
       const service = ctx.service;
       // Without a sink, lines go to the log of the latest ready stage of this service.
@@ -104,6 +93,7 @@ export function createKubeStages(config: ResolvedConfig, opts: KubeStagesOptions
   };
 
   return {
+    live: createLiveStage(shared),
     deploy: byDeploySource(createManifestDeployStage(shared), createDeployStage(shared)),
     ready: byDeploySource(createManifestReadyStage(shared), createReadyStage(shared)),
     cluster,
@@ -120,7 +110,6 @@ export function createKubeStages(config: ResolvedConfig, opts: KubeStagesOptions
     doctor: [...createKubeDoctorChecks(where), ...createManifestDoctorChecks(clientFor)],
     teardown: createTeardown(clientFor),
     async dispose() {
-      baselines.clear();
       await Promise.all([...followers.values()].map((f) => f.dispose()));
       followers.clear();
       latestCtx.clear();

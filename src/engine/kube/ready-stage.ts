@@ -8,14 +8,13 @@ import type { RetryPolicy } from './list-watch.js';
 import { label, parseWorkload, pickContainer, podName, podSelector, resolveWorkload } from './workload.js';
 
 /**
- * The ready stage: wait (by watching) until the rollout deploy started is complete, then hand the
- * ready pods to the followers (log streaming, port-forwards). Without a baseline from deploy (e.g.
- * deploy was skipped) it waits for the workload's current state to be fully rolled out.
+ * The ready stage: wait (by watching) until the rollout deploy started (its `rollout` hand-off) is
+ * complete, then hand the ready pods to the followers (log streaming, port-forwards). Without one
+ * (deploy was skipped) it waits for the workload's current state to be fully rolled out.
  */
 
 export interface ReadyShared {
   client(ctx: StageContext): KubeClient;
-  takeBaseline(ctx: StageContext): Baseline | undefined;
   afterReady(ctx: StageContext, client: KubeClient, baseline: Baseline, pods: V1Pod[]): void;
   watchRetry?: RetryPolicy;
 }
@@ -27,7 +26,7 @@ export function createReadyStage(shared: ReadyShared): Stage {
     async run(ctx) {
       const d = ctx.service.deploy!;
       const client = shared.client(ctx);
-      const baseline = shared.takeBaseline(ctx) ?? (await currentBaseline(client, ctx));
+      const baseline = ctx.handoffs.rollout ?? (await currentBaseline(client, ctx));
       const started = Date.now();
       const { pods } = await waitForRollout(client, baseline, {
         timeoutMs: d.readyTimeoutMs,

@@ -1,5 +1,7 @@
 import type { ResolvedService } from '../config/resolved.js';
-import type { StagedFile } from '../stages/stage.js';
+import type { LiveRecord, StagedFile } from '../stages/stage.js';
+
+export type { LiveRecord };
 import { imageContent, planLiveSync, type PodContent } from './plan.js';
 import { liveSync, LiveSyncError, type LiveSyncResult } from './sync.js';
 import type { ExecTransport } from './transport.js';
@@ -12,17 +14,6 @@ export interface LiveTarget {
   uid: string;
   name: string;
   transport: ExecTransport;
-}
-
-/**
- * What Tightloop knows the running containers hold (kept in the service's state): the staged
- * files of the image they were started from, and per UID what was synced into each since. A
- * target missing from `pods` runs its image's content: a pod that appeared since (crash,
- * eviction, scale-up) gets the whole delta, never silently the stale image.
- */
-export interface LiveRecord {
-  imageFiles: StagedFile[];
-  pods: Record<string, PodContent>;
 }
 
 export type LiveOutcome =
@@ -60,6 +51,8 @@ export async function syncTargets(args: {
   const settled = await Promise.allSettled(
     plans.map(async ({ target, pod, plan }) => {
       if (plan.kind !== 'live') throw new Error('unreachable');
+      // Already runs this content: no exec, and above all no restart.
+      if (plan.files.length === 0) return { target, result: { files: 0, bytes: 0, action: 'none' as const, totalMs: 0 } };
       const result = await liveSync(target.transport, plan.files, action, { signal: args.signal });
       const content: PodContent = { ...pod };
       for (const f of plan.files) content[f.path] = f.sha256;

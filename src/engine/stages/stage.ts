@@ -1,5 +1,5 @@
 import type { ResolvedConfig, ResolvedService } from '../config/resolved.js';
-import type { Diagnostic, LogStream, StageName } from '../types.js';
+import type { Diagnostic, LogStream, RunTrigger, StageName } from '../types.js';
 
 /**
  * The plug-in contract for stages. The engine owns ordering, timing, cancellation, skipping and
@@ -21,11 +21,18 @@ export interface StageResult {
   status?: 'ok' | 'skipped';
   /** Short sentence shown next to the timing: what was done, chosen, and why. */
   detail?: string;
-  /** Values for later stages (merged into ctx.outputs). */
+  /** Values for later stages (merged into ctx.outputs); remembered as the last success's. */
   outputs?: Partial<RunOutputs>;
+  /** Live values for later stages of this run only (merged into ctx.handoffs); never persisted. */
+  handoffs?: Partial<RunHandoffs>;
 }
 
-/** Values passed forward through one run. Stages add to it; nothing removes. */
+/**
+ * Values passed forward through one run: plain data, stored as the last successful run's outputs.
+ * Stages add to it; nothing removes. A stage skipped because its inputs are unchanged carries the
+ * last successful run's values of its keys forward (STAGE_OUTPUT_KEYS), so the stages after it
+ * receive the same outputs whether it ran or not (Tilt's LastSuccessfulResult).
+ */
 export interface RunOutputs {
   /** Absolute staging folder. */
   stagingDir: string;
@@ -46,6 +53,40 @@ export interface RunOutputs {
   readyPods: string[];
   /** Deploy from manifests: what was applied, handed to ready and remembered for the next run's skip. */
   manifests: ManifestDeployOutput;
+  /**
+   * Live update: the staged files of the image the pods were started from, and per pod UID what
+   * was synced into each since. A full delivery resets it (the pods then run this run's image).
+   */
+  live: LiveRecord;
+}
+
+/** Which outputs each stage produces: what a skipped stage carries forward from the last success. */
+export const STAGE_OUTPUT_KEYS = {
+  stage: ['stagingDir', 'stagingHash', 'stagedFiles'],
+  image: ['imageRef', 'imageId'],
+  push: ['digest', 'deployRef', 'delivery'],
+} as const satisfies Partial<Record<StageName, readonly (keyof RunOutputs)[]>>;
+
+/**
+ * What a stage hands to a later stage of the same run that is not a result worth remembering: an
+ * image assembled in memory for the push stage to upload, the delivery decided for the run, the
+ * rollout deploy started for ready to wait on. Gone when the run ends (a cancelled run leaves
+ * nothing behind; two runs never see each other's), never persisted, never carried forward.
+ *
+ * The integration producing a field declares it here by module augmentation (docker/handoffs.ts,
+ * kube/handoffs.ts), so this contract imports no integration.
+ */
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type -- filled by the integrations' declarations
+export interface RunHandoffs {}
+
+/**
+ * What Tightloop knows the running containers of a live-update service hold: the staged files of
+ * the image they were started from, and per pod UID (container path → sha256) what was synced into
+ * each since. A pod missing from `pods` runs its image's content.
+ */
+export interface LiveRecord {
+  imageFiles: StagedFile[];
+  pods: Record<string, Record<string, string>>;
 }
 
 export interface ManifestDeployOutput {
@@ -85,8 +126,12 @@ export interface StageContext {
   readonly service: ResolvedService;
   readonly runId: string;
   readonly signal: AbortSignal;
-  /** What earlier stages of this run produced. */
+  /** What started the run (the changed files decide whether a live update can carry them). */
+  readonly trigger: RunTrigger;
+  /** What earlier stages of this run produced (or carried forward when skipped). */
   readonly outputs: Partial<RunOutputs>;
+  /** Live values earlier stages of this run handed on (see RunHandoffs). */
+  readonly handoffs: Partial<RunHandoffs>;
   /** Outputs of the last fully successful run of this service (persisted across restarts). */
   readonly lastSuccess: Partial<RunOutputs> | undefined;
   /** `--force`: a stage must not skip its work because it looks done (tag exists, same hash). */
@@ -139,6 +184,7 @@ export interface ClusterFactsProvider {
 
 /** What a Docker or Kubernetes integration hands the engine. Missing stages are skipped. */
 export interface StageSet {
+  live?: Stage;
   image?: Stage;
   push?: Stage;
   deploy?: Stage;

@@ -9,14 +9,16 @@ import { contentTag, isLoopbackRegistry, splitTag } from '../reference.js';
 import type { DockerRuntime } from '../runtime.js';
 import { tagHash } from '../tag.js';
 import type { Route } from '../build-route.js';
+import { liveImageChange } from '../../live/image-layer.js';
 
 /**
  * image on the direct path: the same content tag as the engine path; when the registry already has
  * it, nothing to do; else the layers, config and manifest are computed here (the push stage uploads).
  */
 export async function assembleDirect(ctx: StageContext, runtime: DockerRuntime, plan: BuildPlan, route: Extract<Route, { direct: true }>, started: number): Promise<StageResult> {
+  const live = ctx.service.live && liveImageChange(ctx.service.live, plan.image.platform, route.spec);
   const contentHash = await hashContext(plan.files, runtime.hashCache, ctx.signal, ctx.outputs.stagedFiles);
-  const ref = contentTag(plan.image.repository, await tagHash(plan, contentHash, () => Promise.resolve(undefined)));
+  const ref = contentTag(plan.image.repository, await tagHash(plan, live ? `${contentHash} live ${live.tagSalt}` : contentHash, () => Promise.resolve(undefined)));
   const tag = splitTag(ref)[1];
   const { delivery } = route;
   const registry = await DirectRegistry.open(runtime, delivery, ctx.signal);
@@ -33,23 +35,23 @@ export async function assembleDirect(ctx: StageContext, runtime: DockerRuntime, 
     ctx.log(`could not look ${tag} up in ${delivery.registry}: ${oneLine((error as Error).message)}`, 'warn');
   }
   if (existing && !ctx.force) {
-    runtime.direct.set(ctx.service.name, { ref, registry, why: route.why, existingDigest: existing.digest });
     ctx.log(`${delivery.pushRepository}:${tag} is already in the registry (${existing.digest.slice(0, 19)}…): nothing to assemble`, 'info');
     return {
       status: 'skipped',
       detail: `unchanged tag already in registry: ${delivery.pushRepository}:${tag} (same staged bytes, Dockerfile and platform)`,
       outputs: { imageRef: ref, imageId: existing.configDigest },
+      handoffs: { image: { ref, delivery, direct: { registry, why: route.why, existingDigest: existing.digest } } },
     };
   }
 
   const compression = runtime.layerCompression ?? (isLoopbackRegistry(delivery.registry) ? 'none' : 'gzip');
-  const image = await assembleImage(ref, plan.image.platform, route.spec, plan.files, compression, ctx.signal, runtime.layerKeys(ctx.config.root, ctx.service.name, (text) => ctx.log(text, 'info')));
-  runtime.direct.set(ctx.service.name, { ref, registry, why: route.why, image });
+  const image = await assembleImage(ref, plan.image.platform, live ? live.spec : route.spec, plan.files, compression, ctx.signal, runtime.layerKeys(ctx.config.root, ctx.service.name, (text) => ctx.log(text, 'info')), live ? [live.layer] : []);
   const took = Math.round(performance.now() - started);
   const layerBytes = image.layers.reduce((sum, l) => sum + l.size, 0);
   ctx.log(`assembled ${ref}: ${image.layers.length} layer(s), ${formatBytes(layerBytes)} (${compression === 'none' ? 'uncompressed' : 'gzip'}), manifest ${image.digest.slice(0, 19)}…`, 'info');
   return {
     detail: `assembled ${ref} in-process from ${formatBytes(plan.files.bytes)} of context in ${seconds(took)}: ${route.why}`,
     outputs: { imageRef: ref, imageId: image.configDigest },
+    handoffs: { image: { ref, delivery, direct: { registry, why: route.why, image } } },
   };
 }

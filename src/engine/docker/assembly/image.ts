@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { BuildContextFiles } from '../context/build-context.js';
-import { copyLayer, folderLayer, measureLayer, type LayerBlob, type LayerCompression } from './layers.js';
+import { copyLayer, folderLayer, measureLayer, type LayerBlob, type LayerCompression, type LayerRecipe } from './layers.js';
 import type { DirectSpec } from './spec.js';
 import { declaredRecipes } from './declared-layers.js';
 import type { LayerMemo } from './layer-memo.js';
@@ -40,10 +40,13 @@ export async function assembleImage(
   compression: LayerCompression,
   signal: AbortSignal,
   keyed?: { memo: LayerMemo; log(text: string): void },
+  /** Layers on top of the Dockerfile's (live mode: the agent). */
+  extra: LayerRecipe[] = [],
 ): Promise<DirectImage> {
   let recipes = spec.copies.map((step) => copyLayer(step, files.entries));
   if (spec.layers?.length) recipes = declaredRecipes(spec.layers, files.entries, recipes);
   if (spec.workdirs.length) recipes.push(folderLayer(`WORKDIR ${spec.workdirs.join(' ')}`, spec.workdirs));
+  recipes.push(...extra);
   const layers: LayerBlob[] = [];
   for (const recipe of recipes.filter((r) => r.entries.length)) {
     layers.push(keyed ? await keyed.memo.measure(recipe, compression, signal, keyed.log) : await measureLayer(recipe, compression, signal));

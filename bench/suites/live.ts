@@ -1,0 +1,167 @@
+import { mkdir, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { Engine, type EngineEvent, type RunSummary } from '../../src/engine/index.js';
+import { createDockerStages } from '../../src/engine/docker/index.js';
+import { createKubeStages } from '../../src/engine/kube/index.js';
+import { agentBinary, get, serverBinary } from '../../test/agent/helpers.js';
+import { LocalAgentContainer } from '../../test/fake-kube/agent-pods.js';
+import { freePort } from '../../test/helpers/net.js';
+import type { BenchContext } from '../lib/context.js';
+import { figure, type SuiteOutput } from '../lib/result.js';
+import { epochNow, sleep, summarize } from '../lib/stats.js';
+
+/**
+ * Live update vs rollout (issue 13), one service, one engine, one run: every save changes the
+ * server binary (a static HTTP server printing its version). Live saves touch only it (covered by
+ * live.sync: compile → stage → live); rollout saves also change a staged file live.sync does not
+ * cover, so the same engine takes the full path (image, push, set-image, ready) and says why.
+ *
+ * Fake cluster: pods are real agent processes reached over the fake API server's exec websocket,
+ * so "serving" for live is checked from outside: once the run ends, HTTP GETs until every pod
+ * answers with the new version (the agent answers only once the new process listens). The fake runs no containers, so "serving" for a rollout is the ready stage's end (every
+ * new pod Ready: FAST kubelet timing, ~60 ms, where a real cluster's probes take 1–2 s).
+ */
+export async function live(ctx: BenchContext): Promise<SuiteOutput> {
+  if (ctx.kube?.kind === 'real') return { figures: [], skipped: [{ suite: 'live', reason: 'real cluster: live-vs-rollout needs live-mode images running there (not measured yet); the fake cluster figure stands' }] };
+  const reps = ctx.reps(15, 3);
+  const { FakeKubeServer } = await import('../../test/fake-kube/server.js');
+  const fake = await FakeKubeServer.start({});
+  const dir = path.join(ctx.tmpRoot, 'live');
+  await mkdir(path.join(dir, 'src'), { recursive: true });
+  const agent = await agentBinary();
+  const containers = new Map<string, { c: LocalAgentContainer; port: number }>();
+  const imageServer = new Map<string, Buffer>();
+  let version = 'v0';
+  const save = async (settings: boolean) => {
+    version = `v${Number(version.slice(1)) + 1}`;
+    await writeFile(path.join(dir, 'src/server'), await serverBinary(version), { mode: 0o755 });
+    if (settings) await writeFile(path.join(dir, 'src/settings.txt'), `${version}\n`);
+    return [path.join(dir, 'src/server'), ...(settings ? [path.join(dir, 'src/settings.txt')] : [])];
+  };
+  await save(true);
+  fake.create({
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: { name: 'api', namespace: 'default', labels: { app: 'api' } },
+    spec: { replicas: 2, selector: { matchLabels: { app: 'api' } }, template: { metadata: { labels: { app: 'api' } }, spec: { containers: [{ name: 'api', image: 'registry.local/api:v0' }] } } },
+  } as Parameters<typeof fake.create>[0]);
+  const configFile = path.join(dir, 'tightloop.yaml');
+  await writeFile(
+    configFile,
+    `version: 1
+kubernetes: { kubeconfig: ${fake.kubeconfigPath} }
+docker: { delivery: push, registry: ${ctx.registry} }
+services:
+  api:
+    watch: { paths: [src] }
+    compile: { command: "mkdir -p out && cp src/server out/server && cp src/settings.txt out/settings.txt" }
+    stage: { dir: staged, files: [{ from: out/server, to: server }, { from: out/settings.txt, to: settings.txt }] }
+    image: { repository: ${ctx.repoPrefix}/live }
+    deploy: { workload: deployment/api, readyTimeout: 30s }
+    live: { sync: [{ from: server, to: /server }], action: restart }
+`,
+  );
+  const engine = await Engine.create(configFile, {
+    stages: (c) => {
+      const kube = createKubeStages(c, { env: {}, homeDir: tmpdir() });
+      const docker = createDockerStages(c, { cluster: kube.cluster });
+      return { ...kube, image: docker.image, push: docker.push, dispose: async () => void (await Promise.all([kube.dispose(), docker.dispose()])) };
+    },
+  });
+  const pods = () => fake.cluster.store.list('pods', 'default').filter((p) => !p.metadata.deletionTimestamp && p.metadata.labels?.app === 'api');
+  /** Pods of a rollout get their process (the harness's part, outside any measurement). */
+  const backPods = async (image: string | undefined) => {
+    if (image) imageServer.set(image, await serverBinary(version));
+    for (const pod of pods()) {
+      if (containers.has(pod.metadata.name)) continue;
+      const port = await freePort();
+      const content = imageServer.get(pod.spec.containers[0].image) ?? (await serverBinary('v0'));
+      const c = await LocalAgentContainer.start(agent, { files: [{ path: '/server', content, mode: 0o755 }], command: ['/server', String(port)], targets: ['/server'] });
+      containers.set(pod.metadata.name, { c, port });
+      fake.exec.backends.set(`default/${pod.metadata.name}`, c.exec);
+    }
+  };
+  const serving = async (want: string) => {
+    for (const pod of pods()) {
+      const port = containers.get(pod.metadata.name)?.port;
+      if (!port || !(await get(port, '/').then((r) => r.body.startsWith(`${want} `), () => false))) return false;
+    }
+    return true;
+  };
+  /** Save, then wait for the run; live: then check (GET) that every pod serves the new version. */
+  const once = async (settings: boolean) => {
+    const files = await save(settings);
+    const want = version;
+    let summary: RunSummary | undefined;
+    let readyAt: number | undefined;
+    const off = engine.on((e: EngineEvent) => {
+      if (e.type === 'run-started') liveLog = [];
+      if (e.type === 'stage-started') stageStart.set(e.stage, e.startedAt);
+      if (e.type === 'log' && e.line.stage === 'live') liveLog.push(`+${e.line.time - (stageStart.get('live') ?? e.line.time)} ms ${e.line.text}`);
+      if (e.type === 'stage-finished' && (e.record.stage === 'ready' || e.record.stage === 'live') && e.record.status === 'ok') readyAt = epochNow();
+      if (e.type === 'run-finished') summary = e.summary;
+    });
+    const savedAt = epochNow();
+    engine.notifySaved(files);
+    let servedAt: number | undefined;
+    // No polling while the run works: on 2 loaded cores it would slow the very sync it measures.
+    while (!summary) await sleep(1);
+    off();
+    if (summary.status !== 'ok') throw new Error(`live bench run failed: ${summary.error}`);
+    const liveRecord = summary.records.find((r) => r.stage === 'live');
+    if (!settings) {
+      if (liveRecord?.status !== 'ok') throw new Error(`a covered save did not go live: ${liveRecord?.detail}`);
+      lastLiveLog = liveLog;
+      while (servedAt === undefined) {
+        if (await serving(want)) servedAt = epochNow();
+        else await sleep(1);
+      }
+    } else {
+      if (liveRecord?.status !== 'skipped') throw new Error('an uncovered save went live');
+      servedAt = readyAt;
+      await backPods(summary.image);
+    }
+    const compile = summary.records.find((r) => r.stage === 'compile')?.durationMs ?? NaN;
+    const liveMs = liveRecord?.durationMs ?? NaN;
+    return { total: servedAt! - savedAt, compile, liveMs };
+  };
+
+  // The live stage's log of the last run, with ms since the stage started: where its time goes.
+  let liveLog: string[] = [];
+  let lastLiveLog: string[] = [];
+  const stageStart = new Map<string, number>();
+  const rows = { live: [] as number[], liveBeyondCompile: [] as number[], liveStage: [] as number[], rollout: [] as number[] };
+  try {
+    const [first] = await engine.run(['api']);
+    if (first?.status !== 'ok') throw new Error(`initial delivery failed: ${first?.error}`);
+    await backPods(first.image);
+    for (let i = -1; i < reps; i++) {
+      const l = await once(false);
+      const r = await once(true);
+      if (i < 0) continue; // warm-up
+      rows.live.push(l.total);
+      rows.liveBeyondCompile.push(l.total - l.compile);
+      rows.liveStage.push(l.liveMs);
+      rows.rollout.push(r.total);
+    }
+  } finally {
+    await engine.dispose();
+    for (const { c } of containers.values()) await c.stop();
+    await fake.close();
+  }
+  const s = 'live';
+  const median = (xs: number[]) => Math.round(summarize(xs).median);
+  return {
+    figures: [
+      figure(s, 'save → new code serving, live update', 'ms', rows.live, {
+        baseline: { name: 'same save, full image + rollout', samples: rows.rollout },
+        target: { on: 'ratio', limit: 0.3, text: 'live ≤ 0.3× rollout' },
+        note: `2 replicas, fake cluster (pods are real agent processes over the exec websocket; rollout pods become Ready on the fake's FAST timing, far quicker than a real cluster's 1–2 s). Live stage alone: median ${median(rows.liveStage)} ms.`,
+      }),
+      figure(s, 'live: save → serving minus compile', 'ms', rows.liveBeyondCompile, { target: { on: 'median', limit: 150, text: 'live ≤ compile + 150 ms' } }),
+      figure(s, 'save → ready, full image + rollout', 'ms', rows.rollout),
+    ],
+    raw: { reps, rows, lastLiveStageLog: lastLiveLog },
+  };
+}
