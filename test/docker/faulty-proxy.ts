@@ -2,7 +2,7 @@ import http from 'node:http';
 import type net from 'node:net';
 
 /** How one matching request fails: an HTTP status from the "registry", or a connection cut mid-request. */
-export type Fault = { status: number } | 'reset';
+export type Fault = { status: number } | 'reset' | 'hang';
 
 export interface FaultRule {
   /** e.g. (method, path) => method === 'PUT' && path.includes('/manifests/') */
@@ -41,9 +41,10 @@ export async function faultyProxy(upstream: { host: string; port: number }, rule
         req.socket.destroy();
         return;
       }
+      if (rule.fault === 'hang') return; // never answered: a registry that stopped responding
       req.resume();
       req.on('end', () => {
-        res.writeHead(rule.fault === 'reset' ? 500 : rule.fault.status, { 'content-type': 'application/json' });
+        res.writeHead(typeof rule.fault === 'object' ? rule.fault.status : 500, { 'content-type': 'application/json' });
         res.end(JSON.stringify({ errors: [{ code: 'UNAVAILABLE', message: 'injected by the test proxy' }] }));
       });
       return;

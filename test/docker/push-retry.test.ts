@@ -72,4 +72,31 @@ describe('push retries (transient registry failures)', () => {
     assert.equal(proxy.failed(refused), 1);
     assert.deepEqual(warnings.filter((w) => w.startsWith('retry ')), []);
   });
+
+  test('dispose (config reload, deactivate) does not wait for a registry clean-up that hangs: it is stopped', async () => {
+    const hangingDelete: FaultRule = { match: (method) => method === 'DELETE', fault: 'hang', times: Infinity };
+    const proxy = await faultyProxy(upstream, [hangingDelete]);
+    cleanups.push(() => proxy.close());
+    const root = await h.tempDir();
+    cleanups.push(() => h.rm(root, { recursive: true, force: true }));
+    const name = h.uniqueName();
+    const repository = `${proxy.address}/tl-test/${name}`;
+    const staging = h.path.join(root, 'staging');
+    const config = h.makeConfig(root, [h.makeService(name, { repository, keep: 1 }, staging)]);
+    // The clean-up may take an hour: only stopping it lets dispose return.
+    const stages = createDockerStages(config, { env: { ...process.env, DOCKER_CONFIG: h.path.join(root, 'docker-config') }, timeouts: { registryGcMs: 3_600_000, apiMs: 3_600_000 } });
+    for (const version of ['one', 'two']) {
+      const t = h.makeContext(config, name, { ...(await h.stage(staging, [{ path: 'app', content: await h.helloBinary(`gc-${version}`) }])) });
+      await h.runStage(stages.image!, t);
+      await h.runStage(stages.push!, t);
+    }
+    // keep: 1 — the second push's clean-up deletes the first tag, and the registry never answers.
+    const deadline = Date.now() + 60_000;
+    while (!proxy.requests.some((r) => r.startsWith('DELETE ') && r.endsWith(' !'))) {
+      if (Date.now() > deadline) assert.fail(`no DELETE reached the registry: ${proxy.requests.join('\n')}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    await stages.dispose();
+    assert.ok(proxy.requests.some((r) => r.startsWith('DELETE ') && r.endsWith(' !')));
+  });
 });

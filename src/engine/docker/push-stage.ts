@@ -57,8 +57,8 @@ function cleanUpLater(ctx: StageContext, runtime: DockerRuntime): void {
   } catch {
     return; // no engine to clean up in; the next delivery tries again
   }
-  runtime.background(ctx.service.name, () =>
-    collectGarbage(client, ctx.service.name, ctx.service.image!.keep, protect, (text, stream) => ctx.log(text, stream), ctx.signal),
+  runtime.background(ctx.service.name, (stopping) =>
+    collectGarbage(client, ctx.service.name, ctx.service.image!.keep, protect, (text, stream) => ctx.log(text, stream), AbortSignal.any([ctx.signal, stopping])),
   );
 }
 
@@ -104,8 +104,8 @@ async function recordAndCollect(ctx: StageContext, runtime: DockerRuntime, regis
     ctx.log(`could not record ${tag} in ${record.file} (it will not be cleaned up): ${oneLine((error as Error).message)}`, 'warn');
   }
   const protect = new Set([digest, ctx.outputs.digest, ctx.lastSuccess?.digest].filter((d): d is string => !!d));
-  runtime.background(ctx.service.name, () =>
-    collectRegistryGarbage(registry, record, ctx.service.image!.keep, protect, (text, stream) => ctx.log(text, stream), ctx.signal, runtime.timeouts.registryGcMs),
+  runtime.background(ctx.service.name, (stopping) =>
+    collectRegistryGarbage(registry, record, ctx.service.image!.keep, protect, (text, stream) => ctx.log(text, stream), AbortSignal.any([ctx.signal, stopping]), runtime.timeouts.registryGcMs),
   );
 }
 

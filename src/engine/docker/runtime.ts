@@ -22,6 +22,8 @@ export class DockerRuntime {
   /** Retries of transient registry failures (5xx, connection reset) during a push. */
   readonly retry: RetryPolicy;
   private readonly memos = new Map<string, LayerMemo>();
+  /** Aborted by dispose: stops background cleanup (see `background`). */
+  private readonly stopping = new AbortController();
   private readonly keyedLayers: boolean;
   private current: DockerClient | undefined;
   private readonly platforms = new WeakMap<DockerClient, string>();
@@ -78,9 +80,9 @@ export class DockerRuntime {
    * Runs image cleanup after the stage has returned, off the loop's critical path, one at a time
    * per service. Safe to delay: it never removes the image just built or the one deployed.
    */
-  background(service: string, work: () => Promise<unknown>): void {
+  background(service: string, work: (stopping: AbortSignal) => Promise<unknown>): void {
     const previous = this.pending.get(service) ?? Promise.resolve();
-    const next = previous.then(work).catch(() => {});
+    const next = previous.then(() => (this.stopping.signal.aborted ? undefined : work(this.stopping.signal))).catch(() => {});
     this.pending.set(service, next);
     void next.then(() => {
       if (this.pending.get(service) === next) this.pending.delete(service);
@@ -103,7 +105,12 @@ export class DockerRuntime {
     return known;
   }
 
+  /**
+   * Cleanup is never worth waiting for on a config reload or deactivate (a slow registry could hold
+   * it for the whole registry GC timeout): it is stopped, and what it left is collected next time.
+   */
   async dispose(): Promise<void> {
+    this.stopping.abort(new Error('Tightloop is stopping: background cleanup stopped'));
     await this.settled();
     this.current?.dispose();
     this.current = undefined;
