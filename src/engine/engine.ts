@@ -90,7 +90,13 @@ export class Engine {
         await this.stopLeftovers();
         // What this run will read is at least as new as the files are now: a later event for
         // these exact bytes (chokidar's trailing event after a burst) is an echo, not a change.
-        for (const file of trigger.changedFiles) this.remember(node.name, file, await readVersion(file));
+        for (const file of trigger.changedFiles) {
+          const version = await readVersion(file);
+          // A folder (made again, or gone) is read whole by this run, but the versions remembered
+          // for files below it are older than that: the next event for one of them is news.
+          if (version === 'missing' || version.folder) this.forgetBelow(node.name, file);
+          this.remember(node.name, file, version);
+        }
         const summary = await runPipeline({ config, stages: this.stages, state: this.state, emit: (event) => this.emit(event) }, { node, runId, trigger, signal, force });
         // Written before the run counts as finished, so `history` right after `run` sees it.
         await this.history.append(summary).catch((error: Error) => this.emit({ type: 'warning', message: `history not written: ${error.message}` }));
@@ -255,6 +261,12 @@ export class Engine {
     let map = this.seen.get(service);
     if (!map) this.seen.set(service, (map = new Map()));
     return map;
+  }
+
+  private forgetBelow(service: string, folder: string): void {
+    const seen = this.seenBy(service);
+    const prefix = folder.endsWith(path.sep) ? folder : folder + path.sep;
+    for (const file of [...seen.keys()]) if (file.startsWith(prefix)) seen.delete(file);
   }
 
   /** Bounded per service: the map's order is oldest-used first, and the oldest goes past the cap. */

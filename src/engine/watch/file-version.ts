@@ -7,7 +7,7 @@ import { hashFile, RACY_MS } from '../hash.js';
  * echo of the same bytes, so small files also keep their content hash, and ctime (which no tool
  * can set back) says whether anything was written at all.
  */
-export type FileVersion = { ino: number; size: number; mtimeMs: number; ctimeMs: number; sha256?: string; racy?: boolean } | 'missing';
+export type FileVersion = { ino: number; size: number; mtimeMs: number; ctimeMs: number; sha256?: string; racy?: boolean; folder?: boolean } | 'missing';
 
 /** Files up to this size are hashed when recorded; larger ones count as changed on any write. */
 const HASH_LIMIT = 4 * 1024 * 1024;
@@ -17,7 +17,7 @@ export async function readVersion(file: string): Promise<FileVersion> {
   try {
     const info = await stat(file);
     const racy = info.ctimeMs >= readAt - RACY_MS;
-    if (!info.isFile()) return { ino: info.ino, size: 0, mtimeMs: info.mtimeMs, ctimeMs: info.ctimeMs, racy };
+    if (!info.isFile()) return { ino: info.ino, size: 0, mtimeMs: info.mtimeMs, ctimeMs: info.ctimeMs, racy, folder: info.isDirectory() };
     const version = { ino: info.ino, size: info.size, mtimeMs: info.mtimeMs, ctimeMs: info.ctimeMs, racy };
     return info.size <= HASH_LIMIT ? { ...version, sha256: await hashFile(file).catch(() => undefined) } : version;
   } catch {

@@ -143,10 +143,33 @@ export class SourceWatcher {
     if (this.roots.has(folder)) return this.awaitReturn(folder);
     if (now === undefined || !this.watcher) return;
     for (const known of [...this.folderIds.keys()]) if (isWithin(folder, known)) this.folderIds.delete(known);
+    this.rewatch(folder);
+    this.noteFolders(folder);
+  }
+
+  /**
+   * Watches a folder afresh and reports it changed once chokidar watches it again. chokidar reads
+   * the folder before it watches it, so a write in between is seen by neither: reporting the change
+   * only after the watch exists makes the run it triggers read whatever was written meanwhile.
+   */
+  private rewatch(folder: string): void {
+    if (!this.watcher) return;
     this.watcher.unwatch(folder);
     this.watcher.add(folder);
-    this.noteFolders(folder);
-    this.changed(folder);
+    const watcher = this.watcher as FSWatcher & { _closers?: Map<string, unknown> };
+    // chokidar's own record of the folders it has a watch on (set once the watch exists).
+    if (!(watcher._closers instanceof Map)) {
+      this.changed(folder);
+      return;
+    }
+    const closers = watcher._closers;
+    const deadline = Date.now() + 10_000;
+    const look = () => {
+      if (this.watcher !== watcher) return;
+      if (closers.has(folder) || Date.now() > deadline || !existsSync(folder)) this.changed(folder);
+      else setTimeout(look, 5);
+    };
+    look();
   }
 
   /** Records the identity of `folder` and of every watched folder below it. */
@@ -190,9 +213,7 @@ export class SourceWatcher {
         }
         for (const known of [...this.folderIds.keys()]) if (isWithin(root, known)) this.folderIds.delete(known);
         this.noteFolders(root);
-        this.watcher.unwatch(root);
-        this.watcher.add(root);
-        this.changed(root);
+        this.rewatch(root);
         return;
       }
       let ancestor = path.dirname(root);

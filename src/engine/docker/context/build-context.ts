@@ -197,20 +197,26 @@ export function packContext(files: BuildContextFiles, extra: { name: string; con
 
 async function walk(root: string, skip: (rel: string, isDir: boolean) => boolean, signal: AbortSignal): Promise<ContextEntry[]> {
   const out: ContextEntry[] = [];
+  // Below the root, an entry may vanish between the listing and its lstat (a file saved by
+  // rename, another service's staging folder swapped in): it is simply not in this context, and
+  // the change that removed it triggers its own run. Only a missing root is an error.
+  const gone = <T>(promise: Promise<T>, below: boolean) => promise.catch((error: unknown) => (below && (error as NodeJS.ErrnoException).code === 'ENOENT' ? undefined : Promise.reject(error)));
   const visit = async (dir: string) => {
     if (signal.aborted) throw signal.reason;
-    const names = (await readdir(dir)).sort();
+    const names = (await gone(readdir(dir), dir !== root))?.sort() ?? [];
     for (const name of names) {
       const abs = path.join(dir, name);
       const rel = path.relative(root, abs).split(path.sep).join('/');
-      const info = await lstat(abs);
+      const info = await gone(lstat(abs), true);
+      if (!info) continue;
       const isDir = info.isDirectory();
       if (skip(rel, isDir)) continue;
       if (isDir) {
         out.push(entryOf(abs, rel, 'dir', info));
         await visit(abs);
       } else if (info.isSymbolicLink()) {
-        out.push({ ...entryOf(abs, rel, 'symlink', info), linkname: await readlink(abs) });
+        const linkname = await gone(readlink(abs), true);
+        if (linkname !== undefined) out.push({ ...entryOf(abs, rel, 'symlink', info), linkname });
       } else if (info.isFile()) {
         out.push(entryOf(abs, rel, 'file', info));
       }
