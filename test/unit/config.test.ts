@@ -5,7 +5,7 @@ import { describe, it } from 'node:test';
 import { formatIssue, loadConfig, parseConfigText, ConfigError } from '../../src/engine/config/load.js';
 import { configJsonSchema } from '../../src/engine/config/json-schema.js';
 import { configReferenceMarkdown } from '../../src/engine/config/reference-doc.js';
-import { parseDuration, parseSize } from '../../src/engine/config/duration.js';
+import { parseDuration, parseSize } from '../../src/engine/config/units.js';
 import { put, workspace } from '../helpers/workspace.js';
 
 /** Issues as "line:col path: message" for compact assertions. */

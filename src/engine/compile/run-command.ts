@@ -1,7 +1,7 @@
 import { execa } from 'execa';
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
-import { formatDuration } from '../config/duration.js';
+import { formatDuration } from '../../shared/format.js';
 import { StageError } from '../stages/stage.js';
 import type { LogStream } from '../types.js';
 import { DEFAULT_GRACE_MS, terminateGroup, trackGroup, untrackGroup } from './process-groups.js';

@@ -1,7 +1,7 @@
 import type { CoreV1Event, V1Pod } from '@kubernetes/client-node';
 import { StageError } from '../stages/stage.js';
 import { describeApiError, type KubeClient } from './client.js';
-import { diagnose, formatMs, type EvidenceSource } from './diagnose.js';
+import { diagnose, type EvidenceSource } from './diagnose.js';
 import { assess, deadlineExceeded, fatalProblem, type Assessment, type Baseline } from './rollout.js';
 import { ListWatch, type RetryPolicy } from './list-watch.js';
 import { collectionPath, label, listWorkloads, type WorkloadObject } from './workload.js';
@@ -154,4 +154,3 @@ async function eventsFor(client: KubeClient, namespace: string, name: string, si
   return list.items.sort((a, b) => time(a) - time(b));
 }
 
-export { formatMs };

@@ -220,8 +220,13 @@ function assignments(instruction: DockerfileInstruction): [string, string | unde
   });
 }
 
-function unquote(value: string): string {
-  return /^(["']).*\1$/.test(value) ? value.slice(1, -1) : value;
+/**
+ * A Dockerfile word's value, as the builder's shell lexer reads it: double-quoted parts lose their
+ * quotes and keep `\x` escapes as `x`; single-quoted parts are taken literally; a `\x` outside
+ * quotes is `x`. Quotes may sit mid-word (`a"b c"` → `ab c`). Variables are not expanded here.
+ */
+export function unquote(value: string): string {
+  return value.replace(/"((?:\\.|[^"\\])*)"|'([^']*)'|\\(.)/g, (_m, dq?: string, sq?: string, esc?: string) => (dq !== undefined ? dq.replace(/\\(.)/g, '$1') : (sq ?? esc ?? '')));
 }
 
 function oneLineSource(node: Instruction): string {

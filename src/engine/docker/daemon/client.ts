@@ -1,9 +1,11 @@
 import Docker from 'dockerode';
 import http from 'node:http';
 import { StageError } from '../../stages/stage.js';
-import { bounded, oneLine, raceAbort } from '../abort.js';
+import { bounded, raceAbort } from '../abort.js';
+import { oneLine } from '../../text.js';
 import type { DockerEndpoint } from './host.js';
-import { seconds, type DockerTimeouts } from '../options.js';
+import type { DockerTimeouts } from '../options.js';
+import { formatDuration } from '../../../shared/format.js';
 
 interface EngineFailure {
   code?: string;
@@ -41,7 +43,7 @@ export class DockerClient {
     } catch (error) {
       if (signal.aborted) throw error;
       if (limit.timedOut()) {
-        throw new StageError(`Docker engine at ${this.endpoint.url} did not answer within ${seconds(ms)} (${what})`, {
+        throw new StageError(`Docker engine at ${this.endpoint.url} did not answer within ${formatDuration(ms)} (${what})`, {
           hint: `the engine (${this.endpoint.source}) may be frozen or overloaded; check \`docker info\``,
         });
       }
@@ -127,7 +129,7 @@ export class DockerClient {
     } catch (error) {
       if (signal.aborted) throw signal.reason;
       if (opening.signal.aborted) {
-        throw new StageError(`Docker engine at ${this.endpoint.url} did not start ${what} within ${seconds(openMs)}`, {
+        throw new StageError(`Docker engine at ${this.endpoint.url} did not start ${what} within ${formatDuration(openMs)}`, {
           hint: `the engine (${this.endpoint.source}) may be frozen or overloaded; check \`docker info\``,
         });
       }
