@@ -141,8 +141,10 @@ export class Scheduler {
     return this.slots.get(name)?.waiting;
   }
 
-  isBusy(name?: string): boolean {
-    return [...this.slots.entries()].some(([n, s]) => (name === undefined || n === name) && (s.running || s.pending));
+  /** Whether a run of the service executes now, and whether one waits to start (both, for a follow-up). */
+  activity(name: string): { running: boolean; queued: boolean } {
+    const slot = this.slots.get(name);
+    return { running: slot?.running !== undefined, queued: slot?.pending !== undefined };
   }
 
   runningStage(name: string): StageName | undefined {

@@ -1,5 +1,5 @@
 import * as vscode from 'vscode';
-import type { Tightloop } from '../ctx.js';
+import type { Tightloop } from '../tightloop.js';
 import { isCancellation, UserError } from '../errors.js';
 import { cancelRun } from './cancel-run.js';
 import { createConfig } from './create-config.js';

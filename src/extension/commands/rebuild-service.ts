@@ -1,6 +1,6 @@
 import * as vscode from 'vscode';
 import { formatAgo, formatDuration } from '../../shared/format.js';
-import type { Tightloop } from '../ctx.js';
+import type { Tightloop } from '../tightloop.js';
 import { Cancelled } from '../errors.js';
 import type { ServiceEntry } from '../model/run-model.js';
 import { nameArg } from './args.js';

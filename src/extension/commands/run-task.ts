@@ -1,6 +1,6 @@
 import * as vscode from 'vscode';
 import { formatAgo, formatDuration } from '../../shared/format.js';
-import type { Tightloop } from '../ctx.js';
+import type { Tightloop } from '../tightloop.js';
 import { Cancelled, UserError } from '../errors.js';
 import { nameArg } from './args.js';
 import type { TightloopCommand } from './index.js';
