@@ -67,7 +67,7 @@ export async function runCommand(
     });
   const reading = Promise.all([pump(child.stdout, 'stdout'), pump(child.stderr, 'stderr')]);
 
-  let timedOut = false;
+  let timedOut = false as boolean; // set by the timer below, while `await child` waits
   const stop = () => void terminateGroup(pid, spec.killGraceMs ?? DEFAULT_GRACE_MS);
   const timer = setTimeout(() => {
     timedOut = true;

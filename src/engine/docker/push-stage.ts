@@ -239,7 +239,7 @@ async function kindLoad(ctx: StageContext, runtime: DockerRuntime, client: Docke
     reject: false,
     all: true,
   });
-  subprocess.all?.on('data', (chunk: Buffer) => {
+  subprocess.all.on('data', (chunk: Buffer) => {
     for (const line of chunk.toString('utf8').split('\n')) if (line.trim()) ctx.log(line, 'stdout');
   });
   const result = await subprocess;
@@ -247,7 +247,7 @@ async function kindLoad(ctx: StageContext, runtime: DockerRuntime, client: Docke
   if ((result as { code?: string }).code === 'ENOENT') throw new StageError('`kind` is not on PATH, so the image cannot be loaded into the kind cluster', { hint: 'install kind, or run a local registry for the cluster' });
   if (result.timedOut) throw new StageError(`kind load did not finish within ${formatDuration(runtime.timeouts.kindLoadMs)}`);
   if (result.exitCode !== 0) {
-    const last = `${result.all ?? ''}`.trim().split('\n').pop() ?? '';
+    const last = result.all.trim().split('\n').pop() ?? '';
     throw new StageError(`kind load docker-image failed (exit ${result.exitCode}): ${oneLine(last)}`);
   }
 }

@@ -137,7 +137,7 @@ export function evidenceSource(client: KubeClient, signal: AbortSignal): Evidenc
     events: (pod) => eventsFor(client, pod.metadata!.namespace!, pod.metadata!.name!, signal, pod.metadata?.uid),
     logs: async (pod, container, previous, tail) => {
       const text = await client.core.readNamespacedPodLog({ name: pod.metadata!.name!, namespace: pod.metadata!.namespace!, container, previous, tailLines: tail }, quick());
-      return String(text ?? '').split('\n').filter((l) => l.length > 0).slice(-tail);
+      return text.split('\n').filter((l) => l.length > 0).slice(-tail);
     },
     nodeArch: async (nodeName) => {
       if (!nodeName) return undefined;
@@ -150,7 +150,7 @@ export function evidenceSource(client: KubeClient, signal: AbortSignal): Evidenc
 async function eventsFor(client: KubeClient, namespace: string, name: string, signal: AbortSignal, uid?: string): Promise<CoreV1Event[]> {
   const fieldSelector = uid ? `involvedObject.name=${name},involvedObject.uid=${uid}` : `involvedObject.name=${name}`;
   const list = await client.core.listNamespacedEvent({ namespace, fieldSelector }, client.options(signal, {}, 5000));
-  const time = (e: CoreV1Event) => new Date((e.lastTimestamp ?? e.eventTime ?? e.metadata?.creationTimestamp ?? 0) as string | number | Date).getTime();
+  const time = (e: CoreV1Event) => new Date((e.lastTimestamp ?? e.eventTime ?? e.metadata.creationTimestamp ?? 0) as string | number | Date).getTime();
   return list.items.sort((a, b) => time(a) - time(b));
 }
 

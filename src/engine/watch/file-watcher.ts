@@ -98,9 +98,9 @@ export class SourceWatcher {
     // for a read), and any change within 50 ms of the previous one for the same path (its change
     // throttle has no trailing edge). The kernel's own notice of every write is kept here; a
     // file reported twice is one entry of its batch, and the engine decides by content.
-    this.watcher.on('raw', (event, name, opts) => {
+    this.watcher.on('raw', (_event, name, opts) => {
       const watched = (opts as { watchedPath?: string } | undefined)?.watchedPath;
-      if ((event !== 'change' && event !== 'rename') || !name || !watched) return;
+      if (!name || !watched) return;
       const inside = path.join(watched, name);
       const file = path.basename(watched) === name && !existsSync(inside) ? watched : inside;
       if (roots.has(file)) this.checkReplaced(file);

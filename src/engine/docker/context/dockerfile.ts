@@ -168,7 +168,7 @@ export function generateDockerfile(base: string, entrypoint: string, labels: Rec
 
 /** `${A}`, `$A`, `${A:-x}`, `${A:+x}`; undefined if a variable has no known value. */
 export function expandVariables(word: string, vars: Map<string, string | undefined>): string | undefined {
-  let unknown = false;
+  let unknown = false as boolean; // set inside the replace callback
   const result = word.replace(/\\\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::([-+])([^}]*))?\}|\$([A-Za-z_][A-Za-z0-9_]*)/g, (match, braced?: string, op?: string, alt?: string, bare?: string) => {
     if (match === '\\$') return '$';
     const name = (braced ?? bare)!;

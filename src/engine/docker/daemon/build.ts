@@ -138,7 +138,7 @@ function mapOpenError(error: unknown, plan: BuildPlan, sendError: NodeJS.ErrnoEx
   if (sendError && sendError.name !== 'AbortError') {
     return new StageError(`a build context file changed or disappeared while it was being sent (${oneLine(sendError.message)}); run again`, { cause: sendError });
   }
-  const message = error instanceof StageError ? error.message : String((error as Error)?.message ?? error);
+  const message = error instanceof StageError ? error.message : String((error as { message?: unknown } | null | undefined)?.message ?? error);
   const parse = /dockerfile parse error line (\d+): (.*)$/i.exec(message);
   if (parse) {
     return new StageError(`${plan.dockerfile.label} line ${parse[1]}: ${oneLine(parse[2]!)}`, { hint: 'fix the Dockerfile; nothing was built', cause: error });

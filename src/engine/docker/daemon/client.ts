@@ -104,6 +104,8 @@ export class DockerClient {
       case 'ETIMEDOUT':
       case 'ENOTFOUND':
         return new StageError(`Docker engine at ${where} is unreachable (${e.code})`, down);
+      default:
+        break; // another code, or none: the message and HTTP status below say more
     }
     if (/socket hang up/i.test(e.message ?? '')) {
       return new StageError(`Docker engine at ${where} closed the connection during ${what} (it stopped or restarted)`, down);

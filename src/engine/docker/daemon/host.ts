@@ -56,7 +56,7 @@ export function resolveDockerEndpoint(configured: string | undefined, env: Env, 
   if (!host) throw new StageError(`docker context '${contextName}' has no Docker endpoint in ${metaFile}`);
   const tlsDir = path.join(configDir, 'contexts', 'tls', id, 'docker');
   const tls = existsSync(tlsDir) ? readTls(tlsDir) : undefined;
-  return endpointFor(host, `docker context '${contextName}'`, tls, meta?.Endpoints?.docker?.SkipTLSVerify);
+  return endpointFor(host, `docker context '${contextName}'`, tls, meta.Endpoints?.docker?.SkipTLSVerify);
 }
 
 interface Tls {

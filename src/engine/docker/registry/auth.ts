@@ -85,10 +85,10 @@ async function fromHelper(name: string, serveraddress: string, lookup: AuthLooku
       hint: `install ${program} or remove it from the Docker config`,
     });
   }
-  const output = `${result.stdout ?? ''}`.trim();
+  const output = result.stdout.trim();
   if (result.exitCode !== 0) {
     if (/credentials not found/i.test(output + result.stderr)) return undefined;
-    throw new StageError(`credential helper ${program} failed: ${oneLine(`${output} ${result.stderr ?? ''}`) || `exit code ${result.exitCode}`}`);
+    throw new StageError(`credential helper ${program} failed: ${oneLine(`${output} ${result.stderr}`) || `exit code ${result.exitCode}`}`);
   }
   let parsed: { Username?: string; Secret?: string };
   try {
