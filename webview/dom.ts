@@ -13,7 +13,7 @@ export function h<K extends keyof HTMLElementTagNameMap>(tag: K, props: Props = 
   if (props.class) el.className = props.class;
   if (props.title) el.title = props.title;
   for (const [name, value] of Object.entries(props.attrs ?? {})) el.setAttribute(name, value);
-  for (const [name, handler] of Object.entries(props.on ?? {})) if (handler) el.addEventListener(name, handler);
+  for (const [name, handler] of Object.entries(props.on ?? {})) el.addEventListener(name, handler);
   append(el, children);
   return el;
 }

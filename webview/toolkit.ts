@@ -36,7 +36,7 @@ export function textField(options: { placeholder: string; value: string; label: 
   el.setAttribute('placeholder', options.placeholder);
   el.setAttribute('aria-label', options.label);
   el.setAttribute('value', options.value);
-  el.addEventListener('input', () => options.onInput(String((el as unknown as { value: string }).value ?? '')));
+  el.addEventListener('input', () => options.onInput(String((el as unknown as { value?: string }).value ?? '')));
   return el;
 }
 

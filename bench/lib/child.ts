@@ -145,6 +145,7 @@ export class EngineProcess {
     const gone = new Promise<void>((resolve) => this.child.once('exit', () => resolve()));
     this.send({ cmd: 'stop' });
     const timeout = sleep(15_000).then(() => 'timeout' as const);
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- the child may exit during the wait
     if ((await Promise.race([gone, timeout])) === 'timeout' && !this.exited) {
       this.child.kill('SIGKILL'); // our own child, by its handle (pid), never by name
       await gone;

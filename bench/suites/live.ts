@@ -123,7 +123,7 @@ services:
       await backPods(summary.image);
     }
     const compile = summary.records.find((r) => r.stage === 'compile')?.durationMs ?? NaN;
-    const liveMs = liveRecord?.durationMs ?? NaN;
+    const liveMs = liveRecord.durationMs;
     return { total: servedAt! - savedAt, compile, liveMs };
   };
 

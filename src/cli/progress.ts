@@ -1,4 +1,5 @@
-import { formatDuration, type EngineEvent, type StageName } from '../engine/index.js';
+import { formatDuration } from '../shared/format.js';
+import type { EngineEvent, StageName } from '../engine/index.js';
 
 /**
  * Shows what is running while long stages run: on a TTY one line redrawn every 100 ms

@@ -1,4 +1,5 @@
-import { formatDuration, type RunSummary, type StageStats, type TimingRecord } from '../engine/index.js';
+import { formatDuration } from '../shared/format.js';
+import type { RunSummary, StageStats, TimingRecord } from '../engine/index.js';
 
 /** Terminal colours only when writing to a TTY that wants them (NO_COLOR respected). */
 export function palette(stream: NodeJS.WriteStream) {

@@ -1,4 +1,5 @@
-import { formatDuration, loadConfig, type Engine, type ResolvedConfig } from '../engine/index.js';
+import { formatDuration } from '../shared/format.js';
+import { loadConfig, type Engine, type ResolvedConfig } from '../engine/index.js';
 import type { CliOutput } from './output.js';
 import { palette, statusColour } from './render.js';
 

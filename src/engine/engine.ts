@@ -35,10 +35,14 @@ export interface EngineOptions {
   stages?: StageSetFactory;
 }
 
+/** The engine's own snapshot of a service or task (for headless callers; the editor builds its picture from events). */
 export interface ServiceStatus {
   name: string;
   kind: 'service' | 'task';
+  /** A run of it executes now. */
   running: boolean;
+  /** A run of it waits to start (quiet window, dependencies, a parallelism permit, or the running one). */
+  queued: boolean;
   stage?: StageName;
   last?: RunSummary;
   pendingChanges: string[];
@@ -336,7 +340,7 @@ export class Engine {
     return this.names.map((name) => ({
       name,
       kind: this.config.services[name] ? 'service' : 'task',
-      running: this.scheduler.isBusy(name),
+      ...this.scheduler.activity(name),
       stage: this.scheduler.runningStage(name),
       last: this.scheduler.lastRun(name),
       pendingChanges: [...(this.manualPending.get(name) ?? [])],

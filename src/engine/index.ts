@@ -2,7 +2,6 @@
 export { Engine, type EngineHooks, type EngineOptions, type ServiceStatus, type StageSetFactory } from './engine.js';
 export { ConfigError, CONFIG_FILE_NAME, findConfigFile, formatIssue, loadConfig, parseConfigText, type ParseOptions } from './config/load.js';
 export type { ResolvedConfig, ResolvedService, ResolvedTask, Runnable } from './config/resolved.js';
-export { formatDuration } from './config/duration.js';
 export { percentile, stageStats, type StageStats } from './history/history.js';
 export type { ClusterFacts, ClusterFactsProvider, DoctorResult, Stage, StageSet } from './stages/stage.js';
 export * from './types.js';

@@ -51,6 +51,7 @@ export async function withRetries<T>(attempt: (n: number) => Promise<T>, options
       const delay = Math.min(policy.maxDelayMs, Math.max(backoff, transient.retryAfterMs ?? 0));
       options.log(`retry ${n} of ${policy.retries} to ${options.doing} in ${delay} ms: ${transient.cause}`);
       await sleep(delay, signal);
+      // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- aborted while sleeping
       if (signal.aborted) throw error;
     }
   }

@@ -1,6 +1,6 @@
 import * as vscode from 'vscode';
 import { registerCommands } from './commands/index.js';
-import { Tightloop } from './ctx.js';
+import { Tightloop } from './tightloop.js';
 import { useTranslator } from './l10n.js';
 import type { TreeElement, TreeSnapshotNode } from './views/services-tree.js';
 

@@ -1,6 +1,6 @@
 import * as vscode from 'vscode';
 import type { EngineEvent, LogLine } from '../engine/index.js';
-import { formatMs } from '../shared/format.js';
+import { formatDuration } from '../shared/format.js';
 
 /**
  * One log channel for everything, every line prefixed with its service (and stage), so a
@@ -33,7 +33,7 @@ export class Output implements vscode.Disposable {
         break;
       case 'stage-finished': {
         const r = event.record;
-        const line = `[${r.service}] ${r.stage} ${r.status}${r.status === 'skipped' ? '' : ` in ${formatMs(r.durationMs)}`}${r.detail ? ` — ${r.detail}` : ''}`;
+        const line = `[${r.service}] ${r.stage} ${r.status}${r.status === 'skipped' ? '' : ` in ${formatDuration(r.durationMs)}`}${r.detail ? ` — ${r.detail}` : ''}`;
         if (r.status === 'failed') c.error(line);
         else if (r.status === 'cancelled') c.warn(line);
         else c.info(line);
@@ -44,7 +44,7 @@ export class Output implements vscode.Disposable {
         break;
       case 'run-finished': {
         const s = event.summary;
-        if (s.status === 'ok') c.info(`[${s.service}] ✓ done in ${formatMs(s.durationMs)}${s.image ? ` — ${s.image}` : ''}`);
+        if (s.status === 'ok') c.info(`[${s.service}] ✓ done in ${formatDuration(s.durationMs)}${s.image ? ` — ${s.image}` : ''}`);
         else {
           const write = s.status === 'failed' ? c.error.bind(c) : c.warn.bind(c);
           write(`[${s.service}] ✗ ${s.status}${s.error ? `: ${s.error}` : ''}`);

@@ -45,6 +45,7 @@ export const RunViewSchema = z.object({
   image: z.optional(z.string()),
 });
 
+/** One service as the panel shows it: the extension's ServiceEntry, reduced to what the webview draws. */
 export const ServiceViewSchema = z.object({
   name: z.string(),
   kind: z.enum(['service', 'task']),

@@ -41,8 +41,8 @@ describe('image + push against the real engine and registry', () => {
     assert.match(t.logText(), /Step \d+\/\d+ : COPY \. \//, 'build output is streamed into the stage log');
 
     const inspected = await h.docker.getImage(t.outputs.imageRef!).inspect();
-    assert.equal(inspected.Config.Labels?.['dev.tightloop.service'], name);
-    assert.equal(inspected.Config.Labels?.['dev.tightloop.managed'], 'true');
+    assert.equal(inspected.Config.Labels['dev.tightloop.service'], name);
+    assert.equal(inspected.Config.Labels['dev.tightloop.managed'], 'true');
     assert.equal(inspected.Architecture, 'amd64');
     assert.deepEqual(inspected.Config.Entrypoint, ['/app']);
 

@@ -115,6 +115,7 @@ describe('Docker engine faults', () => {
     before(async () => {
       engine = await startThrowawayDockerd(await h.tempDir('tl-dockerd-'));
     });
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- unset when before() failed
     after(() => engine?.stop());
 
     test('killed mid-build: one line, nothing tagged; next run after a restart builds without cleanup', async () => {

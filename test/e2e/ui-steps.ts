@@ -198,7 +198,7 @@ export async function uiSteps(ctx: UiContext): Promise<void> {
         return box && previous?.getAttribute('data-stage') === 'compile' ? box.textContent : undefined;
       }),
     );
-    if (!/Failed at compile/.test(error ?? '')) throw new Error(`error box: ${error}`);
+    if (!/Failed at compile/.test(error)) throw new Error(`error box: ${error}`);
     await frame.evaluate(() => (document.querySelector('.card[data-service="hello"] .wf-row[data-stage="compile"]') as HTMLElement | null)?.click());
     await waitUntil('compile log with gcc output', () => frame!.evaluate(() => /missing_e2e_symbol/.test(document.querySelector('.log-view .log-lines')?.textContent ?? '')));
     await shootPanel(page, 'panel-failed.png');
@@ -265,7 +265,7 @@ export async function uiSteps(ctx: UiContext): Promise<void> {
   await step('"Rebuild Service…" offers each service with its last result and time', async () => {
     await runCommand(page, 'Tightloop: Rebuild Service…');
     const rows = await waitUntil('service rows', async () => {
-      const labels = await page.locator('.quick-input-widget .monaco-list-row').evaluateAll((rs) => rs.map((r) => r.getAttribute('aria-label') ?? r.textContent ?? ''));
+      const labels = await page.locator('.quick-input-widget .monaco-list-row').evaluateAll((rs) => rs.map((r) => r.getAttribute('aria-label') ?? r.textContent));
       return labels.some((l) => l.includes('hello')) ? labels : undefined;
     });
     const hello = rows.find((r) => r.includes('hello'));

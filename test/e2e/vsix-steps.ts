@@ -20,7 +20,7 @@ export async function vsixSteps(ctx: {
   onCleanup(() => rmSync(dir, { recursive: true, force: true }));
   const vsix = path.join(dir, 'tightloop.vsix');
   const extensions = path.join(dir, 'extensions');
-  let packaged = false;
+  let packaged = false as boolean; // set by the step below when it passes
   await ctx.step('the production build packages into a small .vsix', async () => {
     // As users package it: `vsce package` runs `vscode:prepublish` (the production build) itself.
     // README links are relative; without a repository URL vsce cannot rewrite them.

@@ -62,7 +62,7 @@ export async function notifications(page: Page): Promise<string[]> {
   await runCommand(page, 'Notifications: Show Notifications');
   await page.locator('.notifications-center').waitFor({ state: 'visible', timeout: 10_000 });
   await page.waitForTimeout(300);
-  return page.locator('.notifications-center .notifications-list-container .monaco-list-row').evaluateAll((rows) => rows.map((r) => r.textContent ?? ''));
+  return page.locator('.notifications-center .notifications-list-container .monaco-list-row').evaluateAll((rows) => rows.map((r) => r.textContent));
 }
 
 export async function closeQuickInput(page: Page): Promise<void> {
@@ -81,7 +81,7 @@ export async function openFile(page: Page, name: string): Promise<void> {
   await page.waitForFunction(
     (wanted) => {
       const row = document.querySelector('.quick-input-widget .monaco-list-row');
-      return !!row && (row.getAttribute('aria-label') ?? row.textContent ?? '').includes(wanted);
+      return !!row && (row.getAttribute('aria-label') ?? row.textContent).includes(wanted);
     },
     name,
     { timeout: 10_000 },
@@ -142,7 +142,7 @@ export async function problems(page: Page): Promise<string[]> {
   if (!(await page.locator('.markers-panel').isVisible().catch(() => false))) await page.keyboard.press('Control+Shift+M');
   await page.waitForSelector('.markers-panel', { timeout: 10_000 });
   await page.waitForTimeout(300);
-  return page.locator('.markers-panel .monaco-list-row').evaluateAll((rows) => rows.map((r) => r.getAttribute('aria-label') ?? r.textContent ?? ''));
+  return page.locator('.markers-panel .monaco-list-row').evaluateAll((rows) => rows.map((r) => r.getAttribute('aria-label') ?? r.textContent));
 }
 
 export async function waitForProblem(page: Page, pattern: RegExp, timeout = 30_000): Promise<string> {

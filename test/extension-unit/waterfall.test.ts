@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { analyseHistory, sparklinePoints } from '../../src/shared/history.js';
-import { formatAgo, formatMs } from '../../src/shared/format.js';
+import { formatAgo, formatDuration } from '../../src/shared/format.js';
 import { parseToWebview, type LiveRun, type RunView } from '../../src/shared/messages.js';
 import { layoutWaterfall } from '../../src/shared/waterfall.js';
 import { run } from './helpers.js';
@@ -108,7 +108,7 @@ describe('history analysis', () => {
   });
 
   it('formats durations and ages for people', () => {
-    assert.deepEqual([formatMs(12.4), formatMs(1840), formatMs(12_345), formatMs(65_000)], ['12 ms', '1.84 s', '12.3 s', '1m 05s']);
+    assert.deepEqual([formatDuration(12.4), formatDuration(1840), formatDuration(12_345), formatDuration(65_000)], ['12 ms', '1.84 s', '12.3 s', '1m 05s']);
     assert.deepEqual([formatAgo(0, 2_000), formatAgo(0, 30_000), formatAgo(0, 3 * 60_000), formatAgo(0, 5 * 3_600_000)], ['just now', '30 s ago', '3 min ago', '5 h ago']);
   });
 });

@@ -37,13 +37,14 @@ export function applyRequest(
   const qualified = info.group ? `${route.resource}.${info.group}` : route.resource;
   const manager = query.get('fieldManager');
   if (!manager) return status(422, 'Invalid', 'PatchOptions.meta.k8s.io "" is invalid: fieldManager: Required value: is required for apply patch');
-  let applied: KObj;
+  let parsed: unknown; // the request body: anything
   try {
-    applied = parseYaml(body) as KObj;
+    parsed = parseYaml(body);
   } catch (err) {
     return status(400, 'BadRequest', `error decoding YAML: ${(err as Error).message}`);
   }
-  if (!applied || typeof applied !== 'object' || !applied.metadata) return status(400, 'BadRequest', 'invalid object: metadata missing');
+  if (!parsed || typeof parsed !== 'object' || !('metadata' in parsed) || !parsed.metadata) return status(400, 'BadRequest', 'invalid object: metadata missing');
+  const applied = parsed as KObj;
   if (applied.kind !== info.kind) return status(400, 'BadRequest', `the kind ${applied.kind} does not match the resource ${qualified}`);
   if (applied.metadata.name !== route.name) return status(400, 'BadRequest', `the name of the object (${applied.metadata.name}) does not match the name on the URL (${route.name})`);
   if (info.namespaced) {

@@ -5,6 +5,9 @@ import { JobController } from './jobs.js';
 import { FakeKubelet, type PodScenario, type Timing } from './kubelet.js';
 import { type KObj, type Resource, Store } from './store.js';
 
+/** A workload's spec.template: a pod without identity; Kubernetes makes its metadata optional. */
+type PodTemplate = { metadata?: { labels?: Record<string, string>; annotations?: Record<string, string> }; spec?: Record<string, unknown> };
+
 /**
  * The simulated cluster behind the fake API server: the store, the controllers, the kubelet, and
  * the knobs tests turn (timings, what new pods do, nodes, ConfigMaps).
@@ -89,8 +92,8 @@ export class FakeCluster {
     return this.store.create('configmaps', { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name, namespace }, data });
   }
 
-  /** A pod from a workload's template, owned by it, handed to the kubelet. */
-  createPod(owner: KObj, template: KObj, opts: { name: string; labels: Record<string, string>; owner?: { kind: string; name: string }; nodeName?: string }): KObj {
+  /** A pod from a workload's template (its metadata is optional, as in Kubernetes), owned by it, handed to the kubelet. */
+  createPod(owner: KObj, template: PodTemplate, opts: { name: string; labels: Record<string, string>; owner?: { kind: string; name: string }; nodeName?: string }): KObj {
     const ownerRef = opts.owner ?? { kind: owner.kind, name: owner.metadata.name };
     const pod = this.store.create('pods', {
       apiVersion: 'v1',

@@ -31,7 +31,7 @@ interface Operation {
 export function applyJsonPatch(doc: unknown, patch: unknown): unknown {
   if (!Array.isArray(patch)) throw new PatchError('json patch must be an array of operations');
   let root = clone(doc) as Json;
-  for (const raw of patch as Operation[]) {
+  for (const raw of patch as (Operation | null)[]) {
     if (!raw || typeof raw.op !== 'string' || typeof raw.path !== 'string') throw new PatchError(`invalid operation: ${JSON.stringify(raw)}`);
     switch (raw.op) {
       case 'add':

@@ -263,7 +263,7 @@ export class FakeKubeServer {
         if (err instanceof SyntaxError) return sendStatus(res, 400, 'BadRequest', `error decoding patch: ${err.message}`);
         throw err;
       }
-      const rv = next?.metadata?.resourceVersion;
+      const rv = (next as Partial<KObj> | undefined)?.metadata?.resourceVersion; // the request body: anything
       if (rv && rv !== existing.metadata.resourceVersion) {
         return sendStatus(res, 409, 'Conflict', `Operation cannot be fulfilled on ${qualified(r.resource, info)} "${r.name}": the object has been modified; please apply your changes to the latest version and try again`, { name: r.name, group: info.group, kind: r.resource });
       }
@@ -308,8 +308,9 @@ export class FakeKubeServer {
   }
 
   private createFromRequest(res: http.ServerResponse, r: Route, info: ResourceInfo, body: string): void {
-    const obj = tryJson(body) as KObj;
-    if (!obj?.metadata?.name) return sendStatus(res, 422, 'Invalid', `${info.kind} is invalid: metadata.name: Required value`);
+    const parsed = tryJson(body) as Partial<KObj> | undefined; // the request body: anything
+    if (!parsed?.metadata?.name) return sendStatus(res, 422, 'Invalid', `${info.kind} is invalid: metadata.name: Required value`);
+    const obj = parsed as KObj;
     if (info.namespaced) obj.metadata.namespace = r.namespace;
     const invalid = validate(info.kind, info.group, obj);
     if (invalid) return sendStatus(res, 422, 'Invalid', invalid.message, { name: obj.metadata.name, group: info.group, kind: info.kind, causes: invalid.causes });

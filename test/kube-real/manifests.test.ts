@@ -84,7 +84,9 @@ resources:
   });
 
   after(async () => {
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- unset when before() failed
     await engine?.dispose();
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- unset when before() failed
     await client?.core.deleteNamespace({ name: namespace }).catch(() => {});
   });
 

@@ -69,6 +69,7 @@ describe('real cluster (opt-in)', { skip, timeout: 15 * 60_000 }, () => {
   });
 
   after(async () => {
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- unset when before() failed
     await client?.core.deleteNamespace({ name: namespace }).catch(() => {});
   });
 

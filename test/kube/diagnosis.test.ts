@@ -61,7 +61,7 @@ describe('failure diagnosis', () => {
   it('readiness probe failing: waits for the timeout, then quotes the probe event', async () => {
     const { err, pod, evidence, elapsed } = await failRollout({ kind: 'probe-fail', message: 'Readiness probe failed: HTTP probe failed with statuscode: 503' }, { readyTimeoutMs: 600 });
     assert.equal(err.message, `Pod ${pod}, container "api" is running but its readiness probe keeps failing: Readiness probe failed: HTTP probe failed with statuscode: 503.`);
-    assert.ok(evidence[0]!.startsWith('not ready after 600ms'), evidence[0]);
+    assert.ok(evidence[0]!.startsWith('not ready after 600 ms'), evidence[0]);
     assert.ok(evidence.some((l) => /^Unhealthy: Readiness probe failed: HTTP probe failed with statuscode: 503 \(×\d+\)$/.test(l)), evidence.join('\n'));
     assert.ok(evidence.includes('readinessProbe: httpGet /healthz on port 8080, every 2s'));
     assert.ok(elapsed >= 600 && elapsed < 4000, `${elapsed} ms`);

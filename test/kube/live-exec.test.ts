@@ -22,7 +22,7 @@ import { freePort } from '../helpers/net.js';
 let server: FakeKubeServer;
 let kc: KubeConfig;
 let work: string;
-let container: LocalAgentContainer;
+let container: LocalAgentContainer | undefined;
 let port: number;
 const RESTART = { kind: 'restart', listenWaitMs: 10_000 } as const;
 

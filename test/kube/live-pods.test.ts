@@ -91,7 +91,7 @@ describe('live update of all ready pods', () => {
     assert.equal(await versionOf(fresh.name), 'v1', 'the new pod starts with the image content');
     const outcome = await syncTargets({ live, root: '/ws', stagingDir, staged: await staged('v2'), changedFiles: [], record, targets });
     assert.equal(outcome.kind, 'synced', outcome.kind === 'fallback' ? outcome.reason : '');
-    const byName = new Map(outcome.kind === 'synced' ? outcome.results.map((r) => [r.target.name, r.result.files]) : []);
+    const byName = new Map(outcome.results.map((r) => [r.target.name, r.result.files]));
     assert.equal(byName.get(fresh.name), 1, 'the new pod got the file');
     assert.equal(byName.get(targets.find((t) => t !== fresh)!.name), 0, 'the synced pod got nothing again');
     assert.equal(await versionOf(fresh.name), 'v2');
@@ -105,8 +105,8 @@ describe('live update of all ready pods', () => {
       const targets = await kubeLiveTargets(client, service, new AbortController().signal);
       const outcome = await syncTargets({ live, root: '/ws', stagingDir, staged: await staged('v3'), changedFiles: [], record, targets });
       assert.equal(outcome.kind, 'fallback');
-      assert.equal(outcome.kind === 'fallback' && outcome.code, 'exec-forbidden');
-      assert.match(outcome.kind === 'fallback' ? outcome.reason : '', /forbidden.*pods\/exec permission/);
+      assert.equal(outcome.code, 'exec-forbidden');
+      assert.match(outcome.reason, /forbidden.*pods\/exec permission/);
     } finally {
       fake.exec.forbidden = false;
     }

@@ -188,7 +188,7 @@ describe('config fuzzing (seeded)', () => {
         outcome = 'loaded';
       } catch (error) {
         const where = `case ${i} (${c.kind}, FUZZ_SEED=${SEED}): ${c.bytes.subarray(0, 300).toString('utf8')}`;
-        assert.ok(error instanceof ConfigError, `${where}\nthrew ${(error as Error)?.stack}`);
+        assert.ok(error instanceof ConfigError, `${where}\nthrew ${(error as Error | undefined)?.stack}`);
         assert.ok(error.issues.length > 0, `${where}\nno issues`);
         for (const issue of error.issues) {
           assert.ok(issue.line >= 1 && issue.column >= 1, `${where}\nissue without a position: ${JSON.stringify(issue)}`);

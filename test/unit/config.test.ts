@@ -5,7 +5,7 @@ import { describe, it } from 'node:test';
 import { formatIssue, loadConfig, parseConfigText, ConfigError } from '../../src/engine/config/load.js';
 import { configJsonSchema } from '../../src/engine/config/json-schema.js';
 import { configReferenceMarkdown } from '../../src/engine/config/reference-doc.js';
-import { parseDuration, parseSize } from '../../src/engine/config/duration.js';
+import { parseDuration, parseSize } from '../../src/engine/config/units.js';
 import { put, workspace } from '../helpers/workspace.js';
 
 /** Issues as "line:col path: message" for compact assertions. */
@@ -134,7 +134,7 @@ describe('config errors name file, line, column and field', () => {
     ]);
     const { config } = parseConfigText(text, file, { REG: 'localhost:5000', BIN: 'target/api' });
     assert.equal(config?.services.api?.image?.repository, 'localhost:5000/api');
-    assert.equal(config?.services.api?.stage?.files[0]?.from, path.join(dir, 'target/api'));
+    assert.equal(config.services.api.stage?.files[0]?.from, path.join(dir, 'target/api'));
   });
 
   it('throws ConfigError (no stack in its message) for a missing config file', async () => {
@@ -156,11 +156,11 @@ describe('config resolution', () => {
     const api = config.services.api!;
     assert.deepEqual(api.watch, { paths: [path.join(dir, 'src')], ignore: [] });
     assert.equal(api.compile?.timeoutMs, 600_000);
-    assert.equal(api.compile?.cwd, dir);
+    assert.equal(api.compile.cwd, dir);
     assert.deepEqual(api.stage?.files, [{ from: path.join(dir, 'build/api'), to: 'api', mode: 0o755 }]);
     assert.equal(api.image?.platform, 'linux/amd64');
     assert.deepEqual(api.deploy?.portForwards, [{ local: 8080, remote: 80 }]);
-    assert.equal(api.deploy?.readyTimeoutMs, 120_000);
+    assert.equal(api.deploy.readyTimeoutMs, 120_000);
     assert.equal(config.settings.quietWindowMs, 15);
     assert.ok(config.kubernetes.allowContexts.includes('kind-*'));
   });

@@ -79,7 +79,7 @@ describe('scheduler', () => {
         engine.notifySaved([input]);
         await sleep(10);
       }
-      await until(() => runsOf(events, 'api').length > 0 && !engine.status()[0]!.running, 15_000, 'the last run');
+      await until(() => runsOf(events, 'api').length > 0 && !engine.status()[0]!.running && !engine.status()[0]!.queued, 15_000, 'the last run');
       await engine.whenIdle();
       const runs = runsOf(events, 'api');
       assert.ok(runs.length <= 2, `runs: ${runs.map((r) => r.status).join(', ')}`);
@@ -288,6 +288,11 @@ tasks:
     const running = engine.run(['svc']);
     await until(() => exists(path.join(dir, 'gen-started')), 5000, 'the dependency to start');
     assert.deepEqual(engine.status().find((s) => s.name === 'svc')?.waiting, { kind: 'dependency', on: ['gen'], message: 'waiting for dependency "gen"' });
+    // A queued run is not a running one (status().running used to be true for both).
+    assert.deepEqual(engine.status().map(({ name, running, queued }) => ({ name, running, queued })), [
+      { name: 'svc', running: false, queued: true },
+      { name: 'gen', running: true, queued: false },
+    ]);
     engine.cancel('svc');
     const [summary] = await running;
     assert.equal(summary!.status, 'cancelled');
@@ -403,10 +408,12 @@ services:
     engine.notifySaved([file]);
     await until(() => waitingOf(events, 'api').length > 0, 5000, 'a hold reason');
     assert.equal(engine.status()[0]!.waiting?.kind, 'running');
+    assert.deepEqual([engine.status()[0]!.running, engine.status()[0]!.queued], [true, true], 'a run and its follow-up');
     await first;
     await engine.whenIdle();
     assert.deepEqual(waitingOf(events, 'api').map((r) => r.kind), ['running', 'settle']);
     assert.equal(engine.status()[0]!.waiting, undefined);
+    assert.deepEqual([engine.status()[0]!.running, engine.status()[0]!.queued], [false, false]);
   });
 
   it('watch a b watches only a and b', async () => {

@@ -37,7 +37,7 @@ describe('trigger mode switched at run time (the view auto/manual action)', () =
     engine.setTrigger('docs', 'manual');
     const runs = events.filter((e) => e.type === 'run-started').length;
     await writeFile(file, 'two');
-    await until(() => events.filter((e) => e.type === 'changes-pending').some((e) => e.type === 'changes-pending' && e.changedFiles.length === 1 && events.indexOf(e) > events.indexOf(started)), 5000, 'pending again');
+    await until(() => events.filter((e) => e.type === 'changes-pending').some((e) => e.changedFiles.length === 1 && events.indexOf(e) > events.indexOf(started)), 5000, 'pending again');
     await engine.whenIdle();
     assert.equal(events.filter((e) => e.type === 'run-started').length, runs, 'a manual service does not run by itself');
     // Same mode again: no event.

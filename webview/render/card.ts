@@ -1,5 +1,5 @@
 import type { StageName } from '../../src/engine/types.js';
-import { formatAgo, formatMs } from '../../src/shared/format.js';
+import { formatAgo, formatDuration } from '../../src/shared/format.js';
 import type { HistoryPoint, LiveRun, RunView, ServiceHistory, ServiceView } from '../../src/shared/messages.js';
 import { runElapsed } from '../../src/shared/waterfall.js';
 import { h } from '../dom.js';
@@ -49,7 +49,7 @@ export function renderCard(view: ServiceView, ctx: CardContext): HTMLElement {
       h(
         'div',
         { class: 'pinned' },
-        pinned.run ? `Showing an earlier run: ${pinned.run.trigger} · ${formatMs(pinned.run.durationMs)} · ${formatAgo(pinned.run.startedAt, ctx.now)}` : 'Loading that run…',
+        pinned.run ? `Showing an earlier run: ${pinned.run.trigger} · ${formatDuration(pinned.run.durationMs)} · ${formatAgo(pinned.run.startedAt, ctx.now)}` : 'Loading that run…',
         h('button', { class: 'link', attrs: { type: 'button' }, on: { click: () => ctx.onUnpin() } }, view.live ? 'Back to the live run' : 'Back to the latest run'),
       ),
     );
@@ -106,11 +106,11 @@ function renderHead(view: ServiceView, state: CardState, ctx: CardContext): HTML
 }
 
 export function summaryText(view: ServiceView, now: number): string {
-  if (view.live) return `running${view.live.stage ? ` · ${view.live.stage}` : ''} · ${formatMs(runElapsed(view.live, now))} · ${view.live.trigger}`;
+  if (view.live) return `running${view.live.stage ? ` · ${view.live.stage}` : ''} · ${formatDuration(runElapsed(view.live, now))} · ${view.live.trigger}`;
   const last = view.last;
   if (!last) return view.queued ? 'queued' : 'not run yet';
   const ago = formatAgo(last.startedAt + last.durationMs, now);
-  if (last.status === 'ok') return `ok in ${formatMs(last.durationMs)} · ${last.trigger} · ${ago}`;
+  if (last.status === 'ok') return `ok in ${formatDuration(last.durationMs)} · ${last.trigger} · ${ago}`;
   if (last.status === 'cancelled') return `cancelled · ${ago}`;
   return `failed at ${last.failedStage ?? 'run'} · ${ago}`;
 }

@@ -1,4 +1,4 @@
-import { formatClock, formatMs } from '../../src/shared/format.js';
+import { formatClock, formatDuration } from '../../src/shared/format.js';
 import type { HistoryPoint, ServiceHistory } from '../../src/shared/messages.js';
 import { h, place } from '../dom.js';
 import { sparkline } from './sparkline.js';
@@ -24,7 +24,7 @@ export function renderHistory(history: ServiceHistory | undefined, options: Hist
     'summary',
     {},
     h('span', { class: 'history-title' }, 'History'),
-    h('span', { class: 'muted' }, points.length ? `${points.length} run${points.length === 1 ? '' : 's'} · median ${formatMs(history!.medianMs)}` : 'no runs recorded yet'),
+    h('span', { class: 'muted' }, points.length ? `${points.length} run${points.length === 1 ? '' : 's'} · median ${formatDuration(history!.medianMs)}` : 'no runs recorded yet'),
     slow.length ? h('span', { class: 'flag slow' }, `${slow.length} slow`) : null,
     failed.length ? h('span', { class: 'flag failed' }, `${failed.length} failed`) : null,
     cancelled.length ? h('span', { class: 'flag cancelled' }, `${cancelled.length} cancelled`) : null,
@@ -44,7 +44,7 @@ export function renderHistory(history: ServiceHistory | undefined, options: Hist
       h(
         'div',
         { class: 'spark-legend muted' },
-        h('span', {}, `Total per run, oldest → newest · longest ${formatMs(max)}`),
+        h('span', {}, `Total per run, oldest → newest · longest ${formatDuration(max)}`),
         h('span', { class: 'legend-item failed' }, 'failed'),
         h('span', { class: 'legend-item slow' }, 'slow'),
       ),
@@ -68,7 +68,7 @@ function renderStats(history: ServiceHistory): HTMLElement {
     const p50 = h('span', { class: 'range-p50' });
     place(p50, 0, (s.p50 / max) * 100);
     spread.append(p95, p50);
-    tbody.appendChild(h('tr', {}, h('td', {}, s.stage), h('td', { class: 'num' }, formatMs(s.p50)), h('td', { class: 'num' }, formatMs(s.p95)), h('td', { class: 'spread' }, spread), h('td', { class: 'num muted' }, s.count)));
+    tbody.appendChild(h('tr', {}, h('td', {}, s.stage), h('td', { class: 'num' }, formatDuration(s.p50)), h('td', { class: 'num' }, formatDuration(s.p95)), h('td', { class: 'spread' }, spread), h('td', { class: 'num muted' }, s.count)));
   }
   table.appendChild(tbody);
   return table;
@@ -83,7 +83,7 @@ function renderRuns(points: HistoryPoint[], options: HistoryOptions): HTMLElemen
     const bar = h('span', { class: 'run-bar' });
     place(bar, 0, (point.durationMs / max) * 100);
     const flag = point.slow
-      ? h('span', { class: 'flag slow', title: `${point.slow.factor}× the median; ${point.slow.stage} took ${formatMs(point.slow.excessMs)} longer than its own median` }, `slow ×${point.slow.factor} · ${point.slow.stage} +${formatMs(point.slow.excessMs)}`)
+      ? h('span', { class: 'flag slow', title: `${point.slow.factor}× the median; ${point.slow.stage} took ${formatDuration(point.slow.excessMs)} longer than its own median` }, `slow ×${point.slow.factor} · ${point.slow.stage} +${formatDuration(point.slow.excessMs)}`)
       : point.status !== 'ok'
         ? h('span', { class: `flag ${point.status}` }, point.status)
         : h('span', {});
@@ -96,7 +96,7 @@ function renderRuns(points: HistoryPoint[], options: HistoryOptions): HTMLElemen
       },
       h('span', { class: 'run-time' }, h('span', { class: 'wf-dot' }), formatClock(point.startedAt)),
       h('span', { class: 'run-track' }, bar),
-      h('span', { class: 'run-total' }, formatMs(point.durationMs)),
+      h('span', { class: 'run-total' }, formatDuration(point.durationMs)),
       flag,
     );
     row.addEventListener('click', () => options.onPick(point));

@@ -1,4 +1,4 @@
-import { formatClock, formatMs } from '../../src/shared/format.js';
+import { formatClock, formatDuration } from '../../src/shared/format.js';
 import { sparklinePoints } from '../../src/shared/history.js';
 import type { HistoryPoint } from '../../src/shared/messages.js';
 import { svg } from '../dom.js';
@@ -15,7 +15,7 @@ export function sparkline(points: HistoryPoint[], width: number, height: number,
     const kind = point.status !== 'ok' ? point.status : point.slow ? 'slow' : i === coords.length - 1 ? 'last' : '';
     if (!kind) return;
     const dot = svg('circle', { class: `spark-dot ${kind}`, cx: c.x, cy: c.y, r: 2.2, 'vector-effect': 'non-scaling-stroke' });
-    dot.appendChild(svg('title', {}, document.createTextNode(`${formatClock(point.startedAt)} · ${formatMs(point.durationMs)} · ${point.status}${point.slow ? ` · slow (${point.slow.stage})` : ''}`)));
+    dot.appendChild(svg('title', {}, document.createTextNode(`${formatClock(point.startedAt)} · ${formatDuration(point.durationMs)} · ${point.status}${point.slow ? ` · slow (${point.slow.stage})` : ''}`)));
     root.appendChild(dot);
   });
   return root;

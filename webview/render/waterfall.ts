@@ -1,5 +1,5 @@
 import type { StageName } from '../../src/engine/types.js';
-import { formatMs } from '../../src/shared/format.js';
+import { formatDuration } from '../../src/shared/format.js';
 import type { LiveRun, RunView } from '../../src/shared/messages.js';
 import { layoutWaterfall, type WaterfallBar } from '../../src/shared/waterfall.js';
 import { h, place } from '../dom.js';
@@ -47,7 +47,7 @@ export function renderWaterfall(run: RunView | LiveRun, options: WaterfallOption
 
 function renderRow(bar: WaterfallBar, options: WaterfallOptions, sameAs?: StageName): HTMLElement {
   const selectable = bar.state !== 'pending' && bar.state !== 'not-run';
-  const label = `${bar.stage}: ${STATE_WORD[bar.state]}${bar.state === 'skipped' || bar.state === 'pending' || bar.state === 'not-run' ? '' : `, ${formatMs(bar.durationMs)}`}${bar.detail ? ` — ${bar.detail}` : ''}`;
+  const label = `${bar.stage}: ${STATE_WORD[bar.state]}${bar.state === 'skipped' || bar.state === 'pending' || bar.state === 'not-run' ? '' : `, ${formatDuration(bar.durationMs)}`}${bar.detail ? ` — ${bar.detail}` : ''}`;
   const track = h('span', { class: 'wf-track' });
   if (bar.state === 'skipped' || bar.state === 'pending' || bar.state === 'not-run') {
     const marker = h('span', { class: 'wf-marker' });
@@ -59,7 +59,7 @@ function renderRow(bar: WaterfallBar, options: WaterfallOptions, sameAs?: StageN
     track.appendChild(el);
   }
   const time =
-    bar.state === 'skipped' ? 'skipped' : bar.state === 'pending' ? '…' : bar.state === 'not-run' ? '—' : bar.state === 'running' ? `${formatMs(bar.durationMs)}…` : formatMs(bar.durationMs);
+    bar.state === 'skipped' ? 'skipped' : bar.state === 'pending' ? '…' : bar.state === 'not-run' ? '—' : bar.state === 'running' ? `${formatDuration(bar.durationMs)}…` : formatDuration(bar.durationMs);
   const detail = bar.detail ?? (bar.state === 'pending' ? 'waiting' : bar.state === 'not-run' ? 'not run' : bar.state === 'running' ? 'running' : '');
   const row = h(
     'div',
@@ -105,7 +105,7 @@ function withoutStage(error: string, stage: string | undefined): string {
 function renderAxis(totalMs: number): HTMLElement {
   const ticks = h('span', { class: 'wf-ticks' });
   for (const fraction of [0, 0.25, 0.5, 0.75, 1]) {
-    const tick = h('span', { class: `wf-tick${fraction === 1 ? ' end' : fraction === 0 ? ' start' : ''}` }, formatMs(totalMs * fraction));
+    const tick = h('span', { class: `wf-tick${fraction === 1 ? ' end' : fraction === 0 ? ' start' : ''}` }, formatDuration(totalMs * fraction));
     place(tick, fraction * 100, 0);
     ticks.appendChild(tick);
   }

@@ -98,7 +98,8 @@ export async function stopLeftoverGroups(root: string, graceMs = DEFAULT_GRACE_M
   const boot = bootId();
   for (const file of files) {
     const full = path.join(dir, file);
-    let record: GroupRecord;
+    // Read back from disk, so not trusted to be whole: without an owner it counts as a leftover.
+    let record: Omit<GroupRecord, 'owner'> & Partial<Pick<GroupRecord, 'owner'>>;
     try {
       record = JSON.parse(await readFile(full, 'utf8')) as GroupRecord;
     } catch {

@@ -1,7 +1,7 @@
 import { execa } from 'execa';
 import { createInterface } from 'node:readline';
 import type { Readable, Writable } from 'node:stream';
-import { formatDuration } from '../config/duration.js';
+import { formatDuration } from '../../shared/format.js';
 import { StageError } from '../stages/stage.js';
 import type { LogStream } from '../types.js';
 import { DEFAULT_GRACE_MS, terminateGroup, trackGroup, untrackGroup } from './process-groups.js';
@@ -82,7 +82,7 @@ export async function runCommand(
     });
   const reading = Promise.all([pump(child.stdout, 'stdout'), pump(child.stderr, 'stderr')]);
 
-  let timedOut = false;
+  let timedOut = false as boolean; // set by the timer below, while `await child` waits
   const stop = () => void terminateGroup(pid, spec.killGraceMs ?? DEFAULT_GRACE_MS);
   const timer = setTimeout(() => {
     timedOut = true;

@@ -1,4 +1,5 @@
 import { isAlias, isCollection, isMap, isPair, isScalar, type Document, type LineCounter, type Node } from 'yaml';
+import { formatBytes } from '../../shared/format.js';
 
 /**
  * Defences against hostile or broken config files, run before anything else looks at the
@@ -35,7 +36,7 @@ export interface GuardProblem {
 /** Size first (so a 50 MB file costs nothing), then strict UTF-8 with the first bad byte's position. */
 export function checkBytes(bytes: Uint8Array): { problem?: { line: number; column: number; message: string }; text?: string } {
   if (bytes.length > MAX_CONFIG_BYTES) {
-    return { problem: { line: 1, column: 1, message: `the file is ${formatSize(bytes.length)}; ${LIMIT_TEXT}` } };
+    return { problem: { line: 1, column: 1, message: `the file is ${formatBytes(bytes.length)}; ${LIMIT_TEXT}` } };
   }
   try {
     return { text: new TextDecoder('utf-8', { fatal: true, ignoreBOM: false }).decode(bytes) };
@@ -54,11 +55,7 @@ export function checkTextSize(text: string): string | undefined {
   // Cheap upper bound first: UTF-8 needs at most 3 bytes per UTF-16 unit.
   if (text.length * 3 <= MAX_CONFIG_BYTES) return undefined;
   const size = Buffer.byteLength(text, 'utf8');
-  return size > MAX_CONFIG_BYTES ? `the file is ${formatSize(size)}; ${LIMIT_TEXT}` : undefined;
-}
-
-function formatSize(bytes: number): string {
-  return bytes >= 1024 * 1024 ? `${(bytes / 1024 / 1024).toFixed(1)} MiB` : `${(bytes / 1024).toFixed(1)} KiB`;
+  return size > MAX_CONFIG_BYTES ? `the file is ${formatBytes(size)}; ${LIMIT_TEXT}` : undefined;
 }
 
 function firstInvalidUtf8(bytes: Uint8Array): number {

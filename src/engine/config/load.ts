@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { LineCounter, parseDocument, type Document } from 'yaml';
 import type { ConfigIssue } from '../types.js';
-import { parseDuration, parseSize } from './duration.js';
+import { parseDuration, parseSize } from './units.js';
 import { commandEnv, commandReference, isCommandField } from './command-env.js';
 import { capIssues, plainZodMessage, checkBytes, checkDocument, checkTextSize, deepFlowNesting, MAX_DEPTH, MAX_ISSUES, pathAt } from './guard.js';
 import { unknownFieldMessage } from './field-hints.js';

@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { parseDuration } from './duration.js';
+import { parseDuration } from './units.js';
 import type { RenderSpec, ResourceSpec } from './manifests-schema.js';
 import type { ResolvedManifests, ResolvedService } from './resolved.js';
 

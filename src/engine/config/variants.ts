@@ -75,7 +75,7 @@ function relocate(issue: ConfigIssue, layers: { file: string; text: string }[], 
     let node: unknown = doc.contents;
     let offset = 0;
     for (const s of segments) {
-      const next = (node as { get?: (k: unknown, keep: boolean) => unknown })?.get?.(/^\d+$/.test(s) ? Number(s) : s, true);
+      const next = (node as { get?: (k: unknown, keep: boolean) => unknown } | null | undefined)?.get?.(/^\d+$/.test(s) ? Number(s) : s, true);
       if (!next) break;
       node = next;
       offset = (next as { range?: [number, number] }).range?.[0] ?? offset;

@@ -31,8 +31,3 @@ export function raceAbort<T>(promise: Promise<T>, signal: AbortSignal): Promise<
     );
   });
 }
-
-/** One line, no trailing punctuation noise: engine messages often carry newlines. */
-export function oneLine(text: string): string {
-  return text.replace(/\s*\n\s*/g, ' ').replace(/\s+/g, ' ').trim();
-}

@@ -1,5 +1,5 @@
 import type { StageContext } from '../stages/stage.js';
-import { oneLine } from './abort.js';
+import { oneLine } from '../text.js';
 import { decideDirect, type DirectSpec } from './assembly/spec.js';
 import { decideDelivery, type Delivery } from './delivery.js';
 import type { BuildPlan } from './context/plan.js';

@@ -1,7 +1,8 @@
 import type { ResolvedConfig } from '../config/resolved.js';
 import type { ClusterFacts, StageContext } from '../stages/stage.js';
 import { StageError } from '../stages/stage.js';
-import { bounded, oneLine, raceAbort } from './abort.js';
+import { bounded, raceAbort } from './abort.js';
+import { oneLine } from '../text.js';
 import { splitRepository } from './reference.js';
 import { contextAllowed, refusedContextError } from '../allow-contexts.js';
 import { imagePlatforms } from '../platform.js';

@@ -2,7 +2,8 @@ import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { ResolvedConfig } from '../config/resolved.js';
 import type { DoctorCheck, DoctorResult } from '../stages/stage.js';
-import { bounded, oneLine } from './abort.js';
+import { bounded } from './abort.js';
+import { oneLine } from '../text.js';
 import { registryCredentials } from './registry/auth.js';
 import { excludingRule, type BuildContextFiles, type ContextEntry } from './context/build-context.js';
 import { planBuild } from './context/plan.js';
@@ -10,7 +11,7 @@ import { findProblems } from './context/preflight.js';
 import { registryUrl, splitRepository } from './reference.js';
 import type { DockerRuntime } from './runtime.js';
 import { describeBuildContainer } from '../compile/container/dev-container.js';
-import { formatBytes, seconds } from './options.js';
+import { formatBytes, formatDuration } from '../../shared/format.js';
 
 /** `tightloop doctor`: Docker reachable, registries reachable, image preflight; every probe bounded. */
 export function createDoctorChecks(runtime: DockerRuntime): DoctorCheck[] {
@@ -86,7 +87,7 @@ export async function probeRegistry(runtime: DockerRuntime, registry: string, fr
     await response.body?.cancel();
   } catch (error) {
     if (signal.aborted) throw error;
-    const cause = limit.timedOut() ? `no answer within ${seconds(runtime.timeouts.registryProbeMs)}` : oneLine(String((error as { cause?: { code?: string } }).cause?.code ?? (error as Error).message));
+    const cause = limit.timedOut() ? `no answer within ${formatDuration(runtime.timeouts.registryProbeMs)}` : oneLine(String((error as { cause?: { code?: string } }).cause?.code ?? (error as Error).message));
     return { check: 'registry', status: 'fail', message: `registry ${registry} (from ${from}) is not reachable at ${url}: ${cause}` };
   }
   if (status === 200) return { check: 'registry', status: 'ok', message: `registry ${registry} (from ${from}) answers at ${url}` };

@@ -1,8 +1,10 @@
+// The hand-off fields this stage reads or returns are declared there (module augmentation).
+import type {} from './handoffs.js';
 import type { Stage, StageContext, StageResult } from '../stages/stage.js';
 import { StageError } from '../stages/stage.js';
 import { buildImage } from './daemon/build.js';
 import { hashContext } from './context/build-context.js';
-import { formatBytes, seconds } from './options.js';
+import { formatBytes, formatDuration } from '../../shared/format.js';
 import { forEnginePlatform, planBuild, type BuildPlan } from './context/plan.js';
 import { findProblems, type Problem } from './context/preflight.js';
 import { contentTag } from './reference.js';
@@ -64,7 +66,7 @@ export function createImageStage(runtime: DockerRuntime): Stage {
       const imageId = live ? await wrapForLive(client, live, plan.image.platform, built, ref, ctx.signal, (text) => ctx.log(text, 'info')) : built;
       const took = Math.round(performance.now() - started);
       return {
-        detail: `built ${ref} from ${formatBytes(plan.files.bytes)} of context in ${seconds(took)} (${route.why})`,
+        detail: `built ${ref} from ${formatBytes(plan.files.bytes)} of context in ${formatDuration(took)} (${route.why})`,
         outputs: { imageRef: ref, imageId },
         handoffs,
       };

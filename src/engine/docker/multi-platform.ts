@@ -1,9 +1,12 @@
+// The hand-off fields this stage reads or returns are declared there (module augmentation).
+import type {} from './handoffs.js';
 import { createHash } from 'node:crypto';
 import path from 'node:path';
 import type { StageContext, StageResult, StagedFile } from '../stages/stage.js';
 import { StageError } from '../stages/stage.js';
 import { imagePlatforms, platformFolder } from '../platform.js';
-import { bounded, oneLine } from './abort.js';
+import { bounded } from './abort.js';
+import { oneLine } from '../text.js';
 import { assembleImage, type DirectImage } from './assembly/image.js';
 import { imageIndex } from './assembly/image-index.js';
 import { decideDirect } from './assembly/spec.js';
@@ -11,7 +14,7 @@ import { chooseRoute } from './build-route.js';
 import { hashContext } from './context/build-context.js';
 import { planBuild, type BuildPlan } from './context/plan.js';
 import { findProblems } from './context/preflight.js';
-import { formatBytes, seconds } from './options.js';
+import { formatBytes, formatDuration } from '../../shared/format.js';
 import { contentTag, isLoopbackRegistry, splitTag } from './reference.js';
 import { DirectRegistry } from './registry/session.js';
 import type { DockerRuntime } from './runtime.js';
@@ -104,7 +107,7 @@ export async function assembleMultiPlatform(ctx: StageContext, runtime: DockerRu
   const took = Math.round(performance.now() - started);
   ctx.log(`assembled ${ref}: image index ${index.digest.slice(0, 19)}… over ${platforms.join(', ')}`, 'info');
   return {
-    detail: `assembled ${ref} in-process for ${platforms.join(', ')} in ${seconds(took)}: ${route.why}`,
+    detail: `assembled ${ref} in-process for ${platforms.join(', ')} in ${formatDuration(took)}: ${route.why}`,
     outputs: { imageRef: ref, imageId: index.digest },
     handoffs: { image: { ref, delivery, direct: { registry, why: route.why, image: index } } },
   };

@@ -58,9 +58,3 @@ export interface DockerStageOptions {
 
 export const DEFAULT_MAX_CONTEXT_BYTES = 2 * 1024 ** 3;
 export const DEFAULT_LARGE_CONTEXT_BYTES = 100 * 1024 ** 2;
-
-export { formatBytes } from '../config/duration.js';
-
-export function seconds(ms: number): string {
-  return ms < 1000 ? `${ms} ms` : `${+(ms / 1000).toFixed(1)} s`;
-}

@@ -3,13 +3,14 @@ import { execa } from 'execa';
 import type { Readable } from 'node:stream';
 import type { Stage, StageContext, StageResult } from '../stages/stage.js';
 import { StageError } from '../stages/stage.js';
-import { bounded, oneLine } from './abort.js';
+import { bounded } from './abort.js';
+import { oneLine } from '../text.js';
 import { registryCredentials } from './registry/auth.js';
 import type { DockerClient } from './daemon/client.js';
 import { decideDelivery, type Delivery } from './delivery.js';
 import { collectGarbage } from './daemon/image-gc.js';
 import { DirectRegistry } from './registry/session.js';
-import { formatBytes, seconds } from './options.js';
+import { formatBytes, formatDuration } from '../../shared/format.js';
 import { followProgress, Liveness } from './daemon/progress.js';
 import { splitTag } from './reference.js';
 import { collectRegistryGarbage, PushRecord } from './registry/tag-gc.js';
@@ -174,15 +175,15 @@ async function push(ctx: StageContext, runtime: DockerRuntime, client: DockerCli
   const liveness = new Liveness(client, ctx.signal, {
     silenceMs: timeouts.silenceMs,
     pingMs: timeouts.pingMs,
-    dead: (quiet) => new StageError(`Docker engine at ${client.endpoint.url} stopped answering mid-push (no progress for ${seconds(quiet)} and no reply to a ping)`),
+    dead: (quiet) => new StageError(`Docker engine at ${client.endpoint.url} stopped answering mid-push (no progress for ${formatDuration(quiet)} and no reply to a ping)`),
     stallMs: timeouts.pushStallMs,
-    stalled: (quiet) => registryDown(`no push progress for ${seconds(quiet)}`),
+    stalled: (quiet) => registryDown(`no push progress for ${formatDuration(quiet)}`),
   });
   const signal = AbortSignal.any([deadline.signal, liveness.signal]);
   const failed = (error: unknown): never => {
     if (ctx.signal.aborted) throw ctx.signal.reason;
     if (liveness.signal.aborted) throw liveness.signal.reason;
-    if (deadline.timedOut()) throw new StageError(`the push to ${delivery.registry} did not finish within ${seconds(timeouts.pushMs)}`);
+    if (deadline.timedOut()) throw new StageError(`the push to ${delivery.registry} did not finish within ${formatDuration(timeouts.pushMs)}`);
     throw error;
   };
 
@@ -246,15 +247,15 @@ async function kindLoad(ctx: StageContext, runtime: DockerRuntime, client: Docke
     reject: false,
     all: true,
   });
-  subprocess.all?.on('data', (chunk: Buffer) => {
+  subprocess.all.on('data', (chunk: Buffer) => {
     for (const line of chunk.toString('utf8').split('\n')) if (line.trim()) ctx.log(line, 'stdout');
   });
   const result = await subprocess;
   if (result.isCanceled) throw ctx.signal.reason;
   if ((result as { code?: string }).code === 'ENOENT') throw new StageError('`kind` is not on PATH, so the image cannot be loaded into the kind cluster', { hint: 'install kind, or run a local registry for the cluster' });
-  if (result.timedOut) throw new StageError(`kind load did not finish within ${seconds(runtime.timeouts.kindLoadMs)}`);
+  if (result.timedOut) throw new StageError(`kind load did not finish within ${formatDuration(runtime.timeouts.kindLoadMs)}`);
   if (result.exitCode !== 0) {
-    const last = `${result.all ?? ''}`.trim().split('\n').pop() ?? '';
+    const last = result.all.trim().split('\n').pop() ?? '';
     throw new StageError(`kind load docker-image failed (exit ${result.exitCode}): ${oneLine(last)}`);
   }
 }

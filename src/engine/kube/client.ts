@@ -91,9 +91,9 @@ export function describeApiError(err: unknown): string {
 /** True when the failure means the API server could not be reached at all. */
 export function isUnreachable(err: unknown): boolean {
   if (err instanceof ApiException) return err.code >= 502 && err.code <= 504;
-  return /ECONNREFUSED|ECONNRESET|ETIMEDOUT|ENOTFOUND|EHOSTUNREACH|EAI_AGAIN|socket hang up|timed out|aborted/i.test(
-    `${(err as Error)?.message} ${(err as { code?: string })?.code ?? ''} ${(err as Error)?.name}`,
-  );
+  // Anything can be thrown: a string, undefined, an object that is not an Error.
+  const e = err as { message?: string; code?: string; name?: string } | null | undefined;
+  return /ECONNREFUSED|ECONNRESET|ETIMEDOUT|ENOTFOUND|EHOSTUNREACH|EAI_AGAIN|socket hang up|timed out|aborted/i.test(`${e?.message} ${e?.code ?? ''} ${e?.name}`);
 }
 
 function parseBody(body: unknown): { message?: string; reason?: string } | undefined {

@@ -1,3 +1,5 @@
+// The hand-off fields this stage reads or returns are declared there (module augmentation).
+import type {} from './handoffs.js';
 import { PatchStrategy, type V1Pod } from '@kubernetes/client-node';
 import { StageError, type Stage, type StageContext } from '../stages/stage.js';
 import { apiFailure, statusCode, type KubeClient } from './client.js';

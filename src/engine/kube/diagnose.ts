@@ -2,6 +2,7 @@ import type { CoreV1Event, V1Container, V1ContainerStatus, V1Pod, V1Probe } from
 import { StageError } from '../stages/stage.js';
 import { isPodReady } from './rollout.js';
 import { podName } from './workload.js';
+import { formatDuration } from '../../shared/format.js';
 
 /**
  * Why a rollout did not become ready, as one sentence naming pod, container and cause, plus the
@@ -40,7 +41,7 @@ interface Candidate {
 }
 
 export async function diagnose(input: DiagnoseInput, src: EvidenceSource): Promise<StageError> {
-  const waited = input.waitedMs !== undefined ? [`not ready after ${formatMs(input.waitedMs)} (deploy.readyTimeout)`] : [];
+  const waited = input.waitedMs !== undefined ? [`not ready after ${formatDuration(input.waitedMs)} (deploy.readyTimeout)`] : [];
   const worst = pickWorst(input.newPods, input.container);
   if (!worst) {
     if (input.newPods.length && input.oldLeft.length) {
@@ -200,14 +201,6 @@ function eventLine(e: CoreV1Event): string {
 
 function trimDot(s: string): string {
   return s.trim().replace(/\.+$/, '');
-}
-
-export function formatMs(ms: number): string {
-  if (ms < 1000) return `${Math.round(ms)}ms`;
-  if (ms < 60_000) return `${(ms / 1000).toFixed(ms < 10_000 ? 1 : 0)}s`;
-  const m = Math.floor(ms / 60_000);
-  const s = Math.round((ms % 60_000) / 1000);
-  return s ? `${m}m${s}s` : `${m}m`;
 }
 
 async function safe<T>(fn: () => Promise<T>): Promise<T | undefined> {

@@ -61,6 +61,7 @@ export class ListWatch<T extends Meta> {
     this.stats.lists++;
     try {
       const { items, resourceVersion } = await this.spec.list();
+      // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- stop() may have run during the await
       if (this.stopped) return;
       this.items.clear();
       for (const item of items) this.items.set(keyOf(item), item);
@@ -118,6 +119,7 @@ export class ListWatch<T extends Meta> {
     try {
       const controller = await this.watch.watch(this.spec.path, query, onEvent, done);
       this.controller = controller;
+      // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- stop() or done() may have run during the await
       if (this.stopped || ended) controller.abort();
     } catch (err) {
       done(err);

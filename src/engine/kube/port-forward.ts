@@ -106,7 +106,7 @@ export class PortForwarder {
       socket.on('close', () => ws.close());
       if (socket.destroyed) ws.close();
     } catch (err) {
-      this.sink(`port-forward ${this.local} → ${name}:${this.remote} failed: ${(err as Error).message ?? String(err)}`, 'warn');
+      this.sink(`port-forward ${this.local} → ${name}:${this.remote} failed: ${(err as { message?: string } | null | undefined)?.message ?? String(err)}`, 'warn');
       socket.destroy();
     }
   }

@@ -1,7 +1,9 @@
+// The hand-off fields this stage reads or returns are declared there (module augmentation).
+import type {} from './handoffs.js';
 import type { V1Pod } from '@kubernetes/client-node';
 import type { Stage, StageContext } from '../stages/stage.js';
 import type { KubeClient } from './client.js';
-import { formatMs } from './diagnose.js';
+import { formatDuration } from '../../shared/format.js';
 import type { Baseline } from './rollout.js';
 import { waitForRollout } from './wait-ready.js';
 import type { RetryPolicy } from './list-watch.js';
@@ -36,9 +38,9 @@ export function createReadyStage(shared: ReadyShared): Stage {
       });
       const names = pods.map(podName);
       shared.afterReady(ctx, client, baseline, pods);
-      const sinceWrite = formatMs(Date.now() - baseline.startedAt);
+      const sinceWrite = formatDuration(Date.now() - baseline.startedAt);
       return {
-        detail: `${label(baseline)} ready: ${names.join(', ') || 'no pods wanted'} (${sinceWrite} after the change, ${formatMs(Date.now() - started)} waiting)`,
+        detail: `${label(baseline)} ready: ${names.join(', ') || 'no pods wanted'} (${sinceWrite} after the change, ${formatDuration(Date.now() - started)} waiting)`,
         outputs: { readyPods: names },
       };
     },

@@ -118,7 +118,7 @@ export function deadlineExceeded(kind: WorkloadKind, w: WorkloadObject): string 
 
 /** What an editor shows of a pod: name, readiness, restarts, phase. */
 export function summarizePod(p: V1Pod): PodSummary {
-  const restarts = (p.status?.containerStatuses ?? []).reduce((sum, c) => sum + (c.restartCount ?? 0), 0);
+  const restarts = (p.status?.containerStatuses ?? []).reduce((sum, c) => sum + c.restartCount, 0);
   return { name: p.metadata?.name ?? '?', ready: isPodReady(p), restarts, phase: p.status?.phase ?? 'Unknown' };
 }
 

@@ -1,7 +1,7 @@
 import type { CoreV1Event, V1Pod } from '@kubernetes/client-node';
 import { StageError } from '../stages/stage.js';
 import { describeApiError, type KubeClient } from './client.js';
-import { diagnose, formatMs, type EvidenceSource } from './diagnose.js';
+import { diagnose, type EvidenceSource } from './diagnose.js';
 import { assess, deadlineExceeded, fatalProblem, type Assessment, type Baseline } from './rollout.js';
 import { ListWatch, type RetryPolicy } from './list-watch.js';
 import { collectionPath, label, listWorkloads, type WorkloadObject } from './workload.js';
@@ -137,7 +137,7 @@ export function evidenceSource(client: KubeClient, signal: AbortSignal): Evidenc
     events: (pod) => eventsFor(client, pod.metadata!.namespace!, pod.metadata!.name!, signal, pod.metadata?.uid),
     logs: async (pod, container, previous, tail) => {
       const text = await client.core.readNamespacedPodLog({ name: pod.metadata!.name!, namespace: pod.metadata!.namespace!, container, previous, tailLines: tail }, quick());
-      return String(text ?? '').split('\n').filter((l) => l.length > 0).slice(-tail);
+      return text.split('\n').filter((l) => l.length > 0).slice(-tail);
     },
     nodeArch: async (nodeName) => {
       if (!nodeName) return undefined;
@@ -150,8 +150,7 @@ export function evidenceSource(client: KubeClient, signal: AbortSignal): Evidenc
 async function eventsFor(client: KubeClient, namespace: string, name: string, signal: AbortSignal, uid?: string): Promise<CoreV1Event[]> {
   const fieldSelector = uid ? `involvedObject.name=${name},involvedObject.uid=${uid}` : `involvedObject.name=${name}`;
   const list = await client.core.listNamespacedEvent({ namespace, fieldSelector }, client.options(signal, {}, 5000));
-  const time = (e: CoreV1Event) => new Date((e.lastTimestamp ?? e.eventTime ?? e.metadata?.creationTimestamp ?? 0) as string | number | Date).getTime();
+  const time = (e: CoreV1Event) => new Date((e.lastTimestamp ?? e.eventTime ?? e.metadata.creationTimestamp ?? 0) as string | number | Date).getTime();
   return list.items.sort((a, b) => time(a) - time(b));
 }
 
-export { formatMs };

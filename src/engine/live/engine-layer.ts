@@ -29,7 +29,8 @@ export async function wrapForLive(client: DockerClient, live: Live, platform: st
   const base = await client.inspectImage(baseId, signal);
   if (!base) throw new StageError(`the image just built (${baseId}) is gone from the engine; run again`);
   const entrypoint = liveEntrypoint(live, base.Config.Entrypoint ? [...(typeof base.Config.Entrypoint === 'string' ? [base.Config.Entrypoint] : base.Config.Entrypoint)] : undefined);
-  const cmd = base.Config.Cmd;
+  // The Engine API answers `Cmd: null` for an image without CMD (the types say never).
+  const cmd = base.Config.Cmd as string[] | null;
   const dockerfile = [`FROM ${baseId}`, `COPY agent ${AGENT_PATH}`, `ENTRYPOINT ${JSON.stringify(entrypoint)}`, ...(cmd?.length ? [`CMD ${JSON.stringify(cmd)}`] : [])].join('\n') + '\n';
   const pack = tar.pack();
   pack.entry({ name: 'Dockerfile', mode: 0o644, mtime: new Date(0) }, dockerfile);

@@ -59,6 +59,6 @@ function statusToExit(status: V1Status | undefined): { exitCode?: number; messag
 
 function errorText(error: unknown): string {
   if (error instanceof Error) return error.message;
-  const e = error as { message?: string; error?: { message?: string } };
+  const e = error as { message?: string; error?: { message?: string } } | null | undefined;
   return e?.message ?? e?.error?.message ?? String(error);
 }

@@ -5,7 +5,7 @@ import { parseWorkload, pickContainer, podName, podSelector, podUid, resolveWork
 import { KubeExecTransport } from './kube-exec.js';
 import type { LiveTarget } from './sync-pods.js';
 
-const isReady = (p: V1Pod) => !p.metadata?.deletionTimestamp && p.status?.phase === 'Running' && (p.status?.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True');
+const isReady = (p: V1Pod) => !p.metadata?.deletionTimestamp && p.status?.phase === 'Running' && (p.status.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True');
 
 /** Every ready pod of the service's workload, each a live-update target over pods/exec. */
 export async function kubeLiveTargets(client: KubeClient, service: ResolvedService, signal: AbortSignal): Promise<LiveTarget[]> {

@@ -1,8 +1,9 @@
+// The hand-off fields this stage reads or returns are declared there (module augmentation).
+import type {} from './handoffs.js';
 import type { KubeClient } from '../kube/client.js';
 import { contextAllowed, refusedContextError } from '../kube/kubeconfig.js';
-import { formatMs } from '../kube/diagnose.js';
 import { StageError, type Stage, type StageContext, type StageResult } from '../stages/stage.js';
-import { formatBytes } from '../config/duration.js';
+import { formatBytes, formatDuration } from '../../shared/format.js';
 import { kubeLivePods } from './kube-targets.js';
 import { syncTargets, type LiveRecord } from './sync-pods.js';
 import type { LiveSyncResult } from './sync.js';
@@ -50,7 +51,7 @@ export function createLiveStage(shared: { client(ctx: StageContext): KubeClient 
           }
         }
         if (starting.length === 0) break;
-        if (Date.now() > deadline) return fallBack(`pod ${starting.join(', ')} did not become ready within ${formatMs(ctx.service.deploy!.readyTimeoutMs)} to receive the new files`, record);
+        if (Date.now() > deadline) return fallBack(`pod ${starting.join(', ')} did not become ready within ${formatDuration(ctx.service.deploy!.readyTimeoutMs)} to receive the new files`, record);
         ctx.log(`waiting for ${starting.join(', ')} to become ready, to sync it too`);
         await new Promise((resolve) => setTimeout(resolve, STARTING_POLL_MS));
       }
@@ -76,6 +77,6 @@ function fallBack(reason: string, record?: LiveRecord): StageResult {
 
 function describePod(name: string, r: LiveSyncResult): string {
   if (r.files === 0) return `${name}: already runs these files`;
-  const action = r.action === 'restart' ? `restarted (pid ${r.pid ?? '?'}${r.listenMs !== undefined ? `, listening after ${formatMs(r.listenMs)}` : r.notListeningAfterMs !== undefined ? `, not listening after ${formatMs(r.notListeningAfterMs)}` : ''})` : r.action === 'signal' ? 'signalled' : 'no action';
-  return `${name}: ${r.files} file${r.files === 1 ? '' : 's'}, ${formatBytes(r.bytes)}, ${action}, ${formatMs(r.totalMs)} in all`;
+  const action = r.action === 'restart' ? `restarted (pid ${r.pid ?? '?'}${r.listenMs !== undefined ? `, listening after ${formatDuration(r.listenMs)}` : r.notListeningAfterMs !== undefined ? `, not listening after ${formatDuration(r.notListeningAfterMs)}` : ''})` : r.action === 'signal' ? 'signalled' : 'no action';
+  return `${name}: ${r.files} file${r.files === 1 ? '' : 's'}, ${formatBytes(r.bytes)}, ${action}, ${formatDuration(r.totalMs)} in all`;
 }

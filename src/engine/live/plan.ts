@@ -1,6 +1,6 @@
 import path from 'node:path';
 import picomatch from 'picomatch';
-import { formatBytes } from '../config/duration.js';
+import { formatBytes } from '../../shared/format.js';
 import type { ResolvedService } from '../config/resolved.js';
 import type { StagedFile } from '../stages/stage.js';
 import type { SyncFile } from './sync.js';

@@ -141,8 +141,10 @@ export class Scheduler {
     return this.slots.get(name)?.waiting;
   }
 
-  isBusy(name?: string): boolean {
-    return [...this.slots.entries()].some(([n, s]) => (name === undefined || n === name) && (s.running || s.pending));
+  /** Whether a run of the service executes now, and whether one waits to start (both, for a follow-up). */
+  activity(name: string): { running: boolean; queued: boolean } {
+    const slot = this.slots.get(name);
+    return { running: slot?.running !== undefined, queued: slot?.pending !== undefined };
   }
 
   runningStage(name: string): StageName | undefined {
@@ -178,9 +180,7 @@ export class Scheduler {
     const gone = () => this.closed || slot.pending !== pending;
     const giveUp = () => {
       slot.starting = false;
-      if (slot.pending && !this.closed) void this.pump(name);
-      else if (slot.pending) this.finishWithout(name, slot, 'cancelled', 'not run: Tightloop is shutting down');
-      else this.wakeIdle(slot);
+      this.next(name, slot);
     };
 
     // Independent dependencies run side by side (up to the parallelism limit), not in turn.
@@ -236,6 +236,14 @@ export class Scheduler {
     slot.last = summary;
     for (const resolve of pending.waiters) resolve(summary);
     if (summary.status === 'ok' && this.cascade && !this.closed && didWork(summary)) this.triggerDependents(name);
+    this.next(name, slot);
+  }
+
+  /**
+   * After a run ends, or a queued run gives up its turn: start the run queued meanwhile (a change
+   * during the run, a new request), end it on shutdown, or tell idle waiters there is none.
+   */
+  private next(name: string, slot: Slot): void {
     if (slot.pending && !this.closed) void this.pump(name);
     else if (slot.pending) this.finishWithout(name, slot, 'cancelled', 'not run: Tightloop is shutting down');
     else this.wakeIdle(slot);

@@ -1,7 +1,7 @@
 import type { Stats } from 'node:fs';
 import { chmod, copyFile, link, lstat, mkdir, readdir, readFile, rename, rm, rmdir, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { formatBytes } from '../config/duration.js';
+import { formatBytes } from '../../shared/format.js';
 import { hashFile, RACY_MS, sha256 } from '../hash.js';
 import type { Stage, StageContext, StageResult, StagedFile } from '../stages/stage.js';
 import { StageError } from '../stages/stage.js';

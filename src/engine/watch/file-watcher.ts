@@ -100,7 +100,7 @@ export class SourceWatcher {
     // file reported twice is one entry of its batch, and the engine decides by content.
     this.watcher.on('raw', (event, name, opts) => {
       const watched = (opts as { watchedPath?: string } | undefined)?.watchedPath;
-      if ((event !== 'change' && event !== 'rename') || !name || !watched) return;
+      if (!name || !watched) return;
       const inside = path.join(watched, name);
       const file = path.basename(watched) === name && !existsSync(inside) ? watched : inside;
       // A folder made or removed in a watched folder: is it still the folder chokidar watches?

@@ -1,5 +1,5 @@
 import * as vscode from 'vscode';
-import type { Tightloop } from '../ctx.js';
+import type { Tightloop } from '../tightloop.js';
 import type { TightloopCommand } from './index.js';
 
 /**

@@ -1,5 +1,5 @@
 import * as vscode from 'vscode';
-import type { Tightloop } from '../ctx.js';
+import type { Tightloop } from '../tightloop.js';
 import { isCancellation, UserError } from '../errors.js';
 import { cancelRun } from './cancel-run.js';
 import { createConfig } from './create-config.js';
@@ -64,7 +64,7 @@ export function registerCommands(tl: Tightloop): vscode.Disposable[] {
           return undefined;
         }
         tl.output.error(error instanceof Error ? error : new Error(String(error)));
-        void vscode.window.showErrorMessage(l10n.t('Tightloop: {0}', (error as Error)?.message ?? String(error)), l10n.t('Show Logs')).then((choice) => {
+        void vscode.window.showErrorMessage(l10n.t('Tightloop: {0}', (error as { message?: string } | null | undefined)?.message ?? String(error)), l10n.t('Show Logs')).then((choice) => {
           if (choice) tl.output.show();
         });
         return undefined;

@@ -1,5 +1,5 @@
 import * as vscode from 'vscode';
-import type { Tightloop } from '../ctx.js';
+import type { Tightloop } from '../tightloop.js';
 import { UserError } from '../errors.js';
 import type { TightloopCommand } from './index.js';
 import { l10n } from '../l10n.js';

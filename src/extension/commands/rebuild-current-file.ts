@@ -1,4 +1,4 @@
-import type { Tightloop } from '../ctx.js';
+import type { Tightloop } from '../tightloop.js';
 import type { TightloopCommand } from './index.js';
 
 /** Also the status-bar click: the active file's services, else the status-bar services, else all. */

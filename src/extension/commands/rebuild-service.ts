@@ -1,6 +1,6 @@
 import * as vscode from 'vscode';
-import { formatAgo, formatMs } from '../../shared/format.js';
-import type { Tightloop } from '../ctx.js';
+import { formatAgo, formatDuration } from '../../shared/format.js';
+import type { Tightloop } from '../tightloop.js';
 import { Cancelled } from '../errors.js';
 import type { ServiceEntry } from '../model/run-model.js';
 import { nameArg } from './args.js';
@@ -33,10 +33,10 @@ export function icon(entry: ServiceEntry): string {
 
 export function describe(entry: ServiceEntry, now = Date.now()): string {
   const parts: string[] = [];
-  if (entry.live) parts.push(entry.live.stage ? l10n.t('running {0} for {1}', entry.live.stage, formatMs(now - entry.live.startedAt)) : l10n.t('running for {0}', formatMs(now - entry.live.startedAt)));
+  if (entry.live) parts.push(entry.live.stage ? l10n.t('running {0} for {1}', entry.live.stage, formatDuration(now - entry.live.startedAt)) : l10n.t('running for {0}', formatDuration(now - entry.live.startedAt)));
   else if (entry.last) {
     const last = entry.last;
-    const result = last.status === 'ok' ? l10n.t('ok in {0}', formatMs(last.durationMs)) : last.status === 'failed' ? l10n.t('failed at {0}', last.failedStage ?? 'run') : l10n.t('cancelled');
+    const result = last.status === 'ok' ? l10n.t('ok in {0}', formatDuration(last.durationMs)) : last.status === 'failed' ? l10n.t('failed at {0}', last.failedStage ?? 'run') : l10n.t('cancelled');
     parts.push(`${result} · ${formatAgo(last.startedAt + last.durationMs, now)}`);
   } else parts.push(l10n.t('not run yet'));
   if (entry.pending.length) parts.push(l10n.t('changes pending ({0})', entry.pending.length));

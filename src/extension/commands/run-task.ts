@@ -1,6 +1,6 @@
 import * as vscode from 'vscode';
-import { formatAgo, formatMs } from '../../shared/format.js';
-import type { Tightloop } from '../ctx.js';
+import { formatAgo, formatDuration } from '../../shared/format.js';
+import type { Tightloop } from '../tightloop.js';
 import { Cancelled, UserError } from '../errors.js';
 import { nameArg } from './args.js';
 import type { TightloopCommand } from './index.js';
@@ -19,7 +19,7 @@ export const runTask: TightloopCommand = {
     const picked = await vscode.window.showQuickPick(
       tasks.map((t) => ({
         label: t.name,
-        description: t.live ? l10n.t('running') : t.last ? l10n.t('{0} in {1} · {2}', t.last.status, formatMs(t.last.durationMs), formatAgo(t.last.startedAt + t.last.durationMs, now)) : l10n.t('not run yet'),
+        description: t.live ? l10n.t('running') : t.last ? l10n.t('{0} in {1} · {2}', t.last.status, formatDuration(t.last.durationMs), formatAgo(t.last.startedAt + t.last.durationMs, now)) : l10n.t('not run yet'),
         name: t.name,
       })),
       { title: l10n.t('Tightloop: Run Task'), placeHolder: l10n.t('Task to run') },

@@ -1,4 +1,4 @@
-import type { Tightloop } from '../ctx.js';
+import type { Tightloop } from '../tightloop.js';
 import { UserError } from '../errors.js';
 import { l10n } from '../l10n.js';
 import { nameArg } from './args.js';

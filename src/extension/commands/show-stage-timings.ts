@@ -1,4 +1,4 @@
-import type { Tightloop } from '../ctx.js';
+import type { Tightloop } from '../tightloop.js';
 import { nameArg } from './args.js';
 import type { TightloopCommand } from './index.js';
 

@@ -145,9 +145,9 @@ function workloadsIn(file: FoundFile): Workload[] {
     const name = value?.metadata?.name;
     if (typeof name !== 'string') continue;
     const containers = Array.isArray(value?.spec?.template?.spec?.containers)
-      ? (value.spec.template.spec.containers as { name?: unknown; image?: unknown }[])
-          .filter((c) => typeof c?.name === 'string')
-          .map((c) => ({ name: c.name as string, ...(typeof c.image === 'string' && { image: c.image }) }))
+      ? (value.spec.template.spec.containers as ({ name?: unknown; image?: unknown } | null)[])
+          .filter((c): c is { name: string; image?: unknown } => typeof c?.name === 'string')
+          .map((c) => ({ name: c.name, ...(typeof c.image === 'string' && { image: c.image }) }))
       : [];
     result.push({ kind, name, containers, file: file.path, ...(typeof value?.metadata?.namespace === 'string' && { namespace: value.metadata.namespace }) });
   }

@@ -2,7 +2,12 @@ import type { ClusterTarget } from '../../engine/kube/target.js';
 import type { Diagnostic, EngineEvent, PodSummary, RunSummary, StageName, TimingRecord } from '../../engine/types.js';
 import { LogBuffer } from './log-buffer.js';
 
-export interface ServiceEntry {
+/**
+ * What the config declares about a service or task, fixed until the config reloads. The other
+ * service types: ServiceEntry (below: this plus what runs), the engine's ServiceStatus (its own
+ * snapshot, for headless callers) and the panel's ServiceView (the message the webview receives).
+ */
+export interface ServiceDescriptor {
   name: string;
   kind: 'service' | 'task';
   manual: boolean;
@@ -10,6 +15,10 @@ export interface ServiceEntry {
   workload?: string;
   /** deploy.portForwards: 127.0.0.1:local → the workload's remote port. */
   portForwards?: { local: number; remote: number }[];
+}
+
+/** The model's picture of one service or task: what the config declares and what its runs did. */
+export interface ServiceEntry extends ServiceDescriptor {
   /** The workload's pods as of its last ready stage (undefined: not known yet). */
   pods?: PodSummary[];
   queued: boolean;
@@ -39,14 +48,6 @@ export interface ModelChange {
   diagnostics: Set<string>;
   /** The cluster target (context, namespace) changed. */
   cluster?: boolean;
-}
-
-export interface ServiceDescriptor {
-  name: string;
-  kind: 'service' | 'task';
-  manual: boolean;
-  workload?: string;
-  portForwards?: { local: number; remote: number }[];
 }
 
 /**

@@ -1,5 +1,5 @@
 import type { RunSummary, TimingRecord } from '../../engine/types.js';
-import { formatElapsed, formatMs } from '../../shared/format.js';
+import { formatElapsed, formatDuration } from '../../shared/format.js';
 import { l10n } from '../l10n.js';
 import type { ServiceEntry } from './run-model.js';
 
@@ -118,7 +118,7 @@ export function statusPicture(input: StatusInput): StatusPicture {
   if (last.status === 'cancelled') {
     return { ...base, kind: 'cancelled', service: picked.name, text: `$(circle-slash) ${l10n.t('{0} cancelled', picked.name)}${pendingSuffix}`, tooltip: tooltipFor(picked, input, []) };
   }
-  return { ...base, kind: 'succeeded', service: picked.name, text: `$(check) ${picked.name} ${formatMs(last.durationMs)}${pendingSuffix}`, tooltip: tooltipFor(picked, input, []) };
+  return { ...base, kind: 'succeeded', service: picked.name, text: `$(check) ${picked.name} ${formatDuration(last.durationMs)}${pendingSuffix}`, tooltip: tooltipFor(picked, input, []) };
 }
 
 function byEnd(a: ServiceEntry, b: ServiceEntry): number {
@@ -157,7 +157,7 @@ export function tooltipFor(entry: ServiceEntry, input: StatusInput, running: Ser
     records = live.records;
   } else {
     const last = entry.last!;
-    const verdict = last.status === 'ok' ? l10n.t('succeeded in {0}', formatMs(last.durationMs)) : last.status === 'failed' ? l10n.t('**failed** at `{0}`', last.failedStage ?? 'run') : l10n.t('cancelled');
+    const verdict = last.status === 'ok' ? l10n.t('succeeded in {0}', formatDuration(last.durationMs)) : last.status === 'failed' ? l10n.t('**failed** at `{0}`', last.failedStage ?? 'run') : l10n.t('cancelled');
     lines.push(`**${md(entry.name)}** — ${verdict}`);
     records = last.records;
     if (last.status !== 'ok' && last.error) lines.push('', `> ${md(last.error)}`);
@@ -169,7 +169,7 @@ export function tooltipFor(entry: ServiceEntry, input: StatusInput, running: Ser
     for (const r of records) {
       // One reason for several skipped stages is said once.
       const same = previous && r.detail && previous.status === r.status && previous.detail === r.detail;
-      lines.push(`| ${r.stage} | ${r.status === 'skipped' ? '—' : formatMs(r.durationMs)} | ${statusIcon(r.status)} ${same ? l10n.t('same as above') : md(short(r.detail ?? ''))} |`);
+      lines.push(`| ${r.stage} | ${r.status === 'skipped' ? '—' : formatDuration(r.durationMs)} | ${statusIcon(r.status)} ${same ? l10n.t('same as above') : md(short(r.detail ?? ''))} |`);
       previous = r;
     }
     if (live?.stage && !records.some((r) => r.stage === live.stage)) {

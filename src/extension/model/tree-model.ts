@@ -1,6 +1,6 @@
 import type { ClusterTarget } from '../../engine/kube/target.js';
 import type { PodSummary } from '../../engine/types.js';
-import { formatElapsed, formatMs } from '../../shared/format.js';
+import { formatElapsed, formatDuration } from '../../shared/format.js';
 import { l10n } from '../l10n.js';
 import type { ServiceEntry } from './run-model.js';
 import { md, tooltipFor, type Phase } from './status-model.js';
@@ -242,16 +242,16 @@ export function describeEntry(entry: ServiceEntry, state: NodeState, now: number
       parts.push(entry.queuedFor ? l10n.t('queued ({0})', entry.queuedFor) : l10n.t('queued'));
       break;
     case 'ok':
-      parts.push(l10n.t('ok · {0}', formatMs(last!.durationMs)));
+      parts.push(l10n.t('ok · {0}', formatDuration(last!.durationMs)));
       break;
     case 'live-synced':
-      parts.push(l10n.t('live-synced · {0}', formatMs(last!.durationMs)));
+      parts.push(l10n.t('live-synced · {0}', formatDuration(last!.durationMs)));
       break;
     case 'failed':
-      parts.push(l10n.t('failed at {0} · {1}', last!.failedStage ?? 'run', formatMs(last!.durationMs)));
+      parts.push(l10n.t('failed at {0} · {1}', last!.failedStage ?? 'run', formatDuration(last!.durationMs)));
       break;
     case 'cancelled':
-      parts.push(l10n.t('cancelled · {0}', formatMs(last!.durationMs)));
+      parts.push(l10n.t('cancelled · {0}', formatDuration(last!.durationMs)));
       break;
     default:
       parts.push(l10n.t('not run yet'));

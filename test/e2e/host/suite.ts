@@ -268,7 +268,7 @@ export async function run(): Promise<void> {
       await until('slow-e2e running', () => api.snapshot().services.find((s) => s.name === 'slow-e2e')?.live);
       const started = Date.now();
       const cancelled = await cmd<string[]>('tightloop.cancelRun');
-      assert(cancelled?.includes('slow-e2e'), `cancelled ${JSON.stringify(cancelled)}`);
+      assert(cancelled.includes('slow-e2e'), `cancelled ${JSON.stringify(cancelled)}`);
       const [summary] = (await running)!;
       assert(summary?.status === 'cancelled', `status ${summary?.status}`);
       assert(Date.now() - started < 5000, 'cancel took too long');

@@ -1,6 +1,6 @@
 import { createInterface } from 'node:readline';
 import { PassThrough, type Readable } from 'node:stream';
-import { formatDuration } from '../../config/duration.js';
+import { formatDuration } from '../../../shared/format.js';
 import { StageError } from '../../stages/stage.js';
 import type { DockerClient } from '../../docker/daemon/client.js';
 import type { LogStream } from '../../types.js';
@@ -80,7 +80,7 @@ export async function execInContainer(
     });
   const reading = Promise.all([pump(stdout, 'stdout'), pump(stderr, 'stderr')]);
 
-  let timedOut = false;
+  let timedOut = false as boolean; // set by the timeout callback
   let killing: Promise<void> | undefined;
   const stop = () => {
     killing ??= (async () => {

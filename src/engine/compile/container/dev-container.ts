@@ -54,7 +54,8 @@ export async function ensureBuildContainer(
   const existing = await inspectContainer(client, name, signal);
   let why: string | undefined;
   if (existing) {
-    if (existing.Config.Labels?.[LABEL_CONFIG_HASH] === hash) {
+    // The Engine API answers `Labels: null` for a container without labels (the types say never).
+    if ((existing.Config.Labels as Record<string, string> | null)?.[LABEL_CONFIG_HASH] === hash) {
       if (existing.State.Running) return { id: existing.Id, name, state: 'reused' };
       await client.api(`start ${name}`, signal, (s) => container.start({ abortSignal: s }));
       return { id: existing.Id, name, state: 'started' };
@@ -119,7 +120,7 @@ export async function describeBuildContainer(
   if (!image) return { status: 'fail', message: `build container image ${spec.image} is not in the Docker engine: build or pull it (compile.container.image)` };
   const existing = await inspectContainer(client, name, signal);
   if (!existing) return { status: 'ok', message: `build container ${name} (${spec.image}) not started yet: the first compile starts it` };
-  const current = existing.Config.Labels?.[LABEL_CONFIG_HASH] === configHash(owner.root, spec, image.Id);
+  const current = (existing.Config.Labels as Record<string, string> | null)?.[LABEL_CONFIG_HASH] === configHash(owner.root, spec, image.Id);
   const state = existing.State.Running ? `running since ${existing.State.StartedAt}` : `stopped (${existing.State.Status})`;
   return { status: 'ok', message: `build container ${name} (${spec.image}): ${state}${current ? '' : '; its image or settings changed, so the next compile recreates it'}` };
 }

@@ -1,9 +1,12 @@
+// The hand-off fields this stage returns are declared there (module augmentation).
+import type {} from '../handoffs.js';
 import type { StageContext, StageResult } from '../../stages/stage.js';
-import { bounded, oneLine } from '../abort.js';
+import { bounded } from '../abort.js';
+import { oneLine } from '../../text.js';
 import { hashContext } from '../context/build-context.js';
 import { assembleImage } from './image.js';
 import { DirectRegistry } from '../registry/session.js';
-import { formatBytes, seconds } from '../options.js';
+import { formatBytes, formatDuration } from '../../../shared/format.js';
 import type { BuildPlan } from '../context/plan.js';
 import { contentTag, isLoopbackRegistry, splitTag } from '../reference.js';
 import type { DockerRuntime } from '../runtime.js';
@@ -50,7 +53,7 @@ export async function assembleDirect(ctx: StageContext, runtime: DockerRuntime, 
   const layerBytes = image.layers.reduce((sum, l) => sum + l.size, 0);
   ctx.log(`assembled ${ref}: ${image.layers.length} layer(s), ${formatBytes(layerBytes)} (${compression === 'none' ? 'uncompressed' : 'gzip'}), manifest ${image.digest.slice(0, 19)}…`, 'info');
   return {
-    detail: `assembled ${ref} in-process from ${formatBytes(plan.files.bytes)} of context in ${seconds(took)}: ${route.why}`,
+    detail: `assembled ${ref} in-process from ${formatBytes(plan.files.bytes)} of context in ${formatDuration(took)}: ${route.why}`,
     outputs: { imageRef: ref, imageId: image.configDigest },
     handoffs: { image: { ref, delivery, direct: { registry, why: route.why, image } } },
   };

@@ -3,7 +3,7 @@ import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { hashInputs } from '../../hash.js';
 import { ensureStateFolder, STATE_DIR_NAME } from '../../state-dir.js';
-import { formatBytes, seconds } from '../options.js';
+import { formatBytes, formatDuration } from '../../../shared/format.js';
 import { LAYER_MEDIA_TYPE, measureLayer, type LayerBlob, type LayerCompression, type LayerRecipe } from './layers.js';
 
 /** What a layer blob is, remembered by its key: enough to name it in a manifest without making it. */
@@ -56,7 +56,7 @@ export class LayerMemo {
       while (known.size > MAX_ENTRIES) known.delete(known.keys().next().value!);
       this.dirty = true;
     }
-    log(`layer ${label}: rebuilt ${blob.digest.slice(7, 19)} (${formatBytes(blob.size)}) in ${seconds(Math.round(performance.now() - started))}`);
+    log(`layer ${label}: rebuilt ${blob.digest.slice(7, 19)} (${formatBytes(blob.size)}) in ${formatDuration(performance.now() - started)}`);
     return blob;
   }
 
@@ -83,6 +83,8 @@ export class LayerMemo {
       } catch {
         // none yet, or unreadable: start empty
       }
+      // Read from disk: any entry may be anything, whatever its type says.
+      // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition
       this.known ??= new Map(Object.entries(stored).filter(([, v]) => typeof v?.digest === 'string' && typeof v.diffId === 'string' && typeof v.size === 'number'));
     }
     return this.known;

@@ -1,5 +1,5 @@
 import path from 'node:path';
-import type { DockerfileInstruction } from '../context/dockerfile.js';
+import { unquote, type DockerfileInstruction } from '../context/dockerfile.js';
 import { imageLabels, type BuildPlan } from '../context/plan.js';
 
 /** One COPY (or, for a generated Dockerfile, one top-level staged entry): one layer. */
@@ -144,9 +144,4 @@ function pairs(instruction: DockerfileInstruction): [string, string][] {
 /** Splits on blanks outside quotes (the parser's own arguments split "a b" inside quotes). */
 function tokens(text: string): string[] {
   return text.match(/(?:"(?:\\.|[^"\\])*"|'[^']*'|\\.|[^\s"'])+/g) ?? [];
-}
-
-/** Removes quotes and escapes, also in the middle of a word (`a"b c"` → `ab c`). */
-function unquote(value: string): string {
-  return value.replace(/"((?:\\.|[^"\\])*)"|'([^']*)'|\\(.)/g, (_m, dq?: string, sq?: string, esc?: string) => (dq !== undefined ? dq.replace(/\\(.)/g, '$1') : (sq ?? esc ?? '')));
 }

@@ -168,7 +168,7 @@ export function generateDockerfile(base: string, entrypoint: string, labels: Rec
 
 /** `${A}`, `$A`, `${A:-x}`, `${A:+x}`; undefined if a variable has no known value. */
 export function expandVariables(word: string, vars: Map<string, string | undefined>): string | undefined {
-  let unknown = false;
+  let unknown = false as boolean; // set inside the replace callback
   const result = word.replace(/\\\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::([-+])([^}]*))?\}|\$([A-Za-z_][A-Za-z0-9_]*)/g, (match, braced?: string, op?: string, alt?: string, bare?: string) => {
     if (match === '\\$') return '$';
     const name = (braced ?? bare)!;
@@ -220,8 +220,13 @@ function assignments(instruction: DockerfileInstruction): [string, string | unde
   });
 }
 
-function unquote(value: string): string {
-  return /^(["']).*\1$/.test(value) ? value.slice(1, -1) : value;
+/**
+ * A Dockerfile word's value, as the builder's shell lexer reads it: double-quoted parts lose their
+ * quotes and keep `\x` escapes as `x`; single-quoted parts are taken literally; a `\x` outside
+ * quotes is `x`. Quotes may sit mid-word (`a"b c"` → `ab c`). Variables are not expanded here.
+ */
+export function unquote(value: string): string {
+  return value.replace(/"((?:\\.|[^"\\])*)"|'([^']*)'|\\(.)/g, (_m, dq?: string, sq?: string, esc?: string) => (dq !== undefined ? dq.replace(/\\(.)/g, '$1') : (sq ?? esc ?? '')));
 }
 
 function oneLineSource(node: Instruction): string {

@@ -4,7 +4,7 @@ import type { StagedFile } from '../../stages/stage.js';
 import { excludingRule, type ContextEntry } from './build-context.js';
 import { contextSources, stageIsScratch, syntaxProblems } from './dockerfile.js';
 import { archMismatch, readElf } from './elf.js';
-import { formatBytes } from '../options.js';
+import { formatBytes } from '../../../shared/format.js';
 import type { BuildPlan } from './plan.js';
 
 export interface Problem {

@@ -2,13 +2,14 @@ import type Docker from 'dockerode';
 import type { Readable } from 'node:stream';
 import type { StageContext } from '../../stages/stage.js';
 import { StageError } from '../../stages/stage.js';
-import { bounded, oneLine } from '../abort.js';
+import { bounded } from '../abort.js';
+import { oneLine } from '../../text.js';
 import type { DockerClient } from './client.js';
 import { DOCKERFILE_NAME, packContext } from '../context/build-context.js';
 import { imageLabels, type BuildPlan } from '../context/plan.js';
 import { followProgress, Liveness } from './progress.js';
 import { labelInstruction } from '../context/dockerfile.js';
-import { seconds } from '../options.js';
+import { formatDuration } from '../../../shared/format.js';
 
 /** The tar's .dockerignore: the engine drops the listed files (only) before COPY sees the context. */
 function dockerignoreFor(plan: BuildPlan): string {
@@ -46,7 +47,7 @@ async function buildOnce(client: DockerClient, plan: BuildPlan, ref: string, ctx
     silenceMs: timeouts.silenceMs,
     pingMs: timeouts.pingMs,
     dead: (quiet) =>
-      new StageError(`Docker engine at ${endpoint.url} stopped answering mid-build (no output for ${seconds(quiet)} and no reply to a ping); nothing was tagged`, {
+      new StageError(`Docker engine at ${endpoint.url} stopped answering mid-build (no output for ${formatDuration(quiet)} and no reply to a ping); nothing was tagged`, {
         hint: 'restart Docker and run again; the next run rebuilds from scratch',
       }),
   });
@@ -54,7 +55,7 @@ async function buildOnce(client: DockerClient, plan: BuildPlan, ref: string, ctx
   const failed = (error: unknown): never => {
     if (ctx.signal.aborted) throw ctx.signal.reason;
     if (liveness.signal.aborted) throw liveness.signal.reason;
-    if (deadline.timedOut()) throw new StageError(`the image build did not finish within ${seconds(timeouts.buildMs)}; it was cancelled`);
+    if (deadline.timedOut()) throw new StageError(`the image build did not finish within ${formatDuration(timeouts.buildMs)}; it was cancelled`);
     throw error;
   };
 
@@ -137,7 +138,7 @@ function mapOpenError(error: unknown, plan: BuildPlan, sendError: NodeJS.ErrnoEx
   if (sendError && sendError.name !== 'AbortError') {
     return new StageError(`a build context file changed or disappeared while it was being sent (${oneLine(sendError.message)}); run again`, { cause: sendError });
   }
-  const message = error instanceof StageError ? error.message : String((error as Error)?.message ?? error);
+  const message = error instanceof StageError ? error.message : String((error as { message?: unknown } | null | undefined)?.message ?? error);
   const parse = /dockerfile parse error line (\d+): (.*)$/i.exec(message);
   if (parse) {
     return new StageError(`${plan.dockerfile.label} line ${parse[1]}: ${oneLine(parse[2]!)}`, { hint: 'fix the Dockerfile; nothing was built', cause: error });

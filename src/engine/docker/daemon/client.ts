@@ -1,9 +1,11 @@
 import Docker from 'dockerode';
 import http from 'node:http';
 import { StageError } from '../../stages/stage.js';
-import { bounded, oneLine, raceAbort } from '../abort.js';
+import { bounded, raceAbort } from '../abort.js';
+import { oneLine } from '../../text.js';
 import type { DockerEndpoint } from './host.js';
-import { seconds, type DockerTimeouts } from '../options.js';
+import type { DockerTimeouts } from '../options.js';
+import { formatDuration } from '../../../shared/format.js';
 
 interface EngineFailure {
   code?: string;
@@ -41,7 +43,7 @@ export class DockerClient {
     } catch (error) {
       if (signal.aborted) throw error;
       if (limit.timedOut()) {
-        throw new StageError(`Docker engine at ${this.endpoint.url} did not answer within ${seconds(ms)} (${what})`, {
+        throw new StageError(`Docker engine at ${this.endpoint.url} did not answer within ${formatDuration(ms)} (${what})`, {
           hint: `the engine (${this.endpoint.source}) may be frozen or overloaded; check \`docker info\``,
         });
       }
@@ -102,6 +104,8 @@ export class DockerClient {
       case 'ETIMEDOUT':
       case 'ENOTFOUND':
         return new StageError(`Docker engine at ${where} is unreachable (${e.code})`, down);
+      default:
+        break; // another code, or none: the message and HTTP status below say more
     }
     if (/socket hang up/i.test(e.message ?? '')) {
       return new StageError(`Docker engine at ${where} closed the connection during ${what} (it stopped or restarted)`, down);
@@ -127,7 +131,7 @@ export class DockerClient {
     } catch (error) {
       if (signal.aborted) throw signal.reason;
       if (opening.signal.aborted) {
-        throw new StageError(`Docker engine at ${this.endpoint.url} did not start ${what} within ${seconds(openMs)}`, {
+        throw new StageError(`Docker engine at ${this.endpoint.url} did not start ${what} within ${formatDuration(openMs)}`, {
           hint: `the engine (${this.endpoint.source}) may be frozen or overloaded; check \`docker info\``,
         });
       }

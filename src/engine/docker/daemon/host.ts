@@ -3,6 +3,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { DockerOptions } from 'dockerode';
+import { readJsonFile } from '../../json-file.js';
 import { StageError } from '../../stages/stage.js';
 
 /** Where the Docker engine is, and why we think so (shown in errors and doctor output). */
@@ -37,7 +38,7 @@ export function resolveDockerEndpoint(configured: string | undefined, env: Env, 
   let contextName = env.DOCKER_CONTEXT;
   let contextSource = 'DOCKER_CONTEXT';
   if (!contextName) {
-    contextName = readJson<{ currentContext?: string }>(path.join(configDir, 'config.json'))?.currentContext;
+    contextName = readJsonFile<{ currentContext?: string }>(path.join(configDir, 'config.json'))?.currentContext;
     contextSource = `currentContext in ${path.join(configDir, 'config.json')}`;
   }
   if (!contextName || contextName === 'default') return endpointFor(DEFAULT_SOCKET, 'default socket', undefined);
@@ -50,12 +51,12 @@ export function resolveDockerEndpoint(configured: string | undefined, env: Env, 
       hint: 'run `docker context ls` and `docker context use <name>`, or set DOCKER_HOST',
     });
   }
-  const meta = readJson<{ Endpoints?: { docker?: { Host?: string; SkipTLSVerify?: boolean } } }>(metaFile);
+  const meta = readJsonFile<{ Endpoints?: { docker?: { Host?: string; SkipTLSVerify?: boolean } } }>(metaFile);
   const host = meta?.Endpoints?.docker?.Host;
   if (!host) throw new StageError(`docker context '${contextName}' has no Docker endpoint in ${metaFile}`);
   const tlsDir = path.join(configDir, 'contexts', 'tls', id, 'docker');
   const tls = existsSync(tlsDir) ? readTls(tlsDir) : undefined;
-  return endpointFor(host, `docker context '${contextName}'`, tls, meta?.Endpoints?.docker?.SkipTLSVerify);
+  return endpointFor(host, `docker context '${contextName}'`, tls, meta.Endpoints?.docker?.SkipTLSVerify);
 }
 
 interface Tls {
@@ -111,18 +112,4 @@ function endpointFor(url: string, source: string, tls: Tls | undefined, skipVeri
     } as DockerOptions,
     keepAlive: !secure,
   };
-}
-
-function readJson<T>(file: string): T | undefined {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch {
-    return undefined;
-  }
-  try {
-    return JSON.parse(text) as T;
-  } catch (error) {
-    throw new StageError(`${file} is not valid JSON: ${(error as Error).message}`);
-  }
 }

@@ -1,8 +1,8 @@
 import { execa } from 'execa';
-import { readFile } from 'node:fs/promises';
 import path from 'node:path';
+import { readJsonFile } from '../../json-file.js';
 import { StageError } from '../../stages/stage.js';
-import { oneLine } from '../abort.js';
+import { oneLine } from '../../text.js';
 
 /** What the engine's X-Registry-Auth header carries. */
 export interface AuthConfig {
@@ -37,7 +37,7 @@ export interface AuthLookup {
  */
 export async function registryCredentials(registry: string, lookup: AuthLookup): Promise<RegistryCredentials> {
   const file = path.join(lookup.configDir, 'config.json');
-  const config = await readConfig(file);
+  const config = readJsonFile<DockerConfigFile>(file);
   if (!config) return { source: `none (no ${file})` };
   const hub = registry === 'docker.io' || registry === 'index.docker.io';
   const serveraddress = hub ? 'https://index.docker.io/v1/' : registry;
@@ -85,10 +85,10 @@ async function fromHelper(name: string, serveraddress: string, lookup: AuthLooku
       hint: `install ${program} or remove it from the Docker config`,
     });
   }
-  const output = `${result.stdout ?? ''}`.trim();
+  const output = result.stdout.trim();
   if (result.exitCode !== 0) {
     if (/credentials not found/i.test(output + result.stderr)) return undefined;
-    throw new StageError(`credential helper ${program} failed: ${oneLine(`${output} ${result.stderr ?? ''}`) || `exit code ${result.exitCode}`}`);
+    throw new StageError(`credential helper ${program} failed: ${oneLine(`${output} ${result.stderr}`) || `exit code ${result.exitCode}`}`);
   }
   let parsed: { Username?: string; Secret?: string };
   try {
@@ -100,20 +100,6 @@ async function fromHelper(name: string, serveraddress: string, lookup: AuthLooku
   // "<token>" as the user name means the secret is an identity (refresh) token.
   if (parsed.Username === '<token>') return { identitytoken: parsed.Secret, serveraddress };
   return { username: parsed.Username ?? '', password: parsed.Secret, serveraddress };
-}
-
-async function readConfig(file: string): Promise<DockerConfigFile | undefined> {
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch {
-    return undefined;
-  }
-  try {
-    return JSON.parse(text) as DockerConfigFile;
-  } catch (error) {
-    throw new StageError(`${file} is not valid JSON: ${(error as Error).message}`);
-  }
 }
 
 function normaliseKey(key: string): string {

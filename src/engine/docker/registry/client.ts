@@ -2,7 +2,7 @@ import http from 'node:http';
 import https from 'node:https';
 import type { Readable } from 'node:stream';
 import { StageError } from '../../stages/stage.js';
-import { oneLine } from '../abort.js';
+import { oneLine } from '../../text.js';
 import type { AuthConfig } from './auth.js';
 import { registryUrl } from '../reference.js';
 

@@ -1,11 +1,12 @@
 import type { Readable } from 'node:stream';
 import { StageError } from '../../stages/stage.js';
-import { bounded, oneLine } from '../abort.js';
+import { bounded } from '../abort.js';
+import { oneLine } from '../../text.js';
 import { registryCredentials } from './auth.js';
 import type { Delivery } from '../delivery.js';
 import { MANIFEST_MEDIA_TYPE, type DirectImage } from '../assembly/image.js';
 import { openLayer } from '../assembly/layers.js';
-import { formatBytes, seconds } from '../options.js';
+import { formatBytes, formatDuration } from '../../../shared/format.js';
 import { splitRepository } from '../reference.js';
 import { RegistryClient, registryErrorText, type RegistryReply, type RegistryRequest } from './client.js';
 import type { DockerRuntime } from '../runtime.js';
@@ -109,7 +110,7 @@ export class DirectRegistry {
       return { uploaded, total: blobs.length, bytes };
     } catch (error) {
       if (outer.aborted) throw outer.reason;
-      if (limit.timedOut()) throw new StageError(`the push to ${this.delivery.registry} did not finish within ${seconds(this.runtime.timeouts.pushMs)}`);
+      if (limit.timedOut()) throw new StageError(`the push to ${this.delivery.registry} did not finish within ${formatDuration(this.runtime.timeouts.pushMs)}`);
       throw error;
     }
   }

@@ -2,7 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { ensureStateFolder, STATE_DIR_NAME } from '../../state-dir.js';
-import { bounded, oneLine } from '../abort.js';
+import { bounded } from '../abort.js';
+import { oneLine } from '../../text.js';
 import type { DirectRegistry } from './session.js';
 
 /** One manifest Tightloop pushed directly: `repository` is the push repository (registry host included). */

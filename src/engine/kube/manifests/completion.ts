@@ -1,7 +1,7 @@
 import type { V1Pod } from '@kubernetes/client-node';
 import { StageError } from '../../stages/stage.js';
 import { describeApiError, type KubeClient } from '../client.js';
-import { diagnose, formatMs } from '../diagnose.js';
+import { diagnose } from '../diagnose.js';
 import { fatalProblem, isPodReady } from '../rollout.js';
 import { evidenceSource } from '../wait-ready.js';
 import { ListWatch, type RetryPolicy } from '../list-watch.js';
@@ -131,4 +131,3 @@ export function waitForCompletion(client: KubeClient, dyn: DynamicClient, t: Com
   });
 }
 
-export { formatMs };

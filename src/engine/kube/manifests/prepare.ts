@@ -140,7 +140,7 @@ function inject(object: KubeObject, image: { repository: string; ref: string }, 
   }
   for (const f of imageFields) {
     if (f.kind !== object.kind) continue;
-    setAll(object as unknown as Record<string, unknown>, f.path.split('.'), (current, at) => {
+    setAll(object, f.path.split('.'), (current, at) => {
       if (typeof current === 'string' && namesRepository(current, image.repository)) {
         done.push({ field: at, fieldPath: `.${at}`, from: current });
         return image.ref;
@@ -152,20 +152,21 @@ function inject(object: KubeObject, image: { repository: string; ref: string }, 
 }
 
 /** Walk a dotted path (`[]` = every list item) and replace the leaves `update` changes. */
-function setAll(node: Record<string, unknown>, parts: string[], update: (value: unknown, at: string) => unknown, prefix = ''): void {
+function setAll(node: unknown, parts: string[], update: (value: unknown, at: string) => unknown, prefix = ''): void {
   const [head, ...rest] = parts;
   if (!head || node === null || typeof node !== 'object') return;
+  const object = node as Record<string, unknown>;
   const each = head.endsWith('[]');
   const key = each ? head.slice(0, -2) : head;
   const at = prefix ? `${prefix}.${key}` : key;
-  const value = node[key];
+  const value = object[key];
   if (each) {
     if (!Array.isArray(value)) return;
     value.forEach((item, i) => {
       if (rest.length === 0) value[i] = update(item, `${at}[${i}]`);
-      else setAll(item as Record<string, unknown>, rest, update, `${at}[${i}]`);
+      else setAll(item, rest, update, `${at}[${i}]`);
     });
   } else if (rest.length === 0) {
-    if (key in node) node[key] = update(value, at);
-  } else setAll(value as Record<string, unknown>, rest, update, at);
+    if (key in object) object[key] = update(value, at);
+  } else setAll(value, rest, update, at);
 }

@@ -2,7 +2,7 @@ import type { V1Pod } from '@kubernetes/client-node';
 import { runCommand } from '../../compile/run-command.js';
 import { StageError, type ManifestWorkload, type Stage, type StageContext } from '../../stages/stage.js';
 import type { KubeClient } from '../client.js';
-import { formatMs } from '../diagnose.js';
+import { formatDuration } from '../../../shared/format.js';
 import type { Baseline } from '../rollout.js';
 import { waitForRollout } from '../wait-ready.js';
 import type { RetryPolicy } from '../list-watch.js';
@@ -65,7 +65,7 @@ export function createManifestReadyStage(shared: ManifestReadyShared): Stage {
       if (d.readiness) await probe(ctx, d.readiness);
       const names = out.workloads.map((w) => `${w.kind.toLowerCase()}/${w.name}`);
       return {
-        detail: `${names.join(', ') || 'no workloads'} ready${d.readiness ? ', readiness command passed' : ''} (${formatMs(Date.now() - started)})`,
+        detail: `${names.join(', ') || 'no workloads'} ready${d.readiness ? ', readiness command passed' : ''} (${formatDuration(Date.now() - started)})`,
         outputs: { readyPods: podNames },
       };
     },
@@ -102,7 +102,7 @@ async function probe(ctx: StageContext, readiness: { command: string; timeoutMs:
       tail = err instanceof StageError ? (err.options.evidence ?? []) : [];
     }
     if (Date.now() >= end) {
-      throw new StageError(`The readiness command "${readiness.command}" did not succeed within ${formatMs(readiness.timeoutMs)} (${attempt} attempts).`, { evidence: tail });
+      throw new StageError(`The readiness command "${readiness.command}" did not succeed within ${formatDuration(readiness.timeoutMs)} (${attempt} attempts).`, { evidence: tail });
     }
     await new Promise((resolve) => setTimeout(resolve, Math.min(500, 50 * attempt)));
   }

@@ -81,7 +81,7 @@ export function parseManifestText(text: string, file: string): SourcedObject[] {
   }
   const out: SourcedObject[] = [];
   docs.forEach((doc, i) => {
-    const firstLine = lines.linePos(doc.contents?.range?.[0] ?? doc.range[0]).line;
+    const firstLine = lines.linePos(doc.contents?.range[0] ?? doc.range[0]).line;
     const source: ManifestSource = { file, document: i + 1, line: firstLine };
     if (doc.errors.length > 0) {
       const e = doc.errors[0]!;

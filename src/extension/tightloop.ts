@@ -256,7 +256,7 @@ export class Tightloop implements vscode.Disposable, PanelHost {
       panels: TimingsPanel.live.size,
       panelDisposables: [...TimingsPanel.live].reduce((n, p) => n + p.heldDisposables, 0),
       validateTimers: this.validateTimers.size,
-      fsWatchers: handles.filter((h) => ['FSWatcher', 'FSEvent', 'StatWatcher'].includes(h.constructor?.name ?? '')).length,
+      fsWatchers: handles.filter((h) => ['FSWatcher', 'FSEvent', 'StatWatcher'].includes(h.constructor.name)).length,
       watching: this.session.engine?.watching ?? false,
     };
   }
