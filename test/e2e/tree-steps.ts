@@ -127,8 +127,9 @@ export async function treeSteps(ctx: TreeContext): Promise<void> {
     const before = historyRuns(ctx.workspace, 'hello');
     await clickInline(page, 'hello', 'Rebuild');
     const seen = await watchRow(page, 'hello', (s) => historyRuns(ctx.workspace, 'hello') > before && /^hello, ok · /.test(s.label));
-    const running = seen.findIndex((s) => /codicon-sync\b.*\| hello, running (trigger|compile|stage|image|push|deploy|ready)/.test(s));
-    const ok = seen.findIndex((s) => /codicon-pass\b.*\| hello, ok · /.test(s));
+    const running = seen.findIndex((s) => /codicon-sync\b.*\| hello, running (trigger|compile|stage|live|image|push|deploy|ready)/.test(s));
+    // The row may still show the previous run's ok before the click lands: the ok that counts comes after running.
+    const ok = seen.findIndex((s, i) => i > running && /codicon-pass\b.*\| hello, ok · /.test(s));
     if (running < 0 || ok < running) throw new Error(`states seen: ${seen.join(' → ')}`);
     console.log(`\n    ${seen.map((s) => s.split(' | ')[1]).join(' → ')}`);
     await shootSidebar(page, 'tree-dark.png');
