@@ -52,6 +52,12 @@ export async function makeFixture(tmpRoot: string, options: FixtureOptions): Pro
   for (const entry of ['src', 'k8s', 'Dockerfile', '.dockerignore']) {
     await cp(path.join(EXAMPLE, entry), path.join(root, entry), { recursive: true });
   }
+  // The manifest must name the bench's repository, or the pushed digest is never injected and a
+  // deploy from manifests applies nothing: every save→ready figure would leave the rollout out.
+  if (options.repository) {
+    const manifest = path.join(root, 'k8s/hello.yaml');
+    await writeFile(manifest, (await readFile(manifest, 'utf8')).replaceAll('127.0.0.1:5000/hello:initial', `${options.repository}:initial`));
+  }
   const example = (await import('yaml')).parse(await readFile(path.join(EXAMPLE, 'tightloop.yaml'), 'utf8')) as {
     services: { hello: Record<string, unknown> };
   };

@@ -130,12 +130,9 @@ export async function manifests(ctx: BenchContext): Promise<SuiteOutput> {
   };
 }
 
-/** The example with its manifest naming the bench's repository, so the pushed digest is injected. */
+/** The example with its manifest naming the bench's repository (makeFixture does that), so the pushed digest is injected. */
 async function manifestFixture(ctx: BenchContext, name: string, repository: string): Promise<Fixture> {
-  const fx = await makeFixture(ctx.tmpRoot, { name, repository, registry: ctx.registry, kube: ctx.kube! });
-  const manifest = path.join(fx.root, 'k8s/hello.yaml');
-  await writeFile(manifest, (await readFile(manifest, 'utf8')).replaceAll('127.0.0.1:5000/hello:initial', `${repository}:initial`));
-  return fx;
+  return makeFixture(ctx.tmpRoot, { name, repository, registry: ctx.registry, kube: ctx.kube! });
 }
 
 async function noopSaves(engine: Engine, fx: Fixture, writes: () => number, count: number) {
