@@ -9,6 +9,7 @@ import { createIntegrations } from '../../src/engine/integrations.js';
 import type { EngineEvent, RunSummary } from '../../src/engine/types.js';
 import { ensureServices, REGISTRY, tempDir, uniqueName } from './helpers.js';
 import { imageFiles } from './registry-image.js';
+import { seeded } from '../helpers/seeded.js';
 
 /**
  * Model-based test (issue 10): seeded random sequences of edits against the real watcher, real
@@ -45,17 +46,6 @@ function parseSeeds(text: string): number[] {
 /** How long a quiet point may wait for every change to have reached its services. */
 const SETTLE_LIMIT_MS = 15_000;
 const STEPS = Number(process.env.TIGHTLOOP_MODEL_STEPS ?? 200);
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const config = (repo: string) => `version: 1
 docker: { delivery: push }
@@ -392,7 +382,7 @@ describe('model-based: every change reaches the image, or Tightloop says why (is
       after(() => rmSync(dir, { recursive: true, force: true }));
       seedWorkspace(dir);
       const engine = await newEngine(dir, repo);
-      const model = new Model(dir, engine, mulberry32(seed));
+      const model = new Model(dir, engine, seeded(seed));
       const log: string[] = [];
       try {
         await engine.run(['ctx', 'stg', 'web']);

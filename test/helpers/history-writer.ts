@@ -9,6 +9,7 @@ import path from 'node:path';
 import { acquireLock } from '../../src/engine/history/file-lock.js';
 import { History } from '../../src/engine/history/history.js';
 import type { RunSummary } from '../../src/engine/types.js';
+import { seeded } from './seeded.js';
 
 export const TORN = '{"service":"torn","runId":"half';
 
@@ -24,17 +25,6 @@ export function historyRun(service: string, i: number): RunSummary {
   };
 }
 
-/** mulberry32: a small seeded generator, so a failing seed replays. */
-export function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

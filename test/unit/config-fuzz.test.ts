@@ -5,6 +5,7 @@ import { describe, it } from 'node:test';
 import { ConfigError, loadConfig } from '../../src/engine/config/load.js';
 import { MAX_CONFIG_BYTES } from '../../src/engine/config/guard.js';
 import { put, workspace } from '../helpers/workspace.js';
+import { seeded } from '../helpers/seeded.js';
 
 /**
  * Seeded config fuzzing: thousands of hostile or broken files, each must either load or be
@@ -14,17 +15,6 @@ import { put, workspace } from '../helpers/workspace.js';
 
 const SEED = Number(process.env.FUZZ_SEED ?? 20261201);
 const FILES = Number(process.env.FUZZ_FILES ?? 2000);
-
-function rng(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const VALID = `version: 1
 kubernetes: { context: kind-dev, namespace: default }
@@ -175,7 +165,7 @@ describe('config fuzzing (seeded)', () => {
     const dir = await workspace({ 'src/main.c': '', 'smoke.sh': '' });
     const file = path.join(dir, 'tightloop.yaml');
     await put(dir, 'out/api', 'x');
-    const random = rng(SEED);
+    const random = seeded(SEED);
     const kinds = new Map<string, { refused: number; loaded: number; ms: number }>();
     let slowest = { ms: 0, kind: '' };
     for (let i = 0; i < FILES; i++) {

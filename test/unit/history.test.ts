@@ -7,7 +7,8 @@ import { describe, it } from 'node:test';
 import { History, percentile } from '../../src/engine/history/history.js';
 import { bootId, processStartTicks } from '../../src/engine/process-identity.js';
 import type { RunSummary } from '../../src/engine/types.js';
-import { historyRun, seeded, TORN } from '../helpers/history-writer.js';
+import { historyRun, TORN } from '../helpers/history-writer.js';
+import { seeded } from '../helpers/seeded.js';
 import { engineIn, workspace } from '../helpers/workspace.js';
 
 const WRITER = path.resolve('test/helpers/history-writer.ts');
