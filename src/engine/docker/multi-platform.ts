@@ -5,8 +5,7 @@ import path from 'node:path';
 import type { StageContext, StageResult, StagedFile } from '../stages/stage.js';
 import { StageError } from '../stages/stage.js';
 import { imagePlatforms, platformFolder } from '../platform.js';
-import { bounded } from './abort.js';
-import { oneLine } from '../text.js';
+import { lookUpTag } from './assembly/assemble.js';
 import { assembleImage, type DirectImage } from './assembly/image.js';
 import { imageIndex } from './assembly/image-index.js';
 import { decideDirect } from './assembly/spec.js';
@@ -75,14 +74,7 @@ export async function assembleMultiPlatform(ctx: StageContext, runtime: DockerRu
   const registry = await DirectRegistry.open(runtime, delivery, ctx.signal);
   ctx.log(`${route.why}; ${platforms.length} platforms (${platforms.join(', ')}) under one image index`, 'info');
 
-  await runtime.settled(ctx.service.name);
-  let existing: string | undefined;
-  try {
-    existing = await registry.headManifest(tag, bounded(ctx.signal, runtime.timeouts.apiMs).signal);
-  } catch (error) {
-    if (ctx.signal.aborted) throw error;
-    ctx.log(`could not look ${tag} up in ${delivery.registry}: ${oneLine((error as Error).message)}`, 'warn');
-  }
+  const existing = await lookUpTag(ctx, runtime, tag, delivery.registry, (signal) => registry.headManifest(tag, signal));
   if (existing && !ctx.force) {
     ctx.log(`${delivery.pushRepository}:${tag} is already in the registry (${existing.slice(0, 19)}…): nothing to assemble`, 'info');
     return {

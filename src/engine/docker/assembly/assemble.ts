@@ -27,16 +27,7 @@ export async function assembleDirect(ctx: StageContext, runtime: DockerRuntime, 
   const registry = await DirectRegistry.open(runtime, delivery, ctx.signal);
   ctx.log(route.why, 'info');
 
-  // A registry GC still running from the last push could otherwise delete the tag found here.
-  await runtime.settled(ctx.service.name);
-  let existing: Awaited<ReturnType<DirectRegistry['manifestDigest']>>;
-  try {
-    existing = await registry.manifestDigest(tag, bounded(ctx.signal, runtime.timeouts.apiMs).signal);
-  } catch (error) {
-    if (ctx.signal.aborted) throw error;
-    // Unreachable or refusing: the push stage says so with the whole story; assemble meanwhile.
-    ctx.log(`could not look ${tag} up in ${delivery.registry}: ${oneLine((error as Error).message)}`, 'warn');
-  }
+  const existing = await lookUpTag(ctx, runtime, tag, delivery.registry, (signal) => registry.manifestDigest(tag, signal));
   if (existing && !ctx.force) {
     ctx.log(`${delivery.pushRepository}:${tag} is already in the registry (${existing.digest.slice(0, 19)}…): nothing to assemble`, 'info');
     return {
@@ -57,4 +48,20 @@ export async function assembleDirect(ctx: StageContext, runtime: DockerRuntime, 
     outputs: { imageRef: ref, imageId: image.configDigest },
     handoffs: { image: { ref, delivery, direct: { registry, why: route.why, image } } },
   };
+}
+
+/**
+ * What the registry holds under `tag`, looked up once this service's registry GC is done (a GC
+ * still running from the last push could delete the tag found here). Unreachable or refusing:
+ * undefined, with a warning; the push stage says so with the whole story, assembly goes on.
+ */
+export async function lookUpTag<T>(ctx: StageContext, runtime: DockerRuntime, tag: string, registryName: string, look: (signal: AbortSignal) => Promise<T | undefined>): Promise<T | undefined> {
+  await runtime.settled(ctx.service.name);
+  try {
+    return await look(bounded(ctx.signal, runtime.timeouts.apiMs).signal);
+  } catch (error) {
+    if (ctx.signal.aborted) throw error;
+    ctx.log(`could not look ${tag} up in ${registryName}: ${oneLine((error as Error).message)}`, 'warn');
+    return undefined;
+  }
 }
