@@ -1,5 +1,6 @@
 import { tmpdir } from 'node:os';
 import type { ResolvedConfig, ResolvedService } from '../../src/engine/config/resolved.js';
+import type { EngineOptions } from '../../src/engine/engine.js';
 import { createKubeStages, type KubeStages, type KubeStagesOptions } from '../../src/engine/kube/index.js';
 import type { RunOutputs, StageContext, StageResult } from '../../src/engine/stages/stage.js';
 import type { LogLine, LogStream } from '../../src/engine/types.js';
@@ -156,4 +157,18 @@ export function stagesFor(config: ResolvedConfig, opts: KubeStagesOptions = {}):
 
 export function podLines(lines: LogLine[]): string[] {
   return lines.filter((l) => l.stage === 'pod').map((l) => l.text);
+}
+
+/**
+ * Engine stages for the manifests tests: the real Kubernetes stages, and stand-ins for image and
+ * push (the Kubernetes side is under test) that hand on `pushed.ref` (repo@digest) as it is when
+ * push runs, so a test can change what the next run "pushed".
+ */
+export function kubeWithPushed(pushed: { ref: string }, imageRef: string): NonNullable<EngineOptions['stages']> {
+  return (c, hooks) => {
+    const kube = createKubeStages(c, { env: {}, homeDir: tmpdir(), logSink: hooks.log, watchRetry: { attempts: 3, baseDelayMs: 50 } });
+    const push = { name: 'push' as const, run: async () => ({ outputs: { deployRef: pushed.ref, digest: pushed.ref.split('@')[1]! } satisfies Partial<RunOutputs> }) };
+    const image = { name: 'image' as const, run: async () => ({ outputs: { imageRef } }) };
+    return { ...kube, image, push, dispose: kube.dispose };
+  };
 }

@@ -1,9 +1,7 @@
 import assert from 'node:assert/strict';
-import { tmpdir } from 'node:os';
 import { after, describe, it } from 'node:test';
 import { Engine } from '../../src/engine/engine.js';
-import { createKubeStages } from '../../src/engine/kube/index.js';
-import type { RunOutputs } from '../../src/engine/stages/stage.js';
+import { kubeWithPushed } from './helpers.js';
 import type { RunSummary } from '../../src/engine/types.js';
 import { FakeKubeServer } from '../fake-kube/server.js';
 import { configIn, workspace } from '../helpers/workspace.js';
@@ -56,14 +54,8 @@ services:
       imageFields: [{ kind: Pipeline, path: "spec.steps[].image" }]
       readyTimeout: 10s
 `);
-  const engine = await Engine.start(config, {
-    stages: (c, hooks) => {
-      const kube = createKubeStages(c, { env: {}, homeDir: tmpdir(), logSink: hooks.log });
-      const push = { name: 'push' as const, run: async () => ({ outputs: { deployRef: DIGEST, digest: DIGEST.split('@')[1]! } satisfies Partial<RunOutputs> }) };
-      const image = { name: 'image' as const, run: async () => ({ outputs: { imageRef: '127.0.0.1:5000/runner:tl-1' } }) };
-      return { ...kube, image, push, dispose: kube.dispose };
-    },
-  });
+  // The image stages are not under test: the pushed digest arrives as the push stage's output.
+  const engine = await Engine.start(config, { stages: kubeWithPushed({ ref: DIGEST }, '127.0.0.1:5000/runner:tl-1') });
   after(() => engine.dispose());
   return { fake, engine };
 }

@@ -1,11 +1,9 @@
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { Engine } from '../../src/engine/engine.js';
-import { createKubeStages } from '../../src/engine/kube/index.js';
-import type { RunOutputs } from '../../src/engine/stages/stage.js';
+import { kubeWithPushed } from './helpers.js';
 import type { RunSummary } from '../../src/engine/types.js';
 import { FakeKubeServer } from '../fake-kube/server.js';
 import { configIn, put, workspace } from '../helpers/workspace.js';
@@ -67,14 +65,8 @@ async function fakeCluster(): Promise<FakeKubeServer> {
 /** An engine on `dir`; the "pushed" image is whatever `pushed.ref` holds when push runs. */
 async function engineOn(dir: string, yaml: string, pushed = { ref: DIGEST(1) }): Promise<Engine> {
   const config = await configIn(dir, yaml);
-  const engine = await Engine.start(config, {
-    stages: (c, hooks) => {
-      const kube = createKubeStages(c, { env: {}, homeDir: tmpdir(), logSink: hooks.log, watchRetry: { attempts: 3, baseDelayMs: 50 } });
-      const push = { name: 'push' as const, run: async () => ({ outputs: { deployRef: pushed.ref, digest: pushed.ref.split('@')[1]! } satisfies Partial<RunOutputs> }) };
-      const image = { name: 'image' as const, run: async () => ({ outputs: { imageRef: '127.0.0.1:5000/hello:tl-1' } }) };
-      return { ...kube, image, push, dispose: kube.dispose };
-    },
-  });
+  // The image stages are not under test: the pushed digest arrives as the push stage's output.
+  const engine = await Engine.start(config, { stages: kubeWithPushed(pushed, '127.0.0.1:5000/hello:tl-1') });
   after(() => engine.dispose());
   return engine;
 }

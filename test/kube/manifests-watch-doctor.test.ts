@@ -1,11 +1,9 @@
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import net from 'node:net';
-import { tmpdir } from 'node:os';
 import { after, describe, it } from 'node:test';
 import { Engine } from '../../src/engine/engine.js';
-import { createKubeStages } from '../../src/engine/kube/index.js';
-import type { RunOutputs } from '../../src/engine/stages/stage.js';
+import { kubeWithPushed } from './helpers.js';
 import type { EngineEvent, RunSummary } from '../../src/engine/types.js';
 import { FakeKubeServer } from '../fake-kube/server.js';
 import { configIn, put, until, workspace } from '../helpers/workspace.js';
@@ -28,14 +26,8 @@ async function setup(files: Record<string, string>, yaml: (kubeconfig: string) =
   const dir = await workspace(files);
   const config = await configIn(dir, yaml(fake.kubeconfigPath));
   const events: EngineEvent[] = [];
-  const engine = await Engine.start(config, {
-    stages: (c, hooks) => {
-      const kube = createKubeStages(c, { env: {}, homeDir: tmpdir(), logSink: hooks.log, watchRetry: { attempts: 3, baseDelayMs: 50 } });
-      const push = { name: 'push' as const, run: async () => ({ outputs: { deployRef: DIGEST, digest: DIGEST.split('@')[1]! } satisfies Partial<RunOutputs> }) };
-      const image = { name: 'image' as const, run: async () => ({ outputs: { imageRef: '127.0.0.1:5000/agent:tl-1' } }) };
-      return { ...kube, image, push, dispose: kube.dispose };
-    },
-  });
+  // The image stages are not under test: the pushed digest arrives as the push stage's output.
+  const engine = await Engine.start(config, { stages: kubeWithPushed({ ref: DIGEST }, '127.0.0.1:5000/agent:tl-1') });
   engine.on((e) => events.push(e));
   after(() => engine.dispose());
   return { fake, dir, engine, events };
