@@ -2,6 +2,7 @@ import { createInterface } from 'node:readline';
 import { PassThrough, type Readable } from 'node:stream';
 import { formatDuration } from '../../../shared/format.js';
 import { StageError } from '../../stages/stage.js';
+import { DEFAULT_GRACE_MS } from '../process-groups.js';
 import type { DockerClient } from '../../docker/daemon/client.js';
 import type { LogStream } from '../../types.js';
 
@@ -85,7 +86,7 @@ export async function execInContainer(
   const stop = () => {
     killing ??= (async () => {
       await Promise.race([pidSeen, ended]);
-      if (pid !== undefined) await killGroup(client, containerId, pid, spec.killGraceMs ?? 3000);
+      if (pid !== undefined) await killGroup(client, containerId, pid, spec.killGraceMs ?? DEFAULT_GRACE_MS);
     })();
   };
   const timer = setTimeout(() => {
