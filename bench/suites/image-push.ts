@@ -47,7 +47,7 @@ export async function imagePush(ctx: BenchContext): Promise<SuiteOutput> {
         const plain = await runPlainCli({ artifact: fx.artifact, context: baselineContext, image: tag });
         await removeTag(tag);
         if (i < 0) continue;
-        engineRuns.stage!.push(d.stage);
+        engineRuns.stage!.push(d.staging);
         engineRuns.image!.push(d.image);
         engineRuns.push!.push(d.push);
         engineRuns.both!.push(d.image + d.push);

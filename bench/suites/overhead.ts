@@ -61,7 +61,7 @@ export async function overhead(ctx: BenchContext): Promise<SuiteOutput> {
       engineRows.compile.push(compile);
       engineRows.cluster.push(cluster);
       engineRows.overhead.push(total - compile - cluster);
-      for (const stage of ['trigger', 'stage', 'image', 'push', 'deploy'] as const) breakdown[stage]!.push(stageMs(run.summary, stage));
+      for (const stage of ['trigger', 'staging', 'image', 'push', 'deploy'] as const) breakdown[stage]!.push(stageMs(run.summary, stage));
       breakdown.readyStageMinusCluster!.push(stageMs(run.summary, 'ready') - cluster);
       for (const key of Object.keys(plainRows) as (keyof typeof plainRows)[]) plainRows[key].push(b[key]);
     }

@@ -23,7 +23,7 @@ export interface RunRequest {
   force?: boolean;
 }
 
-const AFTER_TRIGGER: StageName[] = ['compile', 'stage', 'live', 'image', 'push', 'deploy', 'ready'];
+const AFTER_TRIGGER: StageName[] = ['compile', 'staging', 'live', 'image', 'push', 'deploy', 'ready'];
 const DELIVERY_STAGES: StageName[] = ['image', 'push', 'deploy', 'ready'];
 
 /** Runs one service (or task) through its stages, timing each; never throws. */
@@ -174,7 +174,7 @@ async function runService(
     // whatever else the Dockerfile copies from the repo, so only the content tag (keyed by every
     // context file, the Dockerfile, args, base and platform) can say "unchanged".
     const contextMode = service.image?.context !== undefined;
-    if (name === 'stage' && !contextMode && !request.force && last && last.stagingHash === outputs.stagingHash && last.fingerprint === fingerprint) {
+    if (name === 'staging' && !contextMode && !request.force && last && last.stagingHash === outputs.stagingHash && last.fingerprint === fingerprint) {
       unchanged = `unchanged: staged files identical to the last successful run (${outputs.stagingHash!.slice(0, 12)})`;
       Object.assign(outputs, { ...last, ...outputs });
     }
@@ -272,7 +272,7 @@ function liveRefusal(service: ResolvedService, state: ServiceState, fingerprint:
 
 function stageFor(stages: StageSet, name: StageName): Stage | undefined {
   if (name === 'compile') return compileStage;
-  if (name === 'stage') return stagingStage;
+  if (name === 'staging') return stagingStage;
   if (name === 'trigger' || name === 'task') return undefined;
   return stages[name];
 }
@@ -290,13 +290,13 @@ function unavailableReason(service: ResolvedService, name: StageName): string {
  */
 function inputsOf(service: ResolvedService, name: StageName): string[] | undefined {
   if (name === 'compile') return service.compile?.inputs;
-  if (name === 'stage') return service.stage?.inputs;
+  if (name === 'staging') return service.stage?.inputs;
   if (name === 'image') return service.image?.inputs;
   return undefined;
 }
 
 function stageSettings(service: ResolvedService, name: StageName): unknown {
-  return name === 'compile' ? service.compile : name === 'stage' ? service.stage : service.image;
+  return name === 'compile' ? service.compile : name === 'staging' ? service.stage : service.image;
 }
 
 /**

@@ -7,7 +7,7 @@
  * Stages in the order they run for every service. `live` (services with `live:` only) syncs the
  * staged files into the running pods; when it succeeds, image, push, deploy and ready are skipped.
  */
-export const SERVICE_STAGES = ['trigger', 'compile', 'stage', 'live', 'image', 'push', 'deploy', 'ready'] as const;
+export const SERVICE_STAGES = ['trigger', 'compile', 'staging', 'live', 'image', 'push', 'deploy', 'ready'] as const;
 /** A task runs its command in a stage of its own (history before 0.2 recorded it as `compile`). */
 export const TASK_STAGES = ['trigger', 'task'] as const;
 /** Every stage name, services' first. */

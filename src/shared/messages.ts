@@ -162,6 +162,14 @@ export const parseFromWebview = (data: unknown) => parseWith(FromWebviewSchema, 
 
 /** Restores persisted state leniently: anything unreadable yields the defaults, never an error. */
 export function parsePanelState(data: unknown): PanelState {
-  const result = PanelStateSchema.safeParse(data ?? {});
+  const result = PanelStateSchema.safeParse(withStagingName(data ?? {}));
   return result.success ? result.data : PanelStateSchema.parse({});
+}
+
+/** A selection saved before the staging step was renamed from `stage` keeps pointing at it. */
+function withStagingName(data: unknown): unknown {
+  if (typeof data !== 'object' || data === null) return data;
+  const selection = (data as { selection?: unknown }).selection;
+  if (typeof selection !== 'object' || selection === null || (selection as { stage?: unknown }).stage !== 'stage') return data;
+  return { ...data, selection: { ...selection, stage: 'staging' } };
 }

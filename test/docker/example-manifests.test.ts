@@ -90,7 +90,7 @@ describe('examples/hello-service from its manifests', () => {
 
       const [forced] = await engine.run(['hello'], { force: true });
       ok(forced);
-      for (const stage of ['compile', 'stage', 'image', 'push', 'deploy', 'ready'] as const) {
+      for (const stage of ['compile', 'staging', 'image', 'push', 'deploy', 'ready'] as const) {
         assert.equal(status(forced!, stage)?.status, 'ok', `${stage} with --force: ${status(forced!, stage)?.detail}`);
       }
       assert.doesNotMatch(status(forced!, 'image')!.detail!, /already/);

@@ -93,7 +93,7 @@ services:
     const [second] = await engine.run(['api']);
     assert.equal(second!.status, 'ok', second!.error);
     const record = (stage: string) => second!.records.find((r) => r.stage === stage)!;
-    assert.equal(record('stage').status, 'ok');
+    assert.equal(record('staging').status, 'ok');
     assert.equal(record('image').status, 'skipped');
     assert.match(record('image').detail!, /^inputs unchanged/);
     assert.equal(record('push').status, 'skipped');

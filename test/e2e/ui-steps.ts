@@ -100,7 +100,7 @@ export async function uiSteps(ctx: UiContext): Promise<void> {
     });
     const stages = rows.map((r) => r.stage).join(',');
     if (stages !== 'trigger,compile,stage,image,push,deploy,ready') throw new Error(`stages ${stages}`);
-    for (const stage of ['compile', 'stage', 'deploy', 'ready']) {
+    for (const stage of ['compile', 'staging', 'deploy', 'ready']) {
       const row = rows.find((r) => r.stage === stage)!;
       if (row.state !== 'ok' || !DURATION.test(row.time)) throw new Error(`${stage}: ${JSON.stringify(row)}`);
     }

@@ -62,5 +62,8 @@ describe('webview message contract', () => {
     const state = parsePanelState({ filter: 'ap', toggled: ['api'], historyOpen: [], selection: { service: 'api', runId: 'r', stage: 'push' }, pinnedRuns: { api: 'r0' } });
     assert.equal(state.selection?.stage, 'push');
     assert.equal(state.pinnedRuns.api, 'r0');
+    // Saved before the staging step was renamed: the selection and the filter both survive.
+    const saved = parsePanelState({ filter: 'ap', toggled: [], historyOpen: [], selection: { service: 'api', runId: 'r', stage: 'stage' }, pinnedRuns: {} });
+    assert.deepEqual([saved.filter, saved.selection?.stage], ['ap', 'staging']);
   });
 });

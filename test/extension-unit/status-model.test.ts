@@ -55,7 +55,7 @@ describe('status bar picture', () => {
 
   it('shows the total after success, and a stage table with command links in the tooltip', () => {
     const m = model('api');
-    m.apply({ type: 'run-finished', summary: run('api', 0, [['trigger', 5], ['compile', 800], ['stage', 40], ['image', 0, 'skipped', 'no image configured'], ['push', 0, 'skipped', 'no image configured']]) });
+    m.apply({ type: 'run-finished', summary: run('api', 0, [['trigger', 5], ['compile', 800], ['staging', 40], ['image', 0, 'skipped', 'no image configured'], ['push', 0, 'skipped', 'no image configured']]) });
     const p = statusPicture({ phase: ready, services: m.all(), autoRebuild: true, now: 2_000 });
     assert.equal(p.kind, 'succeeded');
     assert.equal(p.text, '$(check) api 845 ms');

@@ -93,7 +93,7 @@ describe('tree model', () => {
     assert.deepEqual(inlineActions(hello.contextValue).slice(0, 1), ['tightloop.cancelRun']);
     assert.ok(!inlineActions(hello.contextValue).includes('tightloop.rebuildService'), 'no rebuild button while running');
 
-    m.apply({ type: 'run-finished', summary: { ...run('hello', 1000, [['trigger', 0], ['compile', 1200], ['stage', 30]]), runId: 'r1' } });
+    m.apply({ type: 'run-finished', summary: { ...run('hello', 1000, [['trigger', 0], ['compile', 1200], ['staging', 30]]), runId: 'r1' } });
     hello = must('service/hello', input(m));
     assert.equal(hello.state, 'ok');
     assert.equal(hello.icon.id, 'pass');
@@ -171,7 +171,7 @@ describe('tree model', () => {
 
   it('a run whose last stage synced live shows as live-synced', () => {
     const m = exampleModel();
-    const summary = run('hello', 0, [['compile', 100], ['stage', 5]]);
+    const summary = run('hello', 0, [['compile', 100], ['staging', 5]]);
     // The live stage (live update) is not a StageName yet where this test was written.
     summary.records.push({ ...summary.records[0]!, stage: 'live' as unknown as TimingRecord['stage'], status: 'ok' });
     m.apply({ type: 'run-finished', summary });
@@ -202,7 +202,7 @@ describe('tree updates with 300 services', () => {
     m.onChange((c) => updates.modelChanged(c));
     m.apply({ type: 'run-queued', service: 'svc-42', trigger });
     m.apply({ type: 'run-started', service: 'svc-42', runId: 'r', trigger, startedAt: 0 });
-    for (const stage of ['compile', 'stage', 'image'] as const) m.apply({ type: 'stage-started', service: 'svc-42', runId: 'r', stage, startedAt: 1 });
+    for (const stage of ['compile', 'staging', 'image'] as const) m.apply({ type: 'stage-started', service: 'svc-42', runId: 'r', stage, startedAt: 1 });
     m.apply({ type: 'run-finished', summary: { ...run('svc-42', 0, [['compile', 5]]), runId: 'r' } });
     // The events above arrived in one burst: the timer sends them as one change event.
     while (fired.length === 0) await new Promise<void>((resolve) => setTimeout(resolve, 5));

@@ -12,11 +12,11 @@ function view(r: ReturnType<typeof run>): RunView {
 
 describe('waterfall layout', () => {
   it('places bars by start time and sizes them by duration on one timeline', () => {
-    const layout = layoutWaterfall(view(run('api', 1000, [['trigger', 0], ['compile', 600], ['stage', 100], ['image', 300]])), 'service', 0);
+    const layout = layoutWaterfall(view(run('api', 1000, [['trigger', 0], ['compile', 600], ['staging', 100], ['image', 300]])), 'service', 0);
     assert.equal(layout.totalMs, 1000);
     const bar = (stage: string) => layout.bars.find((b) => b.stage === stage)!;
     assert.deepEqual([bar('compile').offsetPct, bar('compile').widthPct], [0, 60]);
-    assert.deepEqual([bar('stage').offsetPct, bar('stage').widthPct], [60, 10]);
+    assert.deepEqual([bar('staging').offsetPct, bar('staging').widthPct], [60, 10]);
     assert.deepEqual([bar('image').offsetPct, bar('image').widthPct], [70, 30]);
     assert.equal(bar('push').state, 'not-run');
     assert.equal(layout.bars.length, 7);

@@ -30,7 +30,7 @@ describe('tightloop CLI', () => {
     assert.equal(code, 0, stdout);
     assert.match(stdout, /✓ api ok in /);
     assert.match(stdout, /  compile  ✓ ok /);
-    assert.match(stdout, /  stage    ✓ ok .*1 file\(s\)/);
+    assert.match(stdout, /  staging  ✓ ok .*1 file\(s\)/);
     assert.match(stdout, /  image    – skipped .*no image configured/);
     assert.match(stdout, /✓ check ok in /);
   });

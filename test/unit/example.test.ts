@@ -16,8 +16,8 @@ describe('examples/hello-service', () => {
       assert.equal(run!.status, 'ok', run!.error);
       const byStage = Object.fromEntries(run!.records.map((r) => [r.stage, r]));
       assert.equal(byStage.compile?.status, 'ok');
-      assert.equal(byStage.stage?.status, 'ok');
-      assert.match(byStage.stage!.detail!, /^1 file\(s\), /);
+      assert.equal(byStage.staging?.status, 'ok');
+      assert.match(byStage.staging!.detail!, /^1 file\(s\), /);
       const binary = path.join(dir, 'build_artifacts/hello');
       // ELF, and statically linked: no PT_INTERP program header means no dynamic loader needed.
       const bytes = await readFile(binary);

@@ -93,7 +93,7 @@ services:
         else setImmediate(poll);
       };
       const off = engine.on((e) => {
-        if (e.type === 'stage-started' && e.stage === 'stage') {
+        if (e.type === 'stage-started' && e.stage === 'staging') {
           polling = true;
           poll();
         }

@@ -50,6 +50,21 @@ describe('history', () => {
     assert.equal((await new History(dir, 100).recent('api')).length, 3);
   });
 
+  it("a run recorded when the staging step was called 'stage' is read as 'staging' (stats and panel join old and new runs)", async () => {
+    const dir = await workspace();
+    const history = new History(dir, 100);
+    await history.append(run('api', 100, 1));
+    const old = { ...run('api', 100, 2), status: 'failed', failedStage: 'stage', error: 'stage: api is missing' };
+    old.records.push({ ...old.records[0]!, stage: 'stage' as unknown as 'staging', durationMs: 40, status: 'failed' });
+    await appendFile(history.file, `${JSON.stringify(old)}\n`);
+    const fresh = new History(dir, 100);
+    const read = (await fresh.recent('api')).at(-1)!;
+    assert.deepEqual(read.records.map((r) => r.stage), ['compile', 'staging']);
+    assert.equal(read.failedStage, 'staging');
+    assert.equal(read.error, 'staging: api is missing');
+    assert.equal((await fresh.stats('api')).find((s) => s.stage === 'staging')?.count, 1);
+  });
+
   it('stays bounded and computes per-stage p50/p95', async () => {
     const dir = await workspace();
     const history = new History(dir, 10);

@@ -52,7 +52,7 @@ services:
     const { engine: broken } = await engineIn(dir, config.replace('build/api', 'build/missing'));
     const [failed] = await broken.run(['api']);
     assert.equal(failed!.status, 'failed');
-    assert.equal(failed!.error, 'stage: artifact not found: build/missing (the compile step should produce it)');
+    assert.equal(failed!.error, 'staging: artifact not found: build/missing (the compile step should produce it)');
   });
 
   it('does not copy again when a rebuilt artifact has identical bytes', async () => {
@@ -62,7 +62,7 @@ services:
     const before = await stat(path.join(dir, 'staged/bin/api'));
     await writeFile(path.join(dir, 'build/api'), 'same bytes'); // new mtime, same content
     const [second] = await engine.run(['api']);
-    assert.match(second!.records.find((r) => r.stage === 'stage')!.detail!, /nothing copied/);
+    assert.match(second!.records.find((r) => r.stage === 'staging')!.detail!, /nothing copied/);
     assert.equal((await stat(path.join(dir, 'staged/bin/api'))).ino, before.ino);
   });
 
@@ -93,7 +93,7 @@ services:
     const clean = await workspace({ 'build/api': 'x', 'assets/a.css': '', 'build/conf': '' });
     const { engine: fresh } = await engineIn(clean, config);
     const [cleanRun] = await fresh.run(['api']);
-    const hashOf = (r: typeof run) => r!.records.find((x) => x.stage === 'stage')!.detail!.match(/set ([0-9a-f]+)/)![1];
+    const hashOf = (r: typeof run) => r!.records.find((x) => x.stage === 'staging')!.detail!.match(/set ([0-9a-f]+)/)![1];
     assert.equal(hashOf(run), hashOf(cleanRun));
   });
 

@@ -45,7 +45,7 @@ describe('symbolic links never lead staging or a build context out of the worksp
     const { engine } = await engineIn(dir, yaml);
     const [run] = await engine.run(['api']);
     assert.equal(run!.status, 'failed');
-    assert.match(run!.error!, /^stage: the artifact out\/api leads through a symbolic link to .*secret\.key, outside the workspace/);
+    assert.match(run!.error!, /^staging: the artifact out\/api leads through a symbolic link to .*secret\.key, outside the workspace/);
     assert.equal(existsSync(path.join(dir, 'staged')), false);
   });
 
@@ -58,7 +58,7 @@ describe('symbolic links never lead staging or a build context out of the worksp
     await symlink(path.join(outside, 'precious'), path.join(dir, 'build'));
     const [run] = await engine.run(['api']);
     assert.equal(run!.status, 'failed');
-    assert.match(run!.error!, /^stage: the staging folder build\/staged leads through a symbolic link to .*precious\/staged, outside the workspace/);
+    assert.match(run!.error!, /^staging: the staging folder build\/staged leads through a symbolic link to .*precious\/staged, outside the workspace/);
     assert.deepEqual(await readdir(path.join(outside, 'precious'), { recursive: true }), ['keep.txt']);
   });
 

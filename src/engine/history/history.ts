@@ -72,7 +72,7 @@ export class History {
       try {
         const parsed = JSON.parse(line) as RunSummary;
         if (typeof parsed.service !== 'string' || !Array.isArray(parsed.records)) throw new Error('not a run record');
-        runs.push(this.isTask(parsed.service) ? asTaskRun(parsed) : parsed);
+        runs.push(this.isTask(parsed.service) ? asTaskRun(parsed) : withStagingName(parsed));
       } catch (error) {
         warn(`${this.file}:${index + 1}: skipped a corrupt history line (${(error as Error).message})`);
       }
@@ -151,6 +151,22 @@ export class History {
   async stats(service: string, count = 50): Promise<StageStats[]> {
     return stageStats(await this.recent(service, count));
   }
+}
+
+/**
+ * A run recorded before the staging step had a name of its own: it was `stage`, which also means
+ * any pipeline step. Old lines are read under the current name so stats and the panel join them.
+ */
+function withStagingName(run: RunSummary): RunSummary {
+  const legacy = 'stage';
+  if (!run.records.some((r) => (r.stage as string) === legacy) && (run.failedStage as string | undefined) !== legacy) return run;
+  const stage = (name: StageName): StageName => ((name as string) === legacy ? 'staging' : name);
+  return {
+    ...run,
+    records: run.records.map((r) => ({ ...r, stage: stage(r.stage) })),
+    ...(run.failedStage && { failedStage: stage(run.failedStage) }),
+    ...(run.error && { error: run.error.replace(/^stage: /, 'staging: ').replace(/^cancelled during stage:/, 'cancelled during staging:') }),
+  };
 }
 
 /** A task run recorded before tasks had their own stage: its command ran as `compile`. */

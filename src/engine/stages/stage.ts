@@ -62,7 +62,7 @@ export interface RunOutputs {
 
 /** Which outputs each stage produces: what a skipped stage carries forward from the last success. */
 export const STAGE_OUTPUT_KEYS = {
-  stage: ['stagingDir', 'stagingHash', 'stagedFiles'],
+  staging: ['stagingDir', 'stagingHash', 'stagedFiles'],
   image: ['imageRef', 'imageId'],
   push: ['digest', 'deployRef', 'delivery'],
 } as const satisfies Partial<Record<StageName, readonly (keyof RunOutputs)[]>>;

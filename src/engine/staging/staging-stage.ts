@@ -31,7 +31,7 @@ export function manifestFile(root: string, service: string): string {
  * everything after this stage when nothing changed.
  */
 export const stagingStage: Stage = {
-  name: 'stage',
+  name: 'staging',
   skipReason: (ctx) => (ctx.service.stage ? undefined : 'no stage section configured'),
   async run(ctx: StageContext): Promise<StageResult> {
     const spec = ctx.service.stage!;

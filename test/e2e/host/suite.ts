@@ -170,7 +170,7 @@ export async function run(): Promise<void> {
     assert(summary, 'no summary');
     assert(summary.status === 'ok', `run ${summary.status}: ${summary.error}`);
     const ran = summary.records.filter((r) => r.status === 'ok').map((r) => r.stage);
-    for (const stage of ['compile', 'stage'] as const) assert(ran.includes(stage), `${stage} did not run: ${JSON.stringify(summary.records)}`);
+    for (const stage of ['compile', 'staging'] as const) assert(ran.includes(stage), `${stage} did not run: ${JSON.stringify(summary.records)}`);
     for (const stage of ['image', 'push', 'deploy', 'ready'] as const) {
       const record = summary.records.find((r) => r.stage === stage);
       assert(record && (record.status === 'ok' || (record.status === 'skipped' && /unchanged|exists|identical|nothing was applied/.test(record.detail ?? ''))), `${stage}: ${JSON.stringify(record)}`);
