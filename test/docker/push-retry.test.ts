@@ -19,14 +19,15 @@ const upstream = { host: host!, port: Number(port) };
 const isManifestPut = (method: string, path: string) => method === 'PUT' && path.includes('/manifests/');
 const isBlobPut = (method: string, path: string) => method === 'PUT' && path.includes('/blobs/uploads/');
 
-async function pushThrough(rules: FaultRule[], files: { path: string; content: Buffer | string }[]) {
+async function pushThrough(rules: FaultRule[], files: { path: string; content: Buffer | string }[], options: { engine?: boolean } = {}) {
   const proxy = await faultyProxy(upstream, rules);
   cleanups.push(() => proxy.close());
   const root = await h.tempDir();
   const name = h.uniqueName();
   const repository = `${proxy.address}/tl-test/${name}`;
   const config = h.makeConfig(root, [h.makeService(name, { repository }, h.path.join(root, 'staging'))]);
-  const stages = createDockerStages(config, { env: { ...process.env, DOCKER_CONFIG: h.path.join(root, 'docker-config') }, retry: { retries: 3, baseDelayMs: 10, maxDelayMs: 50 } });
+  const env = { ...process.env, DOCKER_CONFIG: h.path.join(root, 'docker-config'), ...(options.engine && { TIGHTLOOP_ENGINE_BUILD: '1' }) };
+  const stages = createDockerStages(config, { env, retry: { retries: 3, baseDelayMs: 10, maxDelayMs: 50 } });
   const t = h.makeContext(config, name, { ...(await h.stage(h.path.join(root, 'staging'), files)) });
   cleanups.push(async () => {
     await stages.dispose();
@@ -61,6 +62,33 @@ describe('push retries (transient registry failures)', () => {
     assert.match(push.message, /^registry 127\.0\.0\.1:\d+ failed storing the manifest: HTTP 500 UNAVAILABLE: injected by the test proxy \(gave up after 4 attempts\)$/);
     assert.equal(proxy.failed(always), 4, 'first try + 3 retries, no more');
     assert.equal(warnings.filter((w) => w.startsWith('retry ')).length, 3);
+  });
+
+  test('engine path (docker push): a manifest PUT answered 503 twice is retried and the image arrives; each retry logged with the cause', async () => {
+    const manifest503: FaultRule = { match: isManifestPut, fault: { status: 503 }, times: 2 };
+    const { proxy, t, push, warnings } = await pushThrough([manifest503], [{ path: 'app', content: await h.helloBinary('engine-retry') }], { engine: true });
+    assert.ok(!(push instanceof Error), `push failed: ${String(push)}\n${t.logText()}`);
+    assert.equal(proxy.failed(manifest503), 2);
+    const retries = warnings.filter((w) => w.startsWith('retry '));
+    assert.equal(retries.length, 2, warnings.join('\n'));
+    assert.match(retries[0]!, /^retry 1 of 3 to push 127\.0\.0\.1:\d+\/tl-test\/\S+:tl-[0-9a-f]+ in \d+ ms: the registry answered 503 Service Unavailable$/);
+    const files = await (await import('./registry-image.js')).imageFiles(t.outputs.deployRef!.replace(proxy.address, h.REGISTRY));
+    assert.ok(files.has('app'));
+  });
+
+  test('engine path: a registry that always answers 500 fails after the bounded attempts, naming the cause; a 400 is not retried', async () => {
+    const always: FaultRule = { match: isManifestPut, fault: { status: 500 }, times: Infinity };
+    const broken = await pushThrough([always], [{ path: 'app', content: await h.helloBinary('engine-broken') }], { engine: true });
+    assert.ok(broken.push instanceof StageError, String(broken.push));
+    assert.match(broken.push.message, /^push to 127\.0\.0\.1:\d+ failed: .*500 Internal Server Error.* \(gave up after 4 attempts\)$/);
+    assert.equal(broken.proxy.failed(always), 4, 'first try + 3 retries, no more');
+
+    const refused: FaultRule = { match: isManifestPut, fault: { status: 400 }, times: Infinity };
+    const once = await pushThrough([refused], [{ path: 'app', content: await h.helloBinary('engine-refused') }], { engine: true });
+    assert.ok(once.push instanceof StageError, String(once.push));
+    assert.doesNotMatch(once.push.message, /gave up/);
+    assert.equal(once.proxy.failed(refused), 1);
+    assert.deepEqual(once.warnings.filter((w) => w.startsWith('retry ')), []);
   });
 
   test('a refusal (400 from the registry) is not retried', async () => {

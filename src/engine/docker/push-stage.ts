@@ -3,8 +3,10 @@ import { execa } from 'execa';
 import type { Readable } from 'node:stream';
 import type { Stage, StageContext, StageResult } from '../stages/stage.js';
 import { StageError } from '../stages/stage.js';
-import { bounded } from './abort.js';
+import { bounded, type Bounded } from './abort.js';
 import { oneLine } from '../text.js';
+import { withRetries, type Transient } from '../retry.js';
+import { afterRetries } from './registry/transient.js';
 import { registryCredentials } from './registry/auth.js';
 import type { DockerClient } from './daemon/client.js';
 import { decideDelivery, type Delivery } from './delivery.js';
@@ -166,12 +168,37 @@ async function push(ctx: StageContext, runtime: DockerRuntime, client: DockerCli
     timeoutMs: timeouts.credentialHelperMs,
   });
   ctx.log(`pushing ${target} (credentials: ${credentials.source})`, 'info');
+  // One deadline for every attempt: retries never stretch the push past push timeout.
+  const deadline = bounded(ctx.signal, timeouts.pushMs);
+  const attempt = () => pushOnce(ctx, runtime, client, { target, tag, delivery, auth: credentials.auth, credentialSource: credentials.source }, deadline);
+  // The engine retries a failed layer upload itself, but not a failed manifest PUT nor a broken
+  // connection at the end: those are retried here, as on the direct path. Layers already pushed
+  // are "already exists" the second time, so a retry costs little.
+  const digest = await withRetries(attempt, { policy: runtime.retry, signal: deadline.signal, doing: `push ${target}`, transient: enginePushTransient, log: (text) => ctx.log(text, 'warn') }, afterRetries).catch((error: unknown) => {
+    if (ctx.signal.aborted) throw ctx.signal.reason;
+    if (deadline.timedOut()) throw new StageError(`the push to ${delivery.registry} did not finish within ${formatDuration(timeouts.pushMs)}`);
+    throw error;
+  });
+  ctx.log(`pushed ${target} → ${delivery.pullRepository}@${digest}`, 'info');
+  return digest;
+}
 
+interface EnginePush {
+  target: string;
+  tag: string;
+  delivery: Extract<Delivery, { mode: 'push' }>;
+  auth: unknown;
+  credentialSource: string;
+}
+
+/** One `docker push` through the Engine API, watched for a silent engine and a stalled registry. */
+async function pushOnce(ctx: StageContext, runtime: DockerRuntime, client: DockerClient, push: EnginePush, deadline: Bounded): Promise<string> {
+  const { timeouts } = runtime;
+  const { target, tag, delivery } = push;
   const registryDown = (cause: string) =>
     new StageError(`registry ${delivery.registry} is not reachable from the Docker engine: ${cause}`, {
       hint: `start the registry at ${delivery.registry} (or fix docker.registry), then run again`,
     });
-  const deadline = bounded(ctx.signal, timeouts.pushMs);
   const liveness = new Liveness(client, ctx.signal, {
     silenceMs: timeouts.silenceMs,
     pingMs: timeouts.pingMs,
@@ -183,14 +210,13 @@ async function push(ctx: StageContext, runtime: DockerRuntime, client: DockerCli
   const failed = (error: unknown): never => {
     if (ctx.signal.aborted) throw ctx.signal.reason;
     if (liveness.signal.aborted) throw liveness.signal.reason;
-    if (deadline.timedOut()) throw new StageError(`the push to ${delivery.registry} did not finish within ${formatDuration(timeouts.pushMs)}`);
     throw error;
   };
 
   try {
     const stream = await client
       .openStream('the push', signal, timeouts.apiMs, (s) =>
-        client.docker.getImage(target).push({ tag, abortSignal: s, ...(credentials.auth && { authconfig: credentials.auth as Docker.AuthConfig }) }),
+        client.docker.getImage(target).push({ tag, abortSignal: s, ...(push.auth !== undefined && { authconfig: push.auth as Docker.AuthConfig }) }),
       )
       .catch(failed);
     let digest: string | undefined;
@@ -216,14 +242,28 @@ async function push(ctx: StageContext, runtime: DockerRuntime, client: DockerCli
       () => liveness.touch(),
     ).catch(failed);
 
-    if (engineError !== undefined) throw pushError(engineError, delivery.registry, credentials.source, registryDown);
+    if (engineError !== undefined) throw pushError(engineError, delivery.registry, push.credentialSource, registryDown);
     if (!complete) failed(new StageError(`Docker engine at ${client.endpoint.url} closed the connection mid-push (it stopped or restarted)`));
     if (!digest) throw new StageError(`the push of ${target} ended without a digest`);
-    ctx.log(`pushed ${target} → ${delivery.pullRepository}@${digest}`, 'info');
     return digest;
   } finally {
     liveness.stop();
   }
+}
+
+/** A push the engine reported as failed; `transient` names why another attempt may succeed. */
+class EnginePushError extends StageError {
+  constructor(
+    message: string,
+    readonly transient: string | undefined,
+    options: ConstructorParameters<typeof StageError>[1] = {},
+  ) {
+    super(message, options);
+  }
+}
+
+function enginePushTransient(error: unknown): Transient | undefined {
+  return error instanceof EnginePushError && error.transient ? { cause: error.transient } : undefined;
 }
 
 function pushError(raw: string, registry: string, credentialSource: string, registryDown: (cause: string) => StageError): StageError {
@@ -233,7 +273,16 @@ function pushError(raw: string, registry: string, credentialSource: string, regi
       hint: `run \`docker login ${registry}\` (or fix the credential helper), then run again`,
     });
   }
-  if (/connection refused|no such host|dial tcp|i\/o timeout|no route to host|EOF|connection reset|server gave HTTP response/i.test(cause)) return registryDown(cause);
+  // Not there at all: another attempt would only delay the clear error.
+  if (/connection refused|no such host|dial tcp|i\/o timeout|no route to host|server gave HTTP response/i.test(cause)) return registryDown(cause);
+  // The registry answered 5xx/429, or the connection broke mid-push: worth another attempt.
+  const status = /unexpected HTTP status: ((?:5\d\d|429)[^,;]*)/i.exec(cause)?.[1];
+  if (status) return new EnginePushError(`push to ${registry} failed: ${cause}`, `the registry answered ${status}`);
+  const broke = /connection reset by peer|broken pipe|\bEOF\b/i.exec(cause)?.[0];
+  if (broke) {
+    const down = registryDown(cause);
+    return new EnginePushError(down.message, `the connection broke (${broke})`, down.options);
+  }
   return new StageError(`push to ${registry} failed: ${cause}`);
 }
 
