@@ -72,7 +72,7 @@ async function workspace(compileCommand: string, imageLines: string[] = [], file
     if (t.outputs.deployRef) cleanups.push(() => h.deleteFromRegistry([t.outputs.deployRef!.replace(proxy.address, h.REGISTRY)]));
     return { t, error: undefined, writesDuring: [] };
   };
-  return { root, name, config, run };
+  return { root, name, config, run, settled: () => stages.settled() };
 }
 
 const ACCEPT = 'application/vnd.oci.image.index.v1+json, application/vnd.docker.distribution.manifest.v2+json';
@@ -149,6 +149,30 @@ describe('multi-platform images (image.platforms)', () => {
     assert.equal(again.error, undefined, String(again.error));
     assert.equal(again.t.outputs.digest, t.outputs.digest);
     assert.deepEqual(proxy.writes().slice(before), []);
+  });
+
+  test('registry GC (image.keep: 1): an older index is deleted with the platform manifests it listed; the kept index and its manifests stay', async () => {
+    const w = await workspace('mkdir -p out/$TIGHTLOOP_ARCH && ${machine}-linux-gnu-gcc -static -O1 -o out/${arch}/app hello.c', ['keep: 1']);
+    const repo = `tl-test/${w.name}`;
+    const childrenOf = async (digest: string) => ((await (await get(`/v2/${repo}/manifests/${digest}`)).json()) as { manifests: { digest: string }[] }).manifests.map((m) => m.digest);
+    const status = async (digest: string) => (await fetch(`http://${h.REGISTRY}/v2/${repo}/manifests/${digest}`, { method: 'HEAD', headers: { accept: ACCEPT } })).status;
+
+    const first = await w.run();
+    assert.equal(first.error, undefined, String(first.error));
+    await w.settled();
+    const oldIndex = first.t.outputs.digest!;
+    const oldChildren = await childrenOf(oldIndex);
+    assert.equal(oldChildren.length, 2);
+
+    await h.writeFile(h.path.join(w.root, 'hello.c'), HELLO.replace('hello', 'hello again'));
+    const second = await w.run();
+    assert.equal(second.error, undefined, String(second.error));
+    await w.settled();
+    const newIndex = second.t.outputs.digest!;
+    assert.notEqual(newIndex, oldIndex);
+    assert.deepEqual(await Promise.all([oldIndex, ...oldChildren].map(status)), [404, 404, 404], 'the old index and both its platform manifests are gone');
+    const newChildren = await childrenOf(newIndex);
+    assert.deepEqual(await Promise.all(newChildren.map(status)), [200, 200], 'the kept index still resolves on both platforms');
   });
 
   test('a wrong-arch artifact for one platform is refused before any upload', async () => {

@@ -75,7 +75,7 @@ async function pushDirect(ctx: StageContext, runtime: DockerRuntime, upload: Dir
   const deployRefOf = (digest: string) => `${delivery.pullRepository}@${digest}`;
   if (upload.existingDigest) {
     const digest = upload.existingDigest;
-    await recordAndCollect(ctx, runtime, registry, tag, digest, true);
+    await recordAndCollect(ctx, runtime, registry, { tag, digest }, true);
     return {
       status: 'skipped',
       detail: `unchanged tag already in registry ${delivery.registry} (${upload.why}); deploy by digest ${digest.slice(0, 19)}…`,
@@ -87,7 +87,7 @@ async function pushDirect(ctx: StageContext, runtime: DockerRuntime, upload: Dir
   ctx.log(`pushing ${delivery.pushRepository}:${tag} straight to the registry (credentials: ${registry.credentialSource})`, 'info');
   const pushed = await registry.push(image, tag, ctx.signal, (text, level) => ctx.log(text, level ?? 'stdout'));
   ctx.log(`pushed ${delivery.pushRepository}:${tag} → ${deployRefOf(image.digest)}`, 'info');
-  await recordAndCollect(ctx, runtime, registry, tag, image.digest, false);
+  await recordAndCollect(ctx, runtime, registry, { tag, digest: image.digest, ...(image.children && { children: image.children.map((c) => c.digest) }) }, false);
   return {
     detail: `pushed to ${delivery.registry} directly (${delivery.why}): ${pushed.uploaded} of ${pushed.total} blobs uploaded (${formatBytes(pushed.bytes)}), ${upload.why}; deploy by digest ${image.digest.slice(0, 19)}…`,
     outputs: { digest: image.digest, deployRef: deployRefOf(image.digest), delivery: 'push' },
@@ -99,10 +99,11 @@ async function pushDirect(ctx: StageContext, runtime: DockerRuntime, upload: Dir
  * and starts the registry GC in the background, queued like the engine GC: the next image stage of
  * the service waits for it before looking its tag up. Neither can fail the push.
  */
-async function recordAndCollect(ctx: StageContext, runtime: DockerRuntime, registry: DirectRegistry, tag: string, digest: string, found: boolean): Promise<void> {
+async function recordAndCollect(ctx: StageContext, runtime: DockerRuntime, registry: DirectRegistry, pushed: { tag: string; digest: string; children?: string[] }, found: boolean): Promise<void> {
+  const { tag, digest } = pushed;
   const record = new PushRecord(ctx.config.root, ctx.service.name);
   try {
-    await record.add({ repository: registry.delivery.pushRepository, tag, digest }, found);
+    await record.add({ repository: registry.delivery.pushRepository, ...pushed }, found);
   } catch (error) {
     ctx.log(`could not record ${tag} in ${record.file} (it will not be cleaned up): ${oneLine((error as Error).message)}`, 'warn');
   }
@@ -126,7 +127,7 @@ async function recordEnginePush(ctx: StageContext, runtime: DockerRuntime, deliv
     ctx.log(`registry GC skipped for ${delivery.pushRepository}: ${oneLine((error as Error).message)}`, 'warn');
     return;
   }
-  await recordAndCollect(ctx, runtime, registry, tag, digest, false);
+  await recordAndCollect(ctx, runtime, registry, { tag, digest }, false);
 }
 
 async function deliver(ctx: StageContext, runtime: DockerRuntime, imageRef: string, decided: Delivery | undefined): Promise<StageResult> {

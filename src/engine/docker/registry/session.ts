@@ -159,6 +159,26 @@ export class DirectRegistry {
     return digest;
   }
 
+  /**
+   * What a tag points at: its digest and, for an image index, the digests of the manifests it lists
+   * (deleting one of those would break the index). Undefined when the tag is gone.
+   */
+  async manifestReferences(tag: string, signal: AbortSignal): Promise<{ digest: string; children: string[] } | undefined> {
+    const reply = await this.call({ method: 'GET', path: `/v2/${this.name}/manifests/${tag}`, headers: { accept: ANY_MANIFEST } }, signal, 'read a manifest in');
+    if (reply.status === 404) return undefined;
+    if (reply.status !== 200) throw this.refused(reply, `reading the manifest of ${tag}`);
+    const digest = String(reply.headers['docker-content-digest'] ?? '');
+    if (!digest) throw new StageError(`registry ${this.delivery.registry} gave no digest for ${tag}`);
+    let children: string[] = [];
+    try {
+      const manifests = (JSON.parse(reply.body.toString('utf8')) as { manifests?: { digest?: unknown }[] }).manifests;
+      if (Array.isArray(manifests)) children = manifests.map((m) => m.digest).filter((d): d is string => typeof d === 'string');
+    } catch {
+      // not JSON: an image manifest of some other kind, which lists no manifests
+    }
+    return { digest, children };
+  }
+
   private async hasBlob(digest: string, signal: AbortSignal): Promise<boolean> {
     const reply = await this.call({ method: 'HEAD', path: `/v2/${this.name}/blobs/${digest}` }, signal, 'look up a blob in');
     if (reply.status === 200) return true;

@@ -11,6 +11,8 @@ export interface PushedEntry {
   repository: string;
   tag: string;
   digest: string;
+  /** An image index's per-platform manifests: deleted with it unless something kept still lists them. */
+  children?: string[];
   pushedAt: number;
 }
 
@@ -51,7 +53,9 @@ export class PushRecord {
     const known = entries.find(same);
     // A tag found in the registry that we did not push (or that was re-pointed) is not ours to record.
     if (onlyIfKnown && known?.digest !== entry.digest) return;
-    await this.write([...entries.filter((e) => !same(e)), { ...entry, pushedAt: Date.now() }]);
+    // Found in the registry again: what was recorded of its index stays known.
+    const children = entry.children ?? (known?.digest === entry.digest ? known.children : undefined);
+    await this.write([...entries.filter((e) => !same(e)), { ...entry, ...(children?.length && { children }), pushedAt: Date.now() }]);
   }
 }
 
@@ -107,6 +111,14 @@ export async function collectRegistryGarbage(
       }
       if (outcome) gone.add(entry);
     }
+    // A deleted index leaves its platforms' manifests untagged in the registry for good: delete
+    // those no surviving index of ours (kept, or whose delete failed) nor anyone else's tag lists.
+    const stillListed = new Set([...kept, ...foreign, ...ours.filter((e) => !gone.has(e)).flatMap((e) => e.children ?? [])]);
+    for (const child of new Set([...gone].flatMap((e) => e.children ?? []))) {
+      if (stillListed.has(child)) continue;
+      const status = await registry.deleteManifest(child, signal);
+      if (status !== 'deleted' && status !== 'missing') log(`registry GC left the platform manifest ${child.slice(0, 19)}… in ${repository}: ${status}`, 'warn');
+    }
     if (gone.size) {
       // Re-read: only this service's queue writes the record, but keep whatever it holds now.
       await record.write((await record.read()).filter((e) => ![...gone].some((g) => g.repository === e.repository && g.tag === e.tag && g.digest === e.digest)));
@@ -120,13 +132,18 @@ export async function collectRegistryGarbage(
   return removed;
 }
 
-/** Digests of the repository's tags that are not in our record (HEAD each; a tag gone meanwhile is ignored). */
+/**
+ * Digests the repository's tags that are not in our record point at, with the manifests those list
+ * when they are indexes (a tag gone meanwhile is ignored).
+ */
 async function foreignDigests(registry: DirectRegistry, ourTags: Set<string>, signal: AbortSignal): Promise<Set<string>> {
   const digests = new Set<string>();
   for (const tag of await registry.listTags(signal)) {
     if (ourTags.has(tag)) continue;
-    const digest = await registry.headManifest(tag, signal);
-    if (digest) digests.add(digest);
+    const found = await registry.manifestReferences(tag, signal);
+    if (!found) continue;
+    digests.add(found.digest);
+    for (const child of found.children) digests.add(child);
   }
   return digests;
 }
