@@ -1,10 +1,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { parseAllDocuments } from 'yaml';
 import { FakeKubeServer } from '../fake-kube/server.js';
-import type { KObj } from '../fake-kube/store.js';
 
 export const ROOT = path.resolve(import.meta.dirname, '../..');
 export const CACHE = path.join(ROOT, '.cache');
@@ -67,16 +65,12 @@ export function copyExample(name = 'hello-service'): string {
   return dir;
 }
 
-/** The fake Kubernetes API server with the example's workloads, and a kubeconfig for it. */
-export async function startFakeCluster(manifestDir: string): Promise<FakeKubeServer> {
+/**
+ * The fake Kubernetes API server, empty, and a kubeconfig for it: the example deploys from its
+ * manifests, so the first run creates its Deployment and Service by server-side apply.
+ */
+export async function startFakeCluster(): Promise<FakeKubeServer> {
   const fake = await FakeKubeServer.start({ contexts: ['kind-e2e'] });
-  for (const file of ['hello.yaml']) {
-    const text = readFileSync(path.join(manifestDir, file), 'utf8');
-    for (const doc of parseAllDocuments(text)) {
-      const obj = doc.toJS() as KObj | null;
-      if (obj && ['Deployment', 'StatefulSet', 'DaemonSet'].includes(obj.kind)) fake.create(obj);
-    }
-  }
   onCleanup(() => fake.close());
   return fake;
 }

@@ -4,8 +4,9 @@
  *
  *   node --import tsx test/e2e/run.ts        (after scripts/e2e-setup.sh and scripts/services.sh start)
  *
- * The fake Kubernetes API server (test/fake-kube) runs in this process with the example's
- * Deployment; the VS Code server gets its kubeconfig through KUBECONFIG, so deploy and ready run.
+ * The fake Kubernetes API server (test/fake-kube) runs in this process, empty: the example's
+ * manifests are applied by the extension itself; the VS Code server gets its kubeconfig through
+ * KUBECONFIG, so deploy and ready run.
  *
  * Builds the extension, copies examples/hello-service to a temp dir, starts everything on free
  * loopback ports, runs the UI steps and the in-extension-host suite, saves screenshots under
@@ -131,7 +132,7 @@ async function main(): Promise<void> {
   build();
   const suite = await buildHostSuite();
   const workspace = copyExample();
-  const fake = await startFakeCluster(path.join(workspace, 'k8s'));
+  const fake = await startFakeCluster();
   const resultsFile = path.join(os.tmpdir(), `tl-e2e-host-${process.pid}.json`);
   const env: NodeJS.ProcessEnv = {
     ...process.env,

@@ -99,7 +99,7 @@ export async function uiSteps(ctx: UiContext): Promise<void> {
       return r.length === 7 && r.every((x) => x.state !== 'pending') ? r : undefined;
     });
     const stages = rows.map((r) => r.stage).join(',');
-    if (stages !== 'trigger,compile,stage,image,push,deploy,ready') throw new Error(`stages ${stages}`);
+    if (stages !== 'trigger,compile,staging,image,push,deploy,ready') throw new Error(`stages ${stages}`);
     for (const stage of ['compile', 'staging', 'deploy', 'ready']) {
       const row = rows.find((r) => r.stage === stage)!;
       if (row.state !== 'ok' || !DURATION.test(row.time)) throw new Error(`${stage}: ${JSON.stringify(row)}`);
