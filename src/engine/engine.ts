@@ -137,7 +137,11 @@ export class Engine {
    */
   private async afterLiveServiceRun(name: string, summary: RunSummary): Promise<void> {
     const service = this.config.services[name]!;
-    void this.podGuard?.refresh(name).catch((error: Error) => this.emit({ type: 'warning', service: name, message: `pods not watched: ${error.message}` }));
+    // Once the slot is free: a pod that appeared while this run held it is then looked at too.
+    void this.scheduler
+      .whenIdle(name)
+      .then(() => this.podGuard?.refresh(name))
+      .catch((error: Error) => this.emit({ type: 'warning', service: name, message: `pods not watched: ${error.message}` }));
     const synced = summary.status === 'ok' && summary.records.some((r) => r.stage === 'live' && r.status === 'ok');
     if (!synced || !service.image || !this.stages.image || !this.stages.push) return;
     const last = (await this.state.get(name)).lastSuccess;
