@@ -33,6 +33,7 @@ export class LivePodGuard {
     const service = this.deps.config.services[name];
     if (!service?.live || !service.deploy?.workload || this.closed) return;
     const last = await this.deps.lastSuccess(name);
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- stop() may have run during the await
     if (this.closed) return;
     const current = this.watched.get(name);
     if (!last?.live || !newPodsStale(service, last)) {
