@@ -240,4 +240,35 @@ describe('live update between runs', () => {
     await backPods();
     for (const p of livePods()) assert.equal(await versionOf(p.metadata.name), 'v4');
   });
+
+  test('a pod that appears and cannot be synced gets a full rollout that says why, from the background image', async () => {
+    await save('v5');
+    const v5 = await saved();
+    assert.equal(stageOf(v5, 'live').status, 'ok', stageOf(v5, 'live').detail);
+    await waitUntil('the v5 background image is done', 60_000, () => backgroundEnd(v5.runId) !== undefined);
+    assert.equal(backgroundEnd(v5.runId)!.state, 'done', backgroundEnd(v5.runId)!.detail);
+    const v5Tag = backgroundEnd(v5.runId)!.ref!;
+
+    fake.exec.forbidden = true;
+    try {
+      const before = finished().length;
+      const victim = livePods()[0]!.metadata.name;
+      fake.cluster.store.remove('pods', 'default', victim);
+      await waitUntil('the pod run finished', 60_000, () => finished().slice(before).some((s) => s.trigger.reason === 'pod'));
+      const summary = finished().slice(before).find((s) => s.trigger.reason === 'pod')!;
+      assert.equal(summary.status, 'ok', summary.error);
+      assert.match(stageOf(summary, 'live').detail!, /^full image \+ rollout: exec into pod .* is forbidden/);
+      assert.equal(stageOf(summary, 'image').status, 'skipped', 'the background image is reused');
+      assert.match(stageOf(summary, 'image').detail!, new RegExp(v5Tag.slice(v5Tag.lastIndexOf(':') + 1)));
+      assert.equal(stageOf(summary, 'deploy').status, 'ok');
+      assert.equal(stageOf(summary, 'ready').status, 'ok');
+      refs.push(summary.image!);
+      imageServer.set(summary.image!, await serverBinary('v5'));
+    } finally {
+      fake.exec.forbidden = false;
+    }
+    await engine.whenIdle();
+    await backPods();
+    for (const p of livePods()) assert.equal(await versionOf(p.metadata.name), 'v5', 'every pod runs the current content from its image');
+  });
 });
