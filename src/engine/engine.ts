@@ -121,9 +121,10 @@ export class Engine {
         config,
         watcher: stages.livePods,
         lastSuccess: async (name) => (await this.state.get(name)).lastSuccess,
+        // Changes held back (trigger: manual) must not reach the pods through a pod's run.
         busy: (name) => {
           const { running, queued } = this.scheduler.activity(name);
-          return running || queued;
+          return running || queued || (this.manualPending.get(name)?.size ?? 0) > 0;
         },
         request: (name, pod) => void this.scheduler.request(name, { reason: 'pod', changedFiles: [], pod }),
         note: (service, text, level) => this.emit({ type: 'log', line: { service, stage: 'live', stream: level, text, time: Date.now() } }),

@@ -271,4 +271,34 @@ describe('live update between runs', () => {
     await backPods();
     for (const p of livePods()) assert.equal(await versionOf(p.metadata.name), 'v5', 'every pod runs the current content from its image');
   });
+
+  test('a background build that fails says why and fails no run; the next full delivery builds the image itself', async () => {
+    const refuse: FaultRule = { match: (_method, p) => p.includes('/blobs/uploads/'), fault: { status: 403 }, times: Infinity };
+    proxy.rules.push(refuse);
+    let v6: RunSummary;
+    try {
+      await save('v6');
+      v6 = await saved();
+      assert.equal(stageOf(v6, 'live').status, 'ok', stageOf(v6, 'live').detail);
+      await waitUntil('the v6 background build ended', 60_000, () => backgroundEnd(v6.runId) !== undefined);
+    } finally {
+      proxy.rules.splice(proxy.rules.indexOf(refuse), 1);
+    }
+    const end = backgroundEnd(v6.runId)!;
+    assert.equal(end.state, 'failed');
+    assert.match(end.detail, /^push failed: .*(refused|403)/);
+    assert.ok(events.some((e) => e.type === 'log' && e.line.runId === v6.runId && e.line.stream === 'warn' && e.line.text === `background image: ${end.detail}`), 'logged with its cause');
+    assert.ok(finished().every((s) => s.status === 'ok'), 'no run failed');
+    const history = await engine.recentRuns('api');
+    assert.ok(history.every((s) => s.status === 'ok'), 'and none in the history');
+
+    const [full] = await engine.run(['api'], { force: true });
+    assert.equal(full!.status, 'ok', full!.error);
+    assert.equal(stageOf(full!, 'image').status, 'ok', stageOf(full!, 'image').detail);
+    assert.equal(stageOf(full!, 'push').status, 'ok', stageOf(full!, 'push').detail);
+    refs.push(full!.image!);
+    imageServer.set(full!.image!, await serverBinary('v6'));
+    await backPods();
+    for (const p of livePods()) assert.equal(await versionOf(p.metadata.name), 'v6');
+  });
 });

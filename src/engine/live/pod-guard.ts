@@ -20,7 +20,7 @@ export class LivePodGuard {
       watcher: LivePodWatcher;
       /** The last success of the service (its live record and staged files). */
       lastSuccess(service: string): Promise<Partial<RunOutputs> | undefined>;
-      /** A run of the service runs or waits: it deals with the pods itself. */
+      /** A run of the service runs or waits (it deals with the pods itself), or changes are held back for a manual run. */
       busy(service: string): boolean;
       /** Ask for a run that brings `pod` to the current content. */
       request(service: string, pod: string): void;
