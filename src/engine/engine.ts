@@ -148,6 +148,7 @@ export class Engine {
     const last = (await this.state.get(name)).lastSuccess;
     if (!last?.stagedFiles) return;
     const controller = new AbortController();
+    // Its errors are warnings: nothing the user ran failed.
     const log = (text: string, stream: LogLine['stream']) => this.emit({ type: 'log', line: { service: name, runId: summary.runId, stage: 'live', stream: stream === 'error' ? 'warn' : stream, text: `background image: ${text}`, time: Date.now() } });
     const event = (state: 'started' | 'done' | 'failed' | 'cancelled', detail: string, ref?: string) => this.emit({ type: 'background-image', service: name, runId: summary.runId, state, detail, ...(ref && { ref }) });
     event('started', 'building the image of this content in the background (never deployed; the next run stops it)');

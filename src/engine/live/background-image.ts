@@ -48,7 +48,6 @@ export async function buildImageInBackground(args: {
     // Diagnostics belong to compiles; the image and push stages publish none.
     diagnostics: () => {},
   };
-  const steps: string[] = [];
   let current = image.name;
   try {
     for (const stage of [image, push]) {
@@ -59,7 +58,7 @@ export async function buildImageInBackground(args: {
       if (args.signal.aborted) throw new StageError('cancelled');
       Object.assign(outputs, result.outputs);
       Object.assign(handoffs, result.handoffs);
-      if (result.detail) steps.push(`${stage.name}: ${result.detail}`);
+      if (result.detail) args.log(`${stage.name} ${result.status ?? 'ok'}: ${result.detail}`, 'info');
     }
   } catch (error) {
     if (args.signal.aborted) return { state: 'cancelled', detail: `cancelled: ${reasonOf(args.signal)}` };
@@ -67,7 +66,7 @@ export async function buildImageInBackground(args: {
   }
   const ref = outputs.imageRef!;
   const where = outputs.delivery === 'push' ? `pushed (${outputs.deployRef ?? ref})` : outputs.delivery === 'shared-daemon' ? 'built in the shared Docker engine' : `delivered (${outputs.delivery ?? 'unknown'})`;
-  return { state: 'done', ref, detail: `image for this content ${where} in the background (tag ${ref.slice(ref.lastIndexOf(':') + 1)}): a full rollout of it skips the build and the push — ${steps.join('; ')}` };
+  return { state: 'done', ref, detail: `image for this content ${where} in the background (tag ${ref.slice(ref.lastIndexOf(':') + 1)}): a full rollout of it skips the build and the push` };
 }
 
 function reasonOf(signal: AbortSignal): string {
