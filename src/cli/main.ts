@@ -158,6 +158,10 @@ function render(event: EngineEvent, progress: Progress, c: ReturnType<typeof pal
     case 'warning':
       progress.print(c.yellow(`warning: ${event.message}`));
       break;
+    case 'background-image':
+      if (event.state === 'done') progress.print(c.dim(`${event.service}: ${event.detail}`));
+      else if (event.state === 'failed') progress.print(c.yellow(`${event.service}: background image not built (the next full rollout builds it): ${event.detail}`));
+      break;
     default:
   }
 }

@@ -4,6 +4,8 @@ import { loadConfig } from './config/load.js';
 import { toolsCheck } from './doctor/tools-check.js';
 import type { ResolvedConfig, Runnable } from './config/resolved.js';
 import { History } from './history/history.js';
+import { buildImageInBackground } from './live/background-image.js';
+import { LivePodGuard } from './live/pod-guard.js';
 import { runPipeline } from './run-pipeline.js';
 import { MAX_CHANGED_FILES, Scheduler } from './scheduler/scheduler.js';
 import type { DoctorResult, StageSet, TeardownResult } from './stages/stage.js';
@@ -73,6 +75,10 @@ export class Engine {
   private watchOnly?: ReadonlySet<string>;
   /** service → time of its latest raw file change (watcher event or editor save). */
   private readonly lastActivity = new Map<string, number>();
+  /** service → the image build started after its last live sync, until it ends or a run supersedes it. */
+  private readonly backgroundImages = new Map<string, { controller: AbortController; done: Promise<void> }>();
+  /** Watches the pods of live-update services whose pods run content their image lacks. */
+  private readonly podGuard?: LivePodGuard;
 
   private constructor(
     readonly config: ResolvedConfig,
@@ -91,6 +97,8 @@ export class Engine {
       // a follow-up waits for 200 ms of quiet at least.
       settleMs: Math.max(4 * config.settings.quietWindowMs, 200),
       execute: async (node, trigger, signal, runId, force) => {
+        // A run never waits for the background image: it stops it (the run builds what it needs).
+        this.backgroundImages.get(node.name)?.controller.abort(new Error(`superseded by run ${runId}`));
         await this.stopLeftovers();
         // What this run will read is at least as new as the files are now: a later event for
         // these exact bytes (chokidar's trailing event after a burst) is an echo, not a change.
@@ -104,9 +112,57 @@ export class Engine {
         const summary = await runPipeline({ config, stages: this.stages, state: this.state, emit: (event) => this.emit(event) }, { node, runId, trigger, signal, force });
         // Written before the run counts as finished, so `history` right after `run` sees it.
         await this.history.append(summary).catch((error: Error) => this.emit({ type: 'warning', message: `history not written: ${error.message}` }));
+        if (node.kind === 'service' && node.live) await this.afterLiveServiceRun(node.name, summary);
         return summary;
       },
     });
+    if (stages.livePods) {
+      this.podGuard = new LivePodGuard({
+        config,
+        watcher: stages.livePods,
+        lastSuccess: async (name) => (await this.state.get(name)).lastSuccess,
+        // Changes held back (trigger: manual) must not reach the pods through a pod's run.
+        busy: (name) => {
+          const { running, queued } = this.scheduler.activity(name);
+          return running || queued || (this.manualPending.get(name)?.size ?? 0) > 0;
+        },
+        request: (name, pod) => void this.scheduler.request(name, { reason: 'pod', changedFiles: [], pod }),
+        note: (service, text, level) => this.emit({ type: 'log', line: { service, stage: 'live', stream: level, text, time: Date.now() } }),
+      });
+    }
+  }
+
+  /**
+   * After a run of a live-update service: watch its pods again if new ones would be stale, and
+   * after a live sync build the image of the synced content in the background (issue 13 item 4).
+   */
+  private async afterLiveServiceRun(name: string, summary: RunSummary): Promise<void> {
+    const service = this.config.services[name]!;
+    // Once the slot is free: a pod that appeared while this run held it is then looked at too.
+    void this.scheduler
+      .whenIdle(name)
+      .then(() => this.podGuard?.refresh(name))
+      .catch((error: Error) => this.emit({ type: 'warning', service: name, message: `pods not watched: ${error.message}` }));
+    const synced = summary.status === 'ok' && summary.records.some((r) => r.stage === 'live' && r.status === 'ok');
+    if (!synced || !service.image || !this.stages.image || !this.stages.push) return;
+    const last = (await this.state.get(name)).lastSuccess;
+    if (!last?.stagedFiles) return;
+    const controller = new AbortController();
+    // Its errors are warnings: nothing the user ran failed.
+    const log = (text: string, stream: LogLine['stream']) => this.emit({ type: 'log', line: { service: name, runId: summary.runId, stage: 'live', stream: stream === 'error' ? 'warn' : stream, text: `background image: ${text}`, time: Date.now() } });
+    const event = (state: 'started' | 'done' | 'failed' | 'cancelled', detail: string, ref?: string) => this.emit({ type: 'background-image', service: name, runId: summary.runId, state, detail, ...(ref && { ref }) });
+    event('started', 'building the image of this content in the background (never deployed; the next run stops it)');
+    const done = buildImageInBackground({ config: this.config, service, stages: this.stages, runId: summary.runId, trigger: summary.trigger, run: last, lastSuccess: last, signal: controller.signal, log })
+      .then((result) => {
+        // A failure is the next full delivery's to build; it is said here, with its cause, and no run fails.
+        log(result.detail, result.state === 'failed' ? 'warn' : 'info');
+        event(result.state, result.detail, result.ref);
+      })
+      .catch((error: Error) => event('failed', `internal error: ${error.message}`))
+      .finally(() => {
+        if (this.backgroundImages.get(name)?.controller === controller) this.backgroundImages.delete(name);
+      });
+    this.backgroundImages.set(name, { controller, done });
   }
 
   /** Loads and validates the config (throws ConfigError listing every problem) and builds the engine. */
@@ -199,6 +255,8 @@ export class Engine {
       (service, at) => this.lastActivity.set(service, at),
     );
     await this.watcher.start();
+    // A live record left by an earlier session: pods replaced since then get the synced files now.
+    for (const service of Object.values(this.config.services)) if (service.live && (!only || only.has(service.name))) void this.podGuard?.refresh(service.name).catch(() => {});
   }
 
   async stopWatching(): Promise<void> {
@@ -405,8 +463,11 @@ export class Engine {
     // Close before anything else: a queued run (waiting for a dependency, a slot or the quiet
     // window) must not start while the engine goes away.
     this.scheduler.close();
+    this.podGuard?.stop();
     await this.stopWatching();
     await this.scheduler.whenIdle().catch(() => {});
+    for (const background of this.backgroundImages.values()) background.controller.abort(new Error('Tightloop is shutting down'));
+    await Promise.all([...this.backgroundImages.values()].map((b) => b.done));
     await this.stages.dispose?.();
     this.listeners.clear();
   }

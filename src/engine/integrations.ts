@@ -17,7 +17,7 @@ export async function createIntegrations(config: ResolvedConfig, hooks?: EngineH
     const { createKubeStages } = await import('./kube/index.js');
     // Pod logs after ready belong to no stage of the run: they reach the engine as stage 'pod'.
     const kube = createKubeStages(config, hooks ? { logSink: (line) => hooks.log(line), ...(hooks.pods && { podSink: hooks.pods }) } : undefined);
-    Object.assign(set, { live: kube.live, deploy: kube.deploy, ready: kube.ready, cluster: kube.cluster, refuseContext: kube.refuseContext, teardown: kube.teardown });
+    Object.assign(set, { live: kube.live, deploy: kube.deploy, ready: kube.ready, cluster: kube.cluster, refuseContext: kube.refuseContext, teardown: kube.teardown, livePods: kube.livePods });
     set.doctor!.push(...(kube.doctor ?? []));
     disposers.push(() => kube.dispose());
   }

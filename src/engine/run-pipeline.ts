@@ -161,6 +161,9 @@ async function runService(
         unchanged ??= 'live update: the running pods have the new files (no new image, no rollout)';
         Object.assign(outputs, { ...state.lastSuccess, ...outputs });
       }
+      // A pod that appeared runs its image's content, not these staged files: when it cannot be
+      // synced, "staged files unchanged" must not skip the rollout that gives it them.
+      if (name === 'live' && result.status === 'skipped' && request.trigger.reason === 'pod') unchanged = undefined;
     } catch (error) {
       failure = toFailure(name, error, signal);
       record({ service: service.name, runId, stage: name, startedAt, durationMs: performance.now() - started, status: failure.cancelled ? 'cancelled' : 'failed', detail: failure.message });
@@ -322,6 +325,7 @@ function toFailure(stage: StageName, error: unknown, signal: AbortSignal): Failu
 }
 
 function describeTrigger(trigger: RunTrigger, root: string): string {
+  if (trigger.reason === 'pod') return `pod ${trigger.pod ?? '?'} appeared: it runs its image's content, not the live-synced files`;
   const files = trigger.changedFiles.map((f) => (f.startsWith(root + '/') ? f.slice(root.length + 1) : f));
   const shown = files.slice(0, 3).join(', ') + (files.length > 3 ? ` and ${files.length - 3} more` : '');
   return files.length ? `${trigger.reason}: ${shown}` : trigger.reason;

@@ -53,8 +53,10 @@ export interface Diagnostic {
 
 /** What started a run; `changedFiles` are absolute paths. */
 export interface RunTrigger {
-  reason: 'manual' | 'watch' | 'save' | 'dependency' | 'initial';
+  reason: 'manual' | 'watch' | 'save' | 'dependency' | 'initial' | 'pod';
   changedFiles: string[];
+  /** reason `pod`: the pod that appeared running its image's content, not the live-synced files. */
+  pod?: string;
   /** Epoch ms of the first change that led to this run (for the trigger stage timing). */
   firstChangeAt?: number;
 }
@@ -104,7 +106,18 @@ export type EngineEvent =
   /** A service's trigger mode changed at run time (engine.setTrigger). */
   | { type: 'trigger-changed'; service: string; trigger: 'auto' | 'manual' }
   | { type: 'config-error'; errors: ConfigIssue[] }
-  | { type: 'warning'; message: string; service?: string };
+  | { type: 'warning'; message: string; service?: string }
+  /**
+   * The image holding a live-synced run's content, built and pushed in the background so a later
+   * full rollout finds its tag (issue 13). Never a run: `runId` is the live run it follows.
+   */
+  | { type: 'background-image'; service: string; runId: string; state: BackgroundImageState; ref?: string; detail: string };
+
+/**
+ * started: building/pushing; done: the image is where a rollout finds it (`ref`); failed: not
+ * built (the next full delivery builds it as usual); cancelled: superseded by a newer run.
+ */
+export type BackgroundImageState = 'started' | 'done' | 'failed' | 'cancelled';
 
 /** One pod of a service's workload, as the ready stage saw it. */
 export interface PodSummary {

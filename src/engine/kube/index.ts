@@ -17,6 +17,7 @@ import { summarizePod, type Baseline } from './rollout.js';
 import type { RetryPolicy } from './list-watch.js';
 import { DEFAULT_RETRY, type RetryPolicy as ApiRetryPolicy } from '../retry.js';
 import { createLiveStage } from '../live/live-stage.js';
+import { createKubePodWatcher } from '../live/kube-pod-watch.js';
 
 /**
  * The Kubernetes integration: deploy + ready stages, cluster facts for the image stages, doctor
@@ -44,7 +45,7 @@ export interface KubeStagesOptions {
   factsTtlMs?: number;
 }
 
-export type KubeStages = Pick<StageSet, 'live' | 'deploy' | 'ready' | 'cluster' | 'refuseContext' | 'doctor' | 'teardown'> & { dispose(): Promise<void> };
+export type KubeStages = Pick<StageSet, 'live' | 'deploy' | 'ready' | 'cluster' | 'refuseContext' | 'doctor' | 'teardown' | 'livePods'> & { dispose(): Promise<void> };
 
 export function createKubeStages(config: ResolvedConfig, opts: KubeStagesOptions = {}): KubeStages {
   const where = { ...(opts.env && { env: opts.env }), ...(opts.homeDir && { homeDir: opts.homeDir }) };
@@ -109,6 +110,7 @@ export function createKubeStages(config: ResolvedConfig, opts: KubeStagesOptions
     },
     doctor: [...createKubeDoctorChecks(where), ...createManifestDoctorChecks(clientFor)],
     teardown: createTeardown(clientFor),
+    livePods: createKubePodWatcher(clientFor, opts.watchRetry),
     async dispose() {
       await Promise.all([...followers.values()].map((f) => f.dispose()));
       followers.clear();

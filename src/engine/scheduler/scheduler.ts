@@ -62,7 +62,7 @@ export function capFiles(files: Iterable<string>): string[] {
   return out;
 }
 
-const REASON_RANK: Record<RunTrigger['reason'], number> = { initial: 0, dependency: 1, watch: 2, save: 3, manual: 4 };
+const REASON_RANK: Record<RunTrigger['reason'], number> = { initial: 0, dependency: 1, pod: 2, watch: 3, save: 4, manual: 5 };
 
 /**
  * Decides when runs start. Per service at most one run at a time; changes during a run coalesce

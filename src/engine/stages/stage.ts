@@ -200,8 +200,26 @@ export interface StageSet {
   doctor?: DoctorCheck[];
   /** Deletes what was applied from manifests (`tightloop down`). */
   teardown?: Teardown;
+  /** Watches the pods of a live-update service's workload between runs (issue 13 item 4). */
+  livePods?: LivePodWatcher;
   /** Release sockets, port-forwards, log streams. */
   dispose?(): Promise<void>;
+}
+
+/** One pod of a workload as a watch last saw it. */
+export interface WatchedPod {
+  name: string;
+  uid: string;
+  /** Being deleted, or finished (Succeeded/Failed): it will never serve again. */
+  gone: boolean;
+}
+
+export interface LivePodWatcher {
+  /**
+   * List+watch the pods of `service`'s workload: `onChange` gets all of them after the first list
+   * and after every change; `onFail` once, when the watch gives up (then it is stopped).
+   */
+  watch(config: ResolvedConfig, service: ResolvedService, onChange: (pods: WatchedPod[]) => void, onFail: (error: Error) => void): { stop(): void };
 }
 
 export interface Teardown {
