@@ -20,7 +20,6 @@ const outdirAt = process.argv.indexOf('--outdir');
 const outdir = outdirAt > 0 ? process.argv[outdirAt + 1] : 'dist';
 if (!outdir) throw new Error('--outdir needs a folder');
 // `--single-bundle`: the integrations inlined in cli.cjs and extension.cjs (the bench's baseline).
-const split = !process.argv.includes('--single-bundle');
 
 /** Keeps native addons out of the bundle. */
 const nativeExternal = {
@@ -32,26 +31,75 @@ const nativeExternal = {
 
 /**
  * The integrations' entry modules and the file each becomes. A dynamic import of one of them
- * (src/engine/integrations.ts, the compile stage's build container) stays a require() of that file
- * next to the bundle, so activation parses neither dockerode nor @kubernetes/client-node (2 MB of
- * the 3.8 MB). CommonJS has no shared chunks: each file carries its own copy of the engine modules
- * it shares with the others, so whatever must be one per process is (StageError is recognised by
- * a Symbol.for brand, process groups live in one global registry): test/unit/bundle-chunks.test.ts.
+ * (src/engine/integrations.ts, the compile stage's build container, the extension's cluster
+ * header) loads that file next to the bundle on first use, so activation parses neither dockerode
+ * nor @kubernetes/client-node (2 MB of the 3.8 MB).
+ * CommonJS has no shared chunks, so the sharing is explicit: every module an integration file has
+ * in common with the bundles or the other integration (engine modules such as stages/stage.ts and
+ * compile/process-groups.ts, zod, execa, yaml…) is left out of it and taken from the bundle that
+ * loads it, which hands over its own instances before the require(). One StageError class, one
+ * process-group registry, one zod: nothing is parsed twice and `instanceof` holds across files
+ * (test/unit/bundle-chunks.test.ts). `--single-bundle` and `--watch` inline the integrations.
  */
 const CHUNKS = {
   'src/engine/docker/index.ts': 'integrations-docker',
   'src/engine/kube/index.ts': 'integrations-kube',
 };
-const lazyChunks = {
-  name: 'lazy-chunks',
-  setup(build) {
-    build.onResolve({ filter: /\/(docker|kube)\/index\.js$/ }, (args) => {
-      if (args.kind !== 'dynamic-import') return undefined;
-      const chunk = CHUNKS[path.relative(process.cwd(), path.resolve(args.resolveDir, args.path.replace(/\.js$/, '.ts')))];
-      return chunk ? { path: `./${chunk}.cjs`, external: true } : undefined;
-    });
-  },
-};
+const split = !process.argv.includes('--single-bundle') && !watch;
+const HOST = "globalThis[Symbol.for('tightloop.bundleModules')]";
+const chunkOf = (resolveDir, request) => CHUNKS[path.relative(process.cwd(), path.resolve(resolveDir, request.replace(/\.js$/, '.ts')))];
+
+/** In cli.cjs and extension.cjs: a dynamic import of an integration hands over the shared modules, then requires its file. */
+function loadChunks(shared) {
+  return {
+    name: 'load-chunks',
+    setup(build) {
+      build.onResolve({ filter: /\/(docker|kube)\/index\.js$/ }, (args) => {
+        const chunk = args.kind === 'dynamic-import' ? chunkOf(args.resolveDir, args.path) : undefined;
+        return chunk ? { path: chunk, namespace: 'tl-chunk' } : undefined;
+      });
+      build.onResolve({ filter: /^\.\/integrations-[a-z]+\.cjs$/ }, (args) => ({ path: args.path, external: true }));
+      build.onLoad({ filter: /.*/, namespace: 'tl-chunk' }, (args) => ({
+        resolveDir: process.cwd(),
+        loader: 'js',
+        contents: [
+          `const host = (${HOST} ??= {});`,
+          ...shared.map((key) => `host[${JSON.stringify(key)}] ??= require(${JSON.stringify(path.resolve(key))});`),
+          `module.exports = require('./${args.path}.cjs');`,
+        ].join('\n'),
+      }));
+    },
+  };
+}
+
+/** In an integration file: a shared module is the loading bundle's instance. */
+function takeShared(shared) {
+  const keys = new Set(shared);
+  return {
+    name: 'take-shared',
+    setup(build) {
+      build.onResolve({ filter: /.*/ }, async (args) => {
+        if (args.pluginData === 'take-shared' || args.kind === 'entry-point') return undefined;
+        const resolved = await build.resolve(args.path, { kind: args.kind, importer: args.importer, resolveDir: args.resolveDir, pluginData: 'take-shared' });
+        if (resolved.errors.length || resolved.external) return resolved.errors.length ? undefined : resolved;
+        const key = path.relative(process.cwd(), resolved.path);
+        // The suffix makes it CommonJS (module.exports), whatever the shared file is.
+        return keys.has(key) ? { path: `${key}.shared.cjs`, namespace: 'tl-shared' } : resolved;
+      });
+      build.onLoad({ filter: /.*/, namespace: 'tl-shared' }, (args) => {
+        const key = args.path.slice(0, -'.shared.cjs'.length);
+        return {
+          loader: 'js',
+          contents: [
+            `const shared = ${HOST}?.[${JSON.stringify(key)}];`,
+            `if (!shared) throw new Error(${JSON.stringify(`${key} was not handed over by the bundle loading this integration: rebuild dist/ with scripts/build.mjs`)});`,
+            'module.exports = shared;',
+          ].join('\n'),
+        };
+      });
+    },
+  };
+}
 
 const common = {
   bundle: true,
@@ -60,7 +108,7 @@ const common = {
   sourcemap: production ? false : 'linked',
   minify: production,
   logLevel: 'warning',
-  plugins: split ? [nativeExternal, lazyChunks] : [nativeExternal],
+  plugins: [nativeExternal],
   legalComments: 'none',
 };
 
@@ -79,31 +127,53 @@ const nodeCjs = {
   banner: { js: "const __tlImportMetaUrl = require('node:url').pathToFileURL(__filename).href;" },
 };
 
-const builds = [
-  {
-    ...nodeCjs,
-    entryPoints: { cli: 'src/cli/bin.ts' },
-    banner: { js: `#!/usr/bin/env node\n${nodeCjs.banner.js}` },
-  },
-  {
-    ...nodeCjs,
-    entryPoints: { extension: 'src/extension/extension.ts' },
-    external: ['vscode'],
-  },
-  ...(split ? [{ ...nodeCjs, entryPoints: Object.fromEntries(Object.entries(CHUNKS).map(([entry, chunk]) => [chunk, entry])) }] : []),
-  {
-    entryPoints: { webview: 'webview/main.ts' },
-    outdir,
-    bundle: true,
-    platform: 'browser',
-    format: 'iife',
-    target: 'es2022',
-    sourcemap: production ? false : 'linked',
-    minify: production,
-    logLevel: 'warning',
-    legalComments: 'none',
-  },
-].filter((b) => Object.values(b.entryPoints).every((entry) => existsSync(entry)));
+const cli = {
+  ...nodeCjs,
+  entryPoints: { cli: 'src/cli/bin.ts' },
+  banner: { js: `#!/usr/bin/env node\n${nodeCjs.banner.js}` },
+};
+const extension = {
+  ...nodeCjs,
+  entryPoints: { extension: 'src/extension/extension.ts' },
+  external: ['vscode'],
+};
+const chunk = (entry, name) => ({ ...nodeCjs, entryPoints: { [name]: entry } });
+const webview = {
+  entryPoints: { webview: 'webview/main.ts' },
+  outdir,
+  bundle: true,
+  platform: 'browser',
+  format: 'iife',
+  target: 'es2022',
+  sourcemap: production ? false : 'linked',
+  minify: production,
+  logLevel: 'warning',
+  legalComments: 'none',
+};
+
+const withPlugin = (options, plugin) => ({ ...options, plugins: [...options.plugins, plugin] });
+let builds;
+if (split) {
+  // What is shared: every module of an integration that a bundle or the other integration also has.
+  const inputs = async (options, plugins = options.plugins) =>
+    new Set(Object.keys((await esbuild.build({ ...options, plugins, minify: false, sourcemap: false, write: false, metafile: true })).metafile.inputs));
+  const inlined = [nativeExternal];
+  const [cliInputs, extensionInputs, ...chunkInputs] = await Promise.all([
+    inputs(cli, [nativeExternal, loadChunks([])]),
+    inputs(extension, [nativeExternal, loadChunks([])]),
+    ...Object.entries(CHUNKS).map(([entry, name]) => inputs(chunk(entry, name), inlined)),
+  ]);
+  const shared = [...new Set(chunkInputs.flatMap((own, i) => [...own].filter((file) => !Object.keys(CHUNKS).includes(file) && (cliInputs.has(file) || extensionInputs.has(file) || chunkInputs.some((other, j) => j !== i && other.has(file))))))].sort();
+  builds = [
+    withPlugin(cli, loadChunks(shared)),
+    withPlugin(extension, loadChunks(shared)),
+    ...Object.entries(CHUNKS).map(([entry, name]) => withPlugin(chunk(entry, name), takeShared(shared))),
+    webview,
+  ];
+} else {
+  builds = [cli, extension, webview];
+}
+builds = builds.filter((b) => Object.values(b.entryPoints).every((entry) => existsSync(entry)));
 
 if (outdirAt < 0) {
   const agent = spawnSync('bash', ['scripts/build-agent.sh'], { stdio: 'inherit' });

@@ -67,18 +67,22 @@ function writable(fn) {
 }
 
 async function main() {
+  const cpu = () => { const u = process.cpuUsage(); return (u.user + u.system) / 1000; };
+  const c0 = cpu();
   const t0 = performance.now();
   const extension = require(path.join(dist, 'extension.cjs'));
   const t1 = performance.now();
+  const c1 = cpu();
   const context = standIn('context');
   context.subscriptions = [];
   context.extensionUri = { fsPath: path.dirname(dist), scheme: 'file' };
   const api = extension.activate(context);
   const t2 = performance.now();
-  const out = { requireMs: t1 - t0, activateMs: t2 - t1 };
+  const out = { requireMs: t1 - t0, activateMs: t2 - t1, requireCpuMs: c1 - c0, activateCpuMs: cpu() - c1 };
   if (workspace) {
     await api.settled();
     out.readyMs = performance.now() - t1;
+    out.readyCpuMs = cpu() - c1;
     // The engine must really be there, with its services: otherwise the figure timed a failure.
     const snapshot = api.snapshot();
     out.phase = snapshot.phase.kind;

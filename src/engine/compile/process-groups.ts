@@ -28,22 +28,12 @@ interface LiveGroup {
   recordFile?: string;
 }
 
-/**
- * The groups running in this process: one registry per process, not per copy of this module. The
- * Docker and Kubernetes integrations are files of their own in the bundles (scripts/build.mjs),
- * each with its own copy, and stopping every group (CLI signal, deactivate) must see theirs too.
- */
-const REGISTRY = Symbol.for('tightloop.processGroups');
-const live = ((globalThis as Record<symbol, Map<number, LiveGroup> | undefined>)[REGISTRY] ??= createRegistry());
+const live = new Map<number, LiveGroup>();
 
-function createRegistry(): Map<number, LiveGroup> {
-  const groups = new Map<number, LiveGroup>();
-  process.once('exit', () => {
-    // Last resort on a normal exit that skipped the orderly stop: nothing may outlive us.
-    for (const pgid of groups.keys()) killGroup(pgid, 'SIGKILL');
-  });
-  return groups;
-}
+process.once('exit', () => {
+  // Last resort on a normal exit that skipped the orderly stop: nothing may outlive us.
+  for (const pgid of live.keys()) killGroup(pgid, 'SIGKILL');
+});
 
 export const DEFAULT_GRACE_MS = 2000;
 

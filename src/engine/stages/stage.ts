@@ -144,20 +144,7 @@ export interface StageContext {
   readonly cluster: ClusterFactsProvider | undefined;
 }
 
-/**
- * Marks a StageError made by any copy of this module. The Docker and Kubernetes integrations are
- * files of their own in the bundles (scripts/build.mjs), each with its own copy of this class, and
- * a failure thrown there must still be a StageError to the pipeline (its hint and evidence kept).
- */
-const STAGE_ERROR = Symbol.for('tightloop.StageError');
-
 export class StageError extends Error {
-  /** `instanceof StageError` holds for every copy's StageError; subclasses keep the prototype check. */
-  static override [Symbol.hasInstance](value: unknown): boolean {
-    if (this !== StageError) return Function.prototype[Symbol.hasInstance].call(this, value);
-    return typeof value === 'object' && value !== null && STAGE_ERROR in value;
-  }
-
   constructor(
     message: string,
     readonly options: {
@@ -172,7 +159,6 @@ export class StageError extends Error {
     this.name = 'StageError';
   }
 }
-Object.defineProperty(StageError.prototype, STAGE_ERROR, { value: true });
 
 /**
  * Facts about the target cluster that the image/push stages need. Implemented by the Kubernetes
