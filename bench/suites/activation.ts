@@ -5,9 +5,10 @@ import { promisify } from 'node:util';
 import type { BenchContext } from '../lib/context.js';
 import { REPO_ROOT } from '../lib/fixture.js';
 import { figure, type SuiteOutput } from '../lib/result.js';
+import { summarize } from '../lib/stats.js';
 
 const run = promisify(execFile);
-const CHILD = path.join(REPO_ROOT, 'bench/child/load-extension.cjs');
+const CHILD = path.join(REPO_ROOT, 'bench/child/load-extension.mjs');
 
 interface Sample {
   requireMs: number;
@@ -23,8 +24,8 @@ interface Sample {
 }
 
 /**
- * 12. Activation of the production extension bundle (`node scripts/build.mjs --production`), each
- * sample a fresh `node` process running bench/child/load-extension.cjs against a `vscode`
+ * 9. Activation of the production extension bundle (`node scripts/build.mjs --production`), each
+ * sample a fresh `node` process running bench/child/load-extension.mjs against a `vscode`
  * stand-in: require + activate() (what VS Code reports as the activation time), and activate() →
  * the engine loaded for a tightloop.yaml with an image and a deploy (the Docker and Kubernetes
  * integrations included). Baseline: the same sources built as one bundle (`--single-bundle`, the
@@ -142,7 +143,4 @@ async function configWorkspace(root: string): Promise<string> {
   return root;
 }
 
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)] ?? NaN;
-}
+const median = (values: number[]) => summarize(values).median;

@@ -1,13 +1,17 @@
 // Activation of a built extension bundle, in a fresh plain `node` process (no tsx hooks: they would
-// be in the measured require). Usage: node load-extension.cjs DIST_DIR [WORKSPACE]
+// be in the measured require). Usage: node load-extension.mjs DIST_DIR [WORKSPACE]
 // Prints one JSON line, in milliseconds: `requireMs` (require DIST_DIR/extension.cjs), `activateMs`
 // (its activate(): together what VS Code reports as the activation time) and, with a WORKSPACE
 // holding a tightloop.yaml, `readyMs`: activate() → the engine for that config loaded, with the
 // integrations it needs (what a workspace waits for before its first run).
-'use strict';
-const { readdirSync, readFileSync } = require('node:fs');
-const Module = require('node:module');
-const path = require('node:path');
+// An ES module only to please the linter: the bundle itself is required as CommonJS, as VS Code does.
+import { readdirSync, readFileSync } from 'node:fs';
+import Module, { createRequire } from 'node:module';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const require = createRequire(import.meta.url);
+const __dirname = path.dirname(fileURLToPath(import.meta.url));
 
 const dist = path.resolve(process.argv[2] ?? 'dist');
 const workspace = process.argv[3] && path.resolve(process.argv[3]);
