@@ -19,7 +19,6 @@ const production = process.argv.includes('--production');
 const outdirAt = process.argv.indexOf('--outdir');
 const outdir = outdirAt > 0 ? process.argv[outdirAt + 1] : 'dist';
 if (!outdir) throw new Error('--outdir needs a folder');
-// `--single-bundle`: the integrations inlined in cli.cjs and extension.cjs (the bench's baseline).
 
 /** Keeps native addons out of the bundle. */
 const nativeExternal = {
@@ -45,6 +44,8 @@ const CHUNKS = {
   'src/engine/docker/index.ts': 'integrations-docker',
   'src/engine/kube/index.ts': 'integrations-kube',
 };
+// `--single-bundle`: the integrations inlined in cli.cjs and extension.cjs (the bench's baseline);
+// `--watch` too, since which modules are shared is worked out once, before the builds.
 const split = !process.argv.includes('--single-bundle') && !watch;
 const HOST = "globalThis[Symbol.for('tightloop.bundleModules')]";
 const chunkOf = (resolveDir, request) => CHUNKS[path.relative(process.cwd(), path.resolve(resolveDir, request.replace(/\.js$/, '.ts')))];
