@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { before, describe, it } from 'node:test';
@@ -50,6 +50,16 @@ describe('bundles: the integrations load on first use and share the bundle’s m
       .find((e) => e.type === 'run-finished');
     return { ...probed, summary: finished?.summary, stderr: out.stderr };
   }
+
+  it('neither bundle holds dockerode or @kubernetes/client-node (a static import would put them back)', async () => {
+    // Request paths each library sends: they survive minification.
+    const marks = { 'integrations-docker.cjs': '"/containers/create', 'integrations-kube.cjs': '/api/v1/namespaces/{namespace}/pods' };
+    for (const [file, mark] of Object.entries(marks)) assert.ok((await readFile(path.join(dist, file), 'utf8')).includes(mark), `${file} should hold ${mark}`);
+    for (const bundle of ['cli.cjs', 'extension.cjs']) {
+      const text = await readFile(path.join(dist, bundle), 'utf8');
+      for (const [file, mark] of Object.entries(marks)) assert.ok(!text.includes(mark), `${bundle} holds code of ${file} (${mark})`);
+    }
+  });
 
   it('the CLI starts without either integration', async () => {
     const { loaded, handed } = await cli(os.tmpdir(), ['--help']);
