@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { before, describe, it } from 'node:test';
@@ -27,7 +27,7 @@ describe('bundles: the integrations load on first use and share the bundle’s m
     await run(process.execPath, ['scripts/build.mjs', '--production', '--outdir', dist]);
     // Run with `node -r probe cli.cjs …`: on exit, which bundle files were required and which
     // modules the bundle handed over to them.
-    probe = path.join(await mkdtemp(path.join(os.tmpdir(), 'tl-probe-')), 'probe.cjs');
+    probe = path.join(await workspace(), 'probe.cjs');
     await writeFile(
       probe,
       `process.on('exit', () => {
