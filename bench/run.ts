@@ -3,7 +3,7 @@
  *
  * Measures the loop and Tightloop's own overhead against plain-CLI baselines run in the same
  * process, on the same machine, and writes bench/results/<date>.{json,md} (+ latest.md).
- * Suites: save-latency, image-push, overhead, noop, manifests, watcher-scale, burst, context-mode, build-patterns, soak.
+ * Suites: save-latency, image-push, overhead, noop, manifests, watcher-scale, burst, context-mode, build-patterns, soak, activation.
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
@@ -36,6 +36,7 @@ const SUITES: Suite[] = [
   { name: 'burst', needs: [], run: async (c) => (await import('./suites/burst.js')).burst(c) },
   { name: 'context-mode', needs: ['docker', 'docker-stages'], run: async (c) => (await import('./suites/context-mode.js')).contextMode(c) },
   { name: 'build-patterns', needs: ['docker', 'docker-stages'], run: async (c) => (await import('./suites/build-patterns.js')).buildPatterns(c) },
+  { name: 'activation', needs: [], run: async (c) => (await import('./suites/activation.js')).activation(c) },
   { name: 'soak', needs: ['docker', 'docker-stages', 'kube', 'kube-stages'], run: async (c) => (await import('./suites/soak.js')).soak(c) },
 ];
 

@@ -35,6 +35,7 @@ const SUITE_TITLES: Record<string, string> = {
   burst: '6. Burst of saves',
   soak: '7. Memory soak',
   'build-patterns': '8. Build patterns (multi-platform, keyed layers, dev build container)',
+  activation: '9. Extension activation (integrations loaded on first use)',
 };
 
 function num(value: number, unit: string): string {

@@ -6,8 +6,9 @@ import type { EngineHooks } from './engine.js';
 import type { StageSet } from './stages/stage.js';
 
 /**
- * The default Docker and Kubernetes stages, imported only when a service needs them: a config
- * without images never runs dockerode's modules (the bundle holds them, parsed but not evaluated).
+ * The default Docker and Kubernetes stages, imported only when a service needs them. In the
+ * bundles each integration is a file of its own that this import requires on first use
+ * (scripts/build.mjs): activation parses neither, and a config without images never loads dockerode.
  */
 export async function createIntegrations(config: ResolvedConfig, hooks?: EngineHooks): Promise<StageSet> {
   const services = Object.values(config.services);

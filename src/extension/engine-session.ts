@@ -15,9 +15,12 @@ export interface SessionDeps {
   log(message: string, level?: 'info' | 'warn' | 'error'): void;
 }
 
-/** Read lazily: the kubeconfig reader brings @kubernetes/client-node, which activation must not load. */
+/**
+ * Read lazily: the kubeconfig reader brings @kubernetes/client-node, which activation must not
+ * load. Through the Kubernetes integration's entry, which the bundle keeps in its own file.
+ */
 async function readClusterTarget(config: ResolvedConfig): Promise<ClusterTarget> {
-  const { clusterTarget } = await import('../engine/kube/target.js');
+  const { clusterTarget } = await import('../engine/kube/index.js');
   return clusterTarget(config);
 }
 

@@ -25,8 +25,16 @@ export async function vsixSteps(ctx: {
     // As users package it: `vsce package` runs `vscode:prepublish` (the production build) itself.
     // README links are relative; without a repository URL vsce cannot rewrite them.
     execFileSync(process.execPath, [path.join(ROOT, 'node_modules/@vscode/vsce/vsce'), 'package', '--no-dependencies', '--no-rewrite-relative-links', '-o', vsix], { cwd: ROOT, stdio: 'pipe' });
-    const bundle = readFileSync(path.join(ROOT, 'dist/extension.cjs'), 'utf8');
-    if (/sourceMappingURL/.test(bundle)) throw new Error('vscode:prepublish did not make the production bundle: dist/extension.cjs points at a source map the .vsix leaves out');
+    // The extension and the integration files it requires on first use (scripts/build.mjs).
+    for (const file of ['extension.cjs', 'integrations-docker.cjs', 'integrations-kube.cjs']) {
+      const bundle = readFileSync(path.join(ROOT, 'dist', file), 'utf8');
+      if (/sourceMappingURL/.test(bundle)) throw new Error(`vscode:prepublish did not make the production bundle: dist/${file} points at a source map the .vsix leaves out`);
+    }
+    // What the .vsix holds, as vsce lists it from .vscodeignore.
+    const listed = execFileSync(process.execPath, [path.join(ROOT, 'node_modules/@vscode/vsce/vsce'), 'ls', '--no-dependencies'], { cwd: ROOT, encoding: 'utf8' }).split('\n');
+    for (const file of ['extension.cjs', 'integrations-docker.cjs', 'integrations-kube.cjs']) {
+      if (!listed.includes(`dist/${file}`)) throw new Error(`the .vsix leaves out dist/${file} (.vscodeignore)`);
+    }
     const size = statSync(vsix).size;
     console.log(`\n    ${path.basename(vsix)}: ${(size / 1024).toFixed(0)} KiB`);
     if (size > 2 * 1024 * 1024) throw new Error(`the .vsix is ${size} bytes`);

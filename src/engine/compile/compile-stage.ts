@@ -3,7 +3,6 @@ import { StageError } from '../stages/stage.js';
 import { imagePlatforms, platformEnv, substitutePlatform } from '../platform.js';
 import { ProblemMatcher } from './problem-matchers.js';
 import { runCommand } from './run-command.js';
-import { compileInContainer } from './container/compile-in-container.js';
 
 /**
  * Runs the service's own build command on the host (the whole point: Docker never compiles); once
@@ -36,6 +35,8 @@ async function compileOnce(ctx: StageContext, platform: string | undefined): Pro
   try {
     let detail: string;
     if (compile.container) {
+      // A build container needs dockerode: it comes with the Docker integration, loaded on first use.
+      const { compileInContainer } = await import('../docker/index.js');
       // The log shows the container's own lines; the matcher gets them with workspace paths.
       detail = (await compileInContainer(ctx, compile, (mapped) => matcher.feed(mapped), (line, stream) => ctx.log(line, stream))).detail;
     } else {

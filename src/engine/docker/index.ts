@@ -8,6 +8,9 @@ import { DockerRuntime } from './runtime.js';
 
 export type { DockerStageOptions, DockerTimeouts } from './options.js';
 export { DEFAULT_TIMEOUTS } from './options.js';
+// The compile stage's build container talks to the same Docker Engine: it is loaded with the rest
+// of the integration (its own file in the bundles, see scripts/build.mjs), never at activation.
+export { compileInContainer } from '../compile/container/compile-in-container.js';
 
 /**
  * The Docker half of the engine: the `image` and `push` stages and their doctor checks, talking to

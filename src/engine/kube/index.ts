@@ -120,4 +120,5 @@ export function createKubeStages(config: ResolvedConfig, opts: KubeStagesOptions
 }
 
 export { contextAllowed, loadKubeConfig } from './kubeconfig.js';
+export { clusterTarget } from './target.js';
 export { readClusterFacts, parseLocalRegistryHosting, detectFlavor } from './facts.js';
