@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { open, readFile } from 'node:fs/promises';
+import { open } from 'node:fs/promises';
 import type tar from 'tar-stream';
 import { StageError } from '../../stages/stage.js';
 
@@ -44,11 +44,24 @@ function entryDone(pack: tar.Pack, header: Header, bytes?: Buffer): Promise<void
 }
 
 async function addWholeFile(pack: tar.Pack, header: Header, file: string, signal: AbortSignal, sha256: string | undefined): Promise<void> {
-  const bytes = await readFile(file, { signal });
-  if (bytes.length !== (header.size ?? 0) || (sha256 !== undefined && createHash('sha256').update(bytes).digest('hex') !== sha256)) {
-    throw new ChangedWhileReadError(file);
+  const size = header.size ?? 0;
+  // One byte more than listed is asked for: a file that grew is seen as grown, and never read whole.
+  const bytes = Buffer.allocUnsafe(size + 1);
+  let got = 0;
+  const handle = await open(file, 'r');
+  try {
+    while (got < bytes.length) {
+      signal.throwIfAborted();
+      const { bytesRead } = await handle.read(bytes, got, bytes.length - got, got);
+      if (bytesRead === 0) break;
+      got += bytesRead;
+    }
+  } finally {
+    await handle.close();
   }
-  return entryDone(pack, header, bytes);
+  const content = bytes.subarray(0, size);
+  if (got !== size || (sha256 !== undefined && createHash('sha256').update(content).digest('hex') !== sha256)) throw new ChangedWhileReadError(file);
+  return entryDone(pack, header, content);
 }
 
 async function addFileInChunks(pack: tar.Pack, header: Header, file: string, signal: AbortSignal, sha256: string | undefined): Promise<void> {
@@ -78,7 +91,7 @@ async function addFileInChunks(pack: tar.Pack, header: Header, file: string, sig
         const part = bytesRead === chunk.length ? chunk : chunk.subarray(0, bytesRead);
         hash?.update(part);
         at += bytesRead;
-        if (!sink.write(part) && !(await drained(sink))) throw gone();
+        if (!sink.write(part) && !(await drained(sink, signal))) throw signal.aborted ? signal.reason : gone();
       }
       // Past the end there must be nothing: a file that grew is not the file that was listed.
       const { bytesRead: beyond } = await handle.read(Buffer.allocUnsafe(1), 0, 1, size);
@@ -95,17 +108,20 @@ async function addFileInChunks(pack: tar.Pack, header: Header, file: string, sig
   }
 }
 
-/** True once the entry takes more bytes, false when it went away meanwhile. */
-function drained(events: NodeJS.EventEmitter): Promise<boolean> {
+/** True once the entry takes more bytes; false when it went away or the read was cancelled meanwhile. */
+function drained(events: NodeJS.EventEmitter, signal: AbortSignal): Promise<boolean> {
   return new Promise<boolean>((resolve) => {
     const onDrain = () => settle(true);
-    const onClose = () => settle(false);
+    const onGone = () => settle(false);
     const settle = (ok: boolean) => {
       events.off('drain', onDrain);
-      events.off('close', onClose);
+      events.off('close', onGone);
+      signal.removeEventListener('abort', onGone);
       resolve(ok);
     };
     events.on('drain', onDrain);
-    events.on('close', onClose);
+    events.on('close', onGone);
+    signal.addEventListener('abort', onGone);
+    if (signal.aborted) onGone();
   });
 }
