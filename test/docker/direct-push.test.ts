@@ -195,6 +195,22 @@ describe('direct push faults', () => {
     return caught;
   }
 
+  test('a staged file changed between the image and push steps (same size): the registry refuses its layer by digest, no manifest names it', async () => {
+    // The push re-reads the files without hashing each again: the blob's digest was measured from
+    // checked bytes, and the registry takes an upload only when its bytes have that digest.
+    const s = await setup();
+    const app = Buffer.concat([await h.helloBinary('changed before push'), Buffer.alloc(3 * 1024 * 1024, 1)]);
+    const { t } = await s.image([{ path: 'app', content: app }]);
+    const changed = Buffer.from(app);
+    changed[changed.length - 10] = 2;
+    await h.writeFile(h.path.join(s.root, 'staging', 'app'), changed);
+    await failsWithin(60_000, h.runStage(s.stages.push!, t), /^a staged file changed while it was being pushed \(registry 127\.0\.0\.1:\d+: digest mismatch for sha256:/);
+    assert.equal(t.outputs.deployRef, undefined);
+    const tag = t.outputs.imageRef!.split(':').pop()!;
+    const reply = await fetch(`http://${h.REGISTRY}/v2/tl-test/${s.name}/manifests/${tag}`, { method: 'HEAD', headers: { accept: 'application/vnd.docker.distribution.manifest.v2+json' } });
+    assert.equal(reply.status, 404, 'no manifest under the tag');
+  });
+
   test('registry requiring auth: one-line refusal without credentials, pushes with them', async () => {
     const dir = await h.tempDir('tl-auth-reg-');
     const registry = await startRegistry(h.path.join(dir, 'registry'), { auth: true });

@@ -20,7 +20,7 @@ export async function workspace(files: Record<string, string> = {}): Promise<str
   return dir;
 }
 
-export async function put(dir: string, name: string, content: string): Promise<string> {
+export async function put(dir: string, name: string, content: string | Buffer): Promise<string> {
   const file = path.join(dir, name);
   await mkdir(path.dirname(file), { recursive: true });
   await writeFile(file, content);

@@ -56,6 +56,82 @@ services:
     assert.ok(!folders.some((f) => f.includes('target')), `entered: ${folders.join(', ')}`);
   });
 
+  it('records every watched folder while watching starts, without a walk that blocks the event loop (issue 9)', async () => {
+    const dir = await workspace({ 'src/main.rs': '' });
+    const expected = [path.join(dir, 'src')];
+    for (let a = 0; a < 12; a++) {
+      expected.push(path.join(dir, `src/m${a}`));
+      for (let b = 0; b < 12; b++) {
+        mkdirSync(path.join(dir, `src/m${a}/n${b}/o`), { recursive: true });
+        expected.push(path.join(dir, `src/m${a}/n${b}`), path.join(dir, `src/m${a}/n${b}/o`));
+      }
+      mkdirSync(path.join(dir, `src/target/debug/d${a}`), { recursive: true });
+    }
+    const config = await configIn(dir, `version: 1
+services:
+  api:
+    watch: { paths: [src], ignore: ["src/target/**"] }
+    compile: { command: "true" }
+`);
+    const watcher = new SourceWatcher(new ServiceFileMap(config), 30, () => {}, () => {});
+    after(() => watcher.stop());
+    // What is recorded at the event loop's first turn after start() was called: a synchronous
+    // walk would have recorded every folder by then (the loop stood still meanwhile).
+    let atFirstTurn = -1;
+    const turned = new Promise<void>((resolve) =>
+      setImmediate(() => {
+        atFirstTurn = watcher.recordedFolders().length;
+        resolve();
+      }),
+    );
+    const started = watcher.start();
+    await turned;
+    await started;
+    assert.ok(atFirstTurn < expected.length, `all ${atFirstTurn} folders were recorded before the event loop turned once`);
+    // Once watching: every watched folder's identity is known (the deleted-and-made-again
+    // detection needs it), and nothing below the ignored target/.
+    assert.deepEqual(watcher.recordedFolders().sort(), expected.sort());
+  });
+
+  it('a folder replaced while watching starts keeps being watched afterwards', async () => {
+    const dir = await workspace({ 'src/gen/g.txt': 'v0' });
+    for (let i = 0; i < 100; i++) mkdirSync(path.join(dir, `src/other${i}/x`), { recursive: true });
+    const config = await configIn(dir, `version: 1
+services:
+  api:
+    watch: { paths: [src] }
+    compile: { command: "true" }
+`);
+    const batches: string[][] = [];
+    const watcher = new SourceWatcher(new ServiceFileMap(config), 30, (b) => batches.push(b.files), () => {});
+    after(() => watcher.stop());
+    const gen = path.join(dir, 'src/gen');
+    // Replaced at once (ext4 gives the new folder the old inode) on several turns of the event
+    // loop while chokidar walks: before, during and after its look at src/gen.
+    let replacements = 0;
+    const replace = () => {
+      rmSync(gen, { recursive: true });
+      mkdirSync(gen);
+      writeFileSync(path.join(gen, 'g.txt'), `v${++replacements}`);
+    };
+    let starting = true;
+    const again = () => {
+      if (!starting) return;
+      replace();
+      setImmediate(again);
+    };
+    setImmediate(again);
+    await watcher.start();
+    starting = false;
+    for (const [i, name] of ['g.txt', 'h.txt'].entries()) {
+      await until(() => batches.length > 0 || i > 0, 5000, 'the replacement to be reported');
+      batches.length = 0;
+      await writeFile(path.join(gen, name), `edit ${i}`);
+      await until(() => batches.some((files) => files.some((f) => f === path.join(gen, name) || f === gen)), 5000, `an edit of gen/${name} after watching started`);
+    }
+    assert.ok(replacements > 0);
+  });
+
   it('turns a burst (Save All, git checkout) into one run', async () => {
     const dir = await workspace({ 'src/a': '', 'src/b': '', 'Cargo.toml': '', 'docs/x': '' });
     const { engine, events } = await engineIn(dir, CONFIG);

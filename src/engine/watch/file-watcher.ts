@@ -1,5 +1,5 @@
 import { watch, type FSWatcher } from 'chokidar';
-import { existsSync, readdirSync, statSync, watch as watchFolder, type FSWatcher as FolderWatcher } from 'node:fs';
+import { existsSync, readdirSync, statSync, watch as watchFolder, type FSWatcher as FolderWatcher, type Stats } from 'node:fs';
 import { lstat } from 'node:fs/promises';
 import path from 'node:path';
 import type { ResolvedConfig } from '../config/resolved.js';
@@ -62,6 +62,8 @@ export class SourceWatcher {
    * old folder and of the old files in it, and would never report anything below it again.
    */
   private readonly folderIds = new Map<string, string>();
+  /** Until chokidar is ready: folder identities are taken from its walk (noteStarting). */
+  private starting = false;
   private roots = new Set<string>();
 
   constructor(
@@ -76,14 +78,18 @@ export class SourceWatcher {
   async start(): Promise<void> {
     const paths = this.map.watchedPaths;
     if (paths.length === 0) return;
+    this.starting = true;
     this.watcher = watch(paths, {
       ignoreInitial: true,
-      ignored: (file) => this.map.ignoredByAll(file),
+      ignored: (file, stats) => {
+        if (this.map.ignoredByAll(file)) return true;
+        if (this.starting && stats?.isDirectory()) this.noteStarting(file, stats);
+        return false;
+      },
       // Editors save by rename; chokidar folds that into one change event.
       atomic: true,
     });
     const roots = (this.roots = new Set(paths));
-    for (const root of roots) this.noteFolders(root);
     this.watcher.on('all', (event, file) => {
       this.changed(file);
       if (event === 'addDir') this.noteFolders(file);
@@ -113,6 +119,20 @@ export class SourceWatcher {
     });
     this.watcher.on('error', (error) => this.onError(`file watcher: ${(error as Error).message}`));
     await new Promise<void>((resolve) => this.watcher!.once('ready', resolve));
+    this.starting = false;
+  }
+
+  /**
+   * While watching starts, each watched folder's identity comes from chokidar's own walk: it asks
+   * `ignored` about every path with the stats it read, and the first ask about a folder (when its
+   * parent is read, or the root is first looked at) comes before its watch on that folder exists.
+   * So what is recorded is never newer than what chokidar watches: a folder replaced after that
+   * look is seen as replaced later (checkReplaced), never the reverse. Later asks come from
+   * re-reads of a parent and may see a folder that replaced the watched one: they are not
+   * recorded. No walk of our own repeats chokidar's, and nothing here blocks the event loop.
+   */
+  private noteStarting(folder: string, stats: Stats): void {
+    if (!this.folderIds.has(folder)) this.folderIds.set(folder, idOf(stats));
   }
 
   changed(file: string, at = Date.now()): void {
@@ -172,7 +192,10 @@ export class SourceWatcher {
     look();
   }
 
-  /** Records the identity of `folder` and of every watched folder below it. */
+  /**
+   * Records the identity of `folder` and of every watched folder below it (a folder that came or
+   * came back after watching started: small, and recorded before chokidar's walk of it).
+   */
   private noteFolders(folder: string): void {
     const id = folderId(folder);
     if (!id) return;
@@ -248,6 +271,11 @@ export class SourceWatcher {
     return Object.keys(this.watcher?.getWatched() ?? {});
   }
 
+  /** Folders whose identity is recorded (tests: every watched folder once watching has started). */
+  recordedFolders(): string[] {
+    return [...this.folderIds.keys()];
+  }
+
   async stop(): Promise<void> {
     for (const batch of this.batches.values()) clearTimeout(batch.timer);
     this.batches.clear();
@@ -255,6 +283,7 @@ export class SourceWatcher {
     this.gone.clear();
     this.checks.clear();
     this.folderIds.clear();
+    this.starting = false;
     clearInterval(this.goneTimer);
     this.goneTimer = undefined;
     await this.watcher?.close();
@@ -268,9 +297,14 @@ export class SourceWatcher {
  */
 function folderId(folder: string): string | undefined {
   try {
-    const info = statSync(folder, { bigint: true });
-    return info.isDirectory() ? `${info.dev}:${info.ino}:${info.birthtimeNs}` : undefined;
+    const info = statSync(folder);
+    return info.isDirectory() ? idOf(info) : undefined;
   } catch {
     return undefined;
   }
+}
+
+/** The same text from chokidar's stats and from our own: plain numbers (its stats are not bigint). */
+function idOf(info: Stats): string {
+  return `${info.dev}:${info.ino}:${info.birthtimeMs}`;
 }

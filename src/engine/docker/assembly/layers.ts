@@ -114,10 +114,14 @@ function withParents(entries: LayerEntry[]): LayerEntry[] {
   return [...byName.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }
 
-/** The layer as an uncompressed tar stream, made while it is read. A file that changes size fails it. */
-export function packLayer(recipe: LayerRecipe, signal: AbortSignal): Readable {
+/**
+ * The layer as an uncompressed tar stream, made while it is read. A file that changes size fails
+ * it; with `checkHashes`, so does a file whose bytes are not the ones its content hash (what the
+ * tag came from) names, hashed in the same read that feeds the tar.
+ */
+export function packLayer(recipe: LayerRecipe, signal: AbortSignal, checkHashes = true): Readable {
   const pack = tar.pack();
-  const entry = (header: Partial<tar.Header> & { name: string }, abs?: string, sha256?: string) => addTarEntry(pack, header, abs, signal, sha256);
+  const entry = (header: Partial<tar.Header> & { name: string }, abs?: string, sha256?: string) => addTarEntry(pack, header, abs, signal, checkHashes ? sha256 : undefined);
   (async () => {
     for (const e of recipe.entries) {
       if (signal.aborted) throw signal.reason;
@@ -131,10 +135,16 @@ export function packLayer(recipe: LayerRecipe, signal: AbortSignal): Readable {
   return pack as unknown as Readable;
 }
 
-/** The blob as uploaded: the tar, gzipped (level 1: fast, and deterministic for the same bytes) or not. */
+/**
+ * The blob as uploaded: the tar, gzipped (level 1: fast, and deterministic for the same bytes) or not.
+ * Its files are not hashed again one by one: the blob's digest was measured from checked bytes (or
+ * remembered under a key naming their hashes), and the registry takes an upload only when its bytes
+ * have that digest (PUT ?digest=, else DIGEST_INVALID). A file changed since fails the upload,
+ * before any manifest names it, without a second hash of every file on every push.
+ */
 export function openLayer(layer: LayerBlob, signal: AbortSignal): Readable {
   if (layer.bytes) return Readable.from([layer.bytes]);
-  const tarStream = packLayer(layer.recipe, signal);
+  const tarStream = packLayer(layer.recipe, signal, false);
   if (layer.compression === 'none') return tarStream;
   const gzip = createGzip({ level: 1 });
   tarStream.on('error', (error) => gzip.destroy(error));
