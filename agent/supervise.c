@@ -469,7 +469,7 @@ int supervise_main(int argc, char **argv) {
       }
     }
     /* outputs first, so the tail is complete when a child's exit is handled */
-    for (int k = n - 1; k >= out_base && k < cl_base; k--) {
+    for (int k = cl_base - 1; k >= out_base; k--) {
       if (pfds[k].revents) {
         for (int o = 0; o < noutputs; o++) if (outputs[o].fd == pfds[k].fd) { drain_output(o); break; }
       }
