@@ -27,6 +27,25 @@ export const FAST_TIMING: Timing = {
   terminateMs: 1500,
 };
 
+/**
+ * A real single-node cluster's pace (Kubernetes 1.32 + containerd, measured: see
+ * /work/shared/notes/real-components.md): pod sandbox + CNI + container start take a few hundred ms,
+ * readiness is decided by probes on the kubelet's grid (a 1 s probe period makes a rollout of a
+ * tiny static server ≈1.0 or ≈2.0 s), and a deleted pod stays listed 2–4 s until the kubelet
+ * confirms. For measuring (the bench), not for the test suite.
+ */
+export const REAL_TIMING: Timing = {
+  controllerMs: 10,
+  scheduleMs: 15,
+  startMs: 400,
+  readyMs: 5,
+  crashMs: 100,
+  backoffMs: 1000,
+  probePeriodMs: 1000,
+  terminateMs: 3000,
+  probeGrid: true,
+};
+
 export interface FakeNode {
   name: string;
   arch?: string;

@@ -37,6 +37,13 @@ export interface Timing {
   probePeriodMs: number;
   /** Graceful termination time of a deleted pod. */
   terminateMs: number;
+  /**
+   * Readiness as a real kubelet decides it: a container without a readinessProbe is Ready once
+   * started (+ readyMs); one with a probe becomes Ready at the first probe after it listens
+   * (started + readyMs), and the kubelet's probe worker ticks every `periodSeconds` from the moment
+   * it took the pod (admission), after `initialDelaySeconds`. Off: Ready readyMs after start.
+   */
+  probeGrid?: boolean;
 }
 
 interface ContainerLog {
@@ -45,6 +52,8 @@ interface ContainerLog {
 }
 
 interface PodRuntime {
+  /** When the kubelet took the pod: its probe workers tick from here. */
+  admittedAt: number;
   timers: Set<NodeJS.Timeout>;
   logs: Map<string, ContainerLog>;
   backends: Map<number, http.Server>;
@@ -60,7 +69,7 @@ export class FakeKubelet extends EventEmitter<{ log: [string, string, string]; '
   /** Start a freshly created pod's life. */
   admit(pod: KObj): void {
     const scenario = this.cluster.scenarioFor(pod);
-    const rt: PodRuntime = { timers: new Set(), logs: new Map(), backends: new Map() };
+    const rt: PodRuntime = { admittedAt: performance.now(), timers: new Set(), logs: new Map(), backends: new Map() };
     for (const c of containers(pod)) rt.logs.set(c.name, { current: [] });
     this.pods.set(pod.metadata.uid, rt);
     const failing = scenario.container ?? containers(pod)[0]?.name;
@@ -143,7 +152,7 @@ export class FakeKubelet extends EventEmitter<{ log: [string, string, string]; '
     switch (scenario.kind) {
       case 'ready':
         this.emitLogs(pod, c.name, scenario.logs ?? [`${c.name} starting`, `listening on :${port}`]);
-        this.after(pod, t.readyMs, () => this.setContainer(pod, c.name, { ready: true }));
+        this.after(pod, this.untilReady(pod, c), () => this.setContainer(pod, c.name, { ready: true }));
         break;
       case 'probe-fail': {
         this.emitLogs(pod, c.name, scenario.logs ?? [`${c.name} starting`, 'waiting for database…']);
@@ -167,6 +176,19 @@ export class FakeKubelet extends EventEmitter<{ log: [string, string, string]; '
       default:
         break;
     }
+  }
+
+  /** ms from now until the container passes its readiness check (see Timing.probeGrid). */
+  private untilReady(pod: KObj, c: Container): number {
+    const t = this.cluster.timing;
+    const probe = c.readinessProbe;
+    const admittedAt = this.pods.get(pod.metadata.uid)?.admittedAt;
+    if (!t.probeGrid || !probe || admittedAt === undefined) return t.readyMs;
+    const period = (probe.periodSeconds ?? 10) * 1000;
+    const first = admittedAt + (probe.initialDelaySeconds ?? 0) * 1000;
+    const listening = performance.now() + t.readyMs;
+    const tick = first + Math.max(0, Math.ceil((listening - first) / period)) * period;
+    return Math.max(0, tick - performance.now());
   }
 
   /** Print logs, die, then sit in CrashLoopBackOff (the kubelet's back-off keeps it there). */
@@ -299,6 +321,7 @@ interface Container {
   name: string;
   image: string;
   ports?: { containerPort: number }[];
+  readinessProbe?: { periodSeconds?: number; initialDelaySeconds?: number };
 }
 interface ContainerStatus {
   name: string;
