@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type http from 'node:http';
+import type net from 'node:net';
 import { Controllers } from './controllers.js';
 import { JobController } from './jobs.js';
 import { FakeKubelet, type PodScenario, type Timing } from './kubelet.js';
@@ -46,6 +47,17 @@ export const REAL_TIMING: Timing = {
   probeGrid: true,
 };
 
+/**
+ * Runs pods' containers for real (the kubelet's container runtime); without one, pods are only
+ * status. `start` settles once the container runs and listens (or fails to); `connect` dials a
+ * port inside the pod for port-forward.
+ */
+export interface PodRuntime {
+  start(pod: KObj, container: { name: string; image: string; ports?: { containerPort: number }[] }): Promise<void>;
+  stop(pod: KObj): void;
+  connect(pod: KObj, port: number): net.Socket | undefined;
+}
+
 export interface FakeNode {
   name: string;
   arch?: string;
@@ -65,6 +77,8 @@ export class FakeCluster {
   /** What new pods do; per-image rules win over the default. */
   defaultScenario: PodScenario = { kind: 'ready' };
   readonly imageScenarios = new Map<string, PodScenario>();
+  /** Runs the pods' containers for real; unset: pods are status only. */
+  runtime?: PodRuntime;
   /** Serve a pod's port with a custom HTTP handler (port-forward tests). */
   podHttpHandler?: (pod: KObj, port: number) => http.RequestListener | undefined;
   private readonly timers = new Set<NodeJS.Timeout>();

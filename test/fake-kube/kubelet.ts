@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import http from 'node:http';
 import net from 'node:net';
-import type { FakeCluster } from './cluster.js';
+import type { FakeCluster, PodRuntime } from './cluster.js';
 import type { KObj } from './store.js';
 
 /**
@@ -51,7 +51,8 @@ interface ContainerLog {
   previous?: string[];
 }
 
-interface PodRuntime {
+interface PodState {
+  pod?: KObj;
   /** When the kubelet took the pod: its probe workers tick from here. */
   admittedAt: number;
   timers: Set<NodeJS.Timeout>;
@@ -60,7 +61,7 @@ interface PodRuntime {
 }
 
 export class FakeKubelet extends EventEmitter<{ log: [string, string, string]; 'log-end': [string, string] }> {
-  private readonly pods = new Map<string, PodRuntime>();
+  private readonly pods = new Map<string, PodState>();
 
   constructor(private readonly cluster: FakeCluster) {
     super();
@@ -69,7 +70,7 @@ export class FakeKubelet extends EventEmitter<{ log: [string, string, string]; '
   /** Start a freshly created pod's life. */
   admit(pod: KObj): void {
     const scenario = this.cluster.scenarioFor(pod);
-    const rt: PodRuntime = { admittedAt: performance.now(), timers: new Set(), logs: new Map(), backends: new Map() };
+    const rt: PodState = { pod, admittedAt: performance.now(), timers: new Set(), logs: new Map(), backends: new Map() };
     for (const c of containers(pod)) rt.logs.set(c.name, { current: [] });
     this.pods.set(pod.metadata.uid, rt);
     const failing = scenario.container ?? containers(pod)[0]?.name;
@@ -152,7 +153,8 @@ export class FakeKubelet extends EventEmitter<{ log: [string, string, string]; '
     switch (scenario.kind) {
       case 'ready':
         this.emitLogs(pod, c.name, scenario.logs ?? [`${c.name} starting`, `listening on :${port}`]);
-        this.after(pod, this.untilReady(pod, c), () => this.setContainer(pod, c.name, { ready: true }));
+        if (this.cluster.runtime) this.runContainer(pod, c, this.cluster.runtime);
+        else this.after(pod, this.untilReady(pod, c), () => this.setContainer(pod, c.name, { ready: true }));
         break;
       case 'probe-fail': {
         this.emitLogs(pod, c.name, scenario.logs ?? [`${c.name} starting`, 'waiting for database…']);
@@ -176,6 +178,18 @@ export class FakeKubelet extends EventEmitter<{ log: [string, string, string]; '
       default:
         break;
     }
+  }
+
+  /** The container runs for real: Ready once it listens; a container that cannot run is reported as the kubelet would. */
+  private runContainer(pod: KObj, c: Container, runtime: PodRuntime): void {
+    runtime.start(pod, c).then(
+      () => this.after(pod, this.untilReady(pod, c), () => this.setContainer(pod, c.name, { ready: true })),
+      (error: Error) => {
+        if (!this.pods.has(pod.metadata.uid)) return;
+        this.setContainer(pod, c.name, { state: { waiting: { reason: 'RunContainerError', message: error.message } } });
+        this.cluster.recordEvent(pod, 'Warning', 'Failed', `Error: ${error.message}`, 'kubelet', c.name);
+      },
+    );
   }
 
   /** ms from now until the container passes its readiness check (see Timing.probeGrid). */
@@ -233,6 +247,7 @@ export class FakeKubelet extends EventEmitter<{ log: [string, string, string]; '
     const rt = this.pods.get(podUid);
     if (!rt) return;
     for (const t of rt.timers) clearTimeout(t);
+    if (rt.pod) this.cluster.runtime?.stop(rt.pod);
     for (const name of rt.logs.keys()) this.emit('log-end', podUid, name);
     for (const s of rt.backends.values()) {
       s.close();
@@ -254,6 +269,8 @@ export class FakeKubelet extends EventEmitter<{ log: [string, string, string]; '
     if (!rt || pod.status?.phase !== 'Running') throw new Error(`pod ${pod.metadata.name} is not running`);
     const declared = containers(pod).some((c) => c.ports?.some((p) => p.containerPort === port));
     if (!declared) throw new Error(`dial tcp4 127.0.0.1:${port}: connect: connection refused`);
+    const real = this.cluster.runtime?.connect(pod, port);
+    if (real) return real;
     let server = rt.backends.get(port);
     if (!server) {
       const handler = this.cluster.podHttpHandler?.(pod, port) ?? ((_req: http.IncomingMessage, res: http.ServerResponse) => res.end(`hello from ${pod.metadata.name}\n`));

@@ -85,7 +85,7 @@ export async function liveSync(
     openMs = performance.now() - started;
   } catch (error) {
     if (error instanceof ExecOpenError) {
-      if (error.reason === 'forbidden') throw new LiveSyncError('exec-forbidden', `exec into ${transport.target} is forbidden (${error.message}); live update needs the pods/exec permission`);
+      if (error.reason === 'forbidden') throw new LiveSyncError('exec-forbidden', `the API server forbids exec into ${transport.target} (${error.message}); live update needs the pods/exec permission (create)`);
       if (error.reason === 'not-found') throw new LiveSyncError('gone', `${transport.target} is gone (${error.message})`);
     }
     throw new LiveSyncError('transport', `cannot exec into ${transport.target}: ${(error as Error).message}`);
