@@ -63,9 +63,8 @@ export class DockerPodRuntime implements PodRuntime {
     const running = this.pods.get(pod.metadata.uid as string);
     if (!running) return undefined;
     const nc = spawn('nsenter', ['-t', String(running.pid), '-n', 'busybox', 'nc', '127.0.0.1', String(port)], { stdio: ['pipe', 'pipe', 'ignore'] });
-    const duplex = Duplex.from({ writable: nc.stdin, readable: nc.stdout });
-    nc.on('exit', () => duplex.push(null));
-    return duplex as unknown as net.Socket;
+    // The readable side ends when nc's stdout does (after its last bytes), not at its exit.
+    return Duplex.from({ writable: nc.stdin, readable: nc.stdout }) as unknown as net.Socket;
   }
 
   /** Removes every container it started. */

@@ -273,9 +273,11 @@ async function podGet(kc: KubeConfig, namespace: string, pod: string, port: numb
     });
   });
   const ws = (await new PortForward(kc).portForward(namespace, pod, [port], output, null, input)) as WebSocket;
+  const closed = new Promise<never>((_, reject) => ws.on('close', () => reject(new Error(`the port-forward to ${pod}:${port} closed before a whole answer (got ${JSON.stringify(received.toString())})`))));
+  closed.catch(() => {});
   input.write(`GET ${pathname} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n`);
   try {
-    return await answer;
+    return await Promise.race([answer, closed]);
   } finally {
     ws.close();
   }
