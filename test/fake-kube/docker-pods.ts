@@ -63,8 +63,23 @@ export class DockerPodRuntime implements PodRuntime {
     const running = this.pods.get(pod.metadata.uid as string);
     if (!running) return undefined;
     const nc = spawn('nsenter', ['-t', String(running.pid), '-n', 'busybox', 'nc', '127.0.0.1', String(port)], { stdio: ['pipe', 'pipe', 'ignore'] });
-    // The readable side ends when nc's stdout does (after its last bytes), not at its exit.
-    return Duplex.from({ writable: nc.stdin, readable: nc.stdout }) as unknown as net.Socket;
+    // Bytes in go to nc's stdin (an EPIPE once nc is done is no error of the stream); bytes out end
+    // with nc's stdout, after its last bytes.
+    nc.stdin.on('error', () => {});
+    const socket = new Duplex({
+      read() {},
+      write(chunk: Buffer, _encoding, done) {
+        if (nc.stdin.writable) nc.stdin.write(chunk);
+        done();
+      },
+      final(done) {
+        nc.stdin.end();
+        done();
+      },
+    });
+    nc.stdout.on('data', (d: Buffer) => socket.push(d));
+    nc.stdout.on('end', () => socket.push(null));
+    return socket as unknown as net.Socket;
   }
 
   /** Removes every container it started. */
