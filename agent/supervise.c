@@ -35,6 +35,8 @@
 #define TAIL_BYTES 8192
 #define TAIL_LINES 20
 #define LISTEN_POLL_MS 2
+/* Every how many polls the whole process group is scanned (the leader's sockets every poll). */
+#define GROUP_SCAN_EVERY 8
 
 enum phase { IDLE, STOPPING, WAIT_LISTEN };
 
@@ -168,32 +170,44 @@ static int proc_pgrp(const char *pid) {
   return pgrp;
 }
 
-/* Ports on which any process of group pgid listens (TCP, v4 and v6); returns how many. */
-static int listening_ports(pid_t pgid, int *ports, int max) {
+/* Adds the socket inodes among /proc/PID/fd to inodes. */
+static int socket_inodes(const char *pid, unsigned long *inodes, int ninodes, int max) {
+  char fddir[300];
+  snprintf(fddir, sizeof fddir, "/proc/%s/fd", pid);
+  DIR *fds = opendir(fddir);
+  if (!fds) return ninodes;
+  struct dirent *f;
+  while ((f = readdir(fds)) && ninodes < max) {
+    char link[600], target[64];
+    snprintf(link, sizeof link, "%s/%s", fddir, f->d_name);
+    ssize_t n = readlink(link, target, sizeof target - 1);
+    if (n <= 0) continue;
+    target[n] = 0;
+    unsigned long inode;
+    if (sscanf(target, "socket:[%lu]", &inode) == 1) inodes[ninodes++] = inode;
+  }
+  closedir(fds);
+  return ninodes;
+}
+
+/*
+ * Ports on which the process group pgid listens (TCP, v4 and v6); returns how many. The leader
+ * (the child itself, which most servers listen in) is always looked at; the rest of the group
+ * only when `whole_group`, as that means reading every process's stat in /proc.
+ */
+static int listening_ports(pid_t pgid, int *ports, int max, int whole_group) {
   unsigned long inodes[256];
   int ninodes = 0;
-  DIR *proc = opendir("/proc");
-  if (!proc) return 0;
+  char leader[32];
+  snprintf(leader, sizeof leader, "%d", (int)pgid);
+  ninodes = socket_inodes(leader, inodes, ninodes, 256);
+  DIR *proc = whole_group ? opendir("/proc") : NULL;
   struct dirent *e;
-  while ((e = readdir(proc)) && ninodes < 256) {
-    if (!isdigit((unsigned char)e->d_name[0]) || proc_pgrp(e->d_name) != pgid) continue;
-    char fddir[300];
-    snprintf(fddir, sizeof fddir, "/proc/%s/fd", e->d_name);
-    DIR *fds = opendir(fddir);
-    if (!fds) continue;
-    struct dirent *f;
-    while ((f = readdir(fds)) && ninodes < 256) {
-      char link[600], target[64];
-      snprintf(link, sizeof link, "%s/%s", fddir, f->d_name);
-      ssize_t n = readlink(link, target, sizeof target - 1);
-      if (n <= 0) continue;
-      target[n] = 0;
-      unsigned long inode;
-      if (sscanf(target, "socket:[%lu]", &inode) == 1) inodes[ninodes++] = inode;
-    }
-    closedir(fds);
+  while (proc && (e = readdir(proc)) && ninodes < 256) {
+    if (!isdigit((unsigned char)e->d_name[0]) || strcmp(e->d_name, leader) == 0 || proc_pgrp(e->d_name) != pgid) continue;
+    ninodes = socket_inodes(e->d_name, inodes, ninodes, 256);
   }
-  closedir(proc);
+  if (proc) closedir(proc);
   if (ninodes == 0) return 0;
   int nports = 0;
   const char *tables[2] = {"/proc/net/tcp", "/proc/net/tcp6"};
@@ -314,8 +328,9 @@ static void start_restart(void) {
 }
 
 static void check_listen(void) {
+  static unsigned polls;
   int ports[16];
-  int n = listening_ports(child, ports, 16);
+  int n = listening_ports(child, ports, 16, ++polls % GROUP_SCAN_EVERY == 0);
   double now = now_ms();
   if (n > 0 || now >= op.deadline) {
     char line[512];
@@ -469,7 +484,7 @@ int supervise_main(int argc, char **argv) {
       }
     }
     /* outputs first, so the tail is complete when a child's exit is handled */
-    for (int k = n - 1; k >= out_base && k < cl_base; k--) {
+    for (int k = cl_base - 1; k >= out_base; k--) {
       if (pfds[k].revents) {
         for (int o = 0; o < noutputs; o++) if (outputs[o].fd == pfds[k].fd) { drain_output(o); break; }
       }

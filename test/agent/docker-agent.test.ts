@@ -55,6 +55,19 @@ describe('agent in a real container', () => {
     assert.equal(await version(c), 'v2');
   });
 
+  test("the child's output reaches the container's log while it runs, and again after a restart", async () => {
+    // The agent copies the child's stdout/stderr as it comes (a bug once left it unread: the agent
+    // spun on the readable pipe at full CPU and the logs appeared only when the child exited).
+    const c = await start();
+    const logs = async () => {
+      const { stdout, stderr } = await dockerCli(['logs', c.id]);
+      return stdout + stderr;
+    };
+    await waitUntil('the start line is in the log', 10_000, async () => (await logs()).includes(`version v1 listening on ${c.port}`));
+    await liveSync(new DockerExecTransport(docker, c.id), [await serverFile('v2')], RESTART);
+    await waitUntil("the restarted process's line is in the log", 10_000, async () => (await logs()).includes(`version v2 listening on ${c.port}`));
+  });
+
   test('swaps under load: in-flight requests are answered, refusals last no longer than the restart', async () => {
     const c = await start();
     const transport = new DockerExecTransport(docker, c.id);

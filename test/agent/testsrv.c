@@ -1,6 +1,7 @@
 /*
  * A tiny static HTTP server for the live-update tests (built with musl-gcc by helpers.ts).
- *   testsrv PORT     listens on 127.0.0.1:PORT, one forked handler per connection
+ *   testsrv PORT [ADDR]  listens on 127.0.0.1:PORT (or ADDR, e.g. 0.0.0.0 in a pod, where the
+ *                    kubelet's probes come from outside), one forked handler per connection
  *   GET /            "<version> <pid>\n"
  *   GET /slow        the same after 300 ms (a request in flight during a swap)
  *   GET /hups        how many SIGHUPs arrived
@@ -86,6 +87,7 @@ int main(int argc, char **argv) {
   setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
   struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((unsigned short)port)};
   a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (argc > 2 && inet_pton(AF_INET, argv[2], &a.sin_addr) != 1) { fprintf(stderr, "bad address %s\n", argv[2]); return 2; }
   if (bind(s, (struct sockaddr *)&a, sizeof a) < 0 || listen(s, 128) < 0) { perror("listen"); return 1; }
   printf("version %s listening on %d\n", v, port);
   while (!term) {

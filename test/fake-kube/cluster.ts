@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type http from 'node:http';
+import type net from 'node:net';
 import { Controllers } from './controllers.js';
 import { JobController } from './jobs.js';
 import { FakeKubelet, type PodScenario, type Timing } from './kubelet.js';
@@ -27,6 +28,36 @@ export const FAST_TIMING: Timing = {
   terminateMs: 1500,
 };
 
+/**
+ * A real single-node cluster's pace (Kubernetes 1.32 + containerd, measured: see
+ * /work/shared/notes/real-components.md): pod sandbox + CNI + container start take a few hundred ms,
+ * readiness is decided by probes on the kubelet's grid (a 1 s probe period makes a rollout of a
+ * tiny static server ≈1.0 or ≈2.0 s), and a deleted pod stays listed 2–4 s until the kubelet
+ * confirms. For measuring (the bench), not for the test suite.
+ */
+export const REAL_TIMING: Timing = {
+  controllerMs: 10,
+  scheduleMs: 15,
+  startMs: 400,
+  readyMs: 5,
+  crashMs: 100,
+  backoffMs: 1000,
+  probePeriodMs: 1000,
+  terminateMs: 3000,
+  probeGrid: true,
+};
+
+/**
+ * Runs pods' containers for real (the kubelet's container runtime); without one, pods are only
+ * status. `start` settles once the container runs and listens (or fails to); `connect` dials a
+ * port inside the pod for port-forward.
+ */
+export interface PodRuntime {
+  start(pod: KObj, container: { name: string; image: string; ports?: { containerPort: number }[] }): Promise<void>;
+  stop(pod: KObj): void;
+  connect(pod: KObj, port: number): net.Socket | undefined;
+}
+
 export interface FakeNode {
   name: string;
   arch?: string;
@@ -46,6 +77,8 @@ export class FakeCluster {
   /** What new pods do; per-image rules win over the default. */
   defaultScenario: PodScenario = { kind: 'ready' };
   readonly imageScenarios = new Map<string, PodScenario>();
+  /** Runs the pods' containers for real; unset: pods are status only. */
+  runtime?: PodRuntime;
   /** Serve a pod's port with a custom HTTP handler (port-forward tests). */
   podHttpHandler?: (pod: KObj, port: number) => http.RequestListener | undefined;
   private readonly timers = new Set<NodeJS.Timeout>();

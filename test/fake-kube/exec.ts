@@ -35,12 +35,14 @@ export class FakeExec {
   open = 0;
   private readonly wss = new WebSocketServer({ noServer: true, handleProtocols: (offered) => this.protocols.find((p) => offered.has(p)) ?? false });
 
-  upgrade(req: http.IncomingMessage, socket: net.Socket, head: Buffer, url: URL, namespace: string, pod: KObj | undefined, user: string): void {
+  /** `refused`: the API server's RBAC message when the user may not create pods/exec. */
+  upgrade(req: http.IncomingMessage, socket: net.Socket, head: Buffer, url: URL, namespace: string, pod: KObj | undefined, user: string, refused?: string): void {
     const name = url.pathname.split('/')[6]!;
     const status = (code: number, reason: string, message: string) => {
       const body = JSON.stringify({ kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message, reason, details: { name, kind: 'pods' }, code });
       socket.end(`HTTP/1.1 ${code} ${http.STATUS_CODES[code]}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
     };
+    if (refused) return status(403, 'Forbidden', refused);
     if (this.forbidden) {
       return status(403, 'Forbidden', `pods "${name}" is forbidden: User "${user}" cannot create resource "pods/exec" in API group "" in the namespace "${namespace}"`);
     }
@@ -55,11 +57,11 @@ export class FakeExec {
     this.wss.handleUpgrade(req, socket, head, (ws) => this.session(ws, pod, container, command, url.searchParams.get('stdin') === 'true'));
   }
 
-  /** POST .../selfsubjectaccessreviews: pods/exec follows `forbidden`, everything else is allowed. */
-  accessReview(res: http.ServerResponse, body: string): void {
-    const review = JSON.parse(body || '{}') as { spec?: { resourceAttributes?: { verb?: string; resource?: string; subresource?: string; namespace?: string } } };
+  /** POST .../selfsubjectaccessreviews: pods/exec follows `forbidden`; everything follows the user's RBAC (`allowed`). */
+  accessReview(res: http.ServerResponse, body: string, allowed: (a: { verb: string; group?: string; resource: string; subresource?: string; namespace?: string; name?: string }) => boolean = () => true): void {
+    const review = JSON.parse(body || '{}') as { spec?: { resourceAttributes?: { verb?: string; group?: string; resource?: string; subresource?: string; namespace?: string; name?: string } } };
     const a = review.spec?.resourceAttributes ?? {};
-    const denied = this.forbidden && a.resource === 'pods' && a.subresource === 'exec' && a.verb === 'create';
+    const denied = (this.forbidden && a.resource === 'pods' && a.subresource === 'exec' && a.verb === 'create') || !allowed({ ...a, verb: a.verb ?? '', resource: a.resource ?? '' });
     const text = JSON.stringify({ ...review, kind: 'SelfSubjectAccessReview', apiVersion: 'authorization.k8s.io/v1', metadata: {}, status: denied ? { allowed: false, reason: 'no RBAC policy matched' } : { allowed: true, reason: 'RBAC: allowed' } });
     res.writeHead(201, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text) });
     res.end(text);

@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import http from 'node:http';
 import net from 'node:net';
-import type { FakeCluster } from './cluster.js';
+import type { FakeCluster, PodRuntime } from './cluster.js';
 import type { KObj } from './store.js';
 
 /**
@@ -37,6 +37,13 @@ export interface Timing {
   probePeriodMs: number;
   /** Graceful termination time of a deleted pod. */
   terminateMs: number;
+  /**
+   * Readiness as a real kubelet decides it: a container without a readinessProbe is Ready once
+   * started (+ readyMs); one with a probe becomes Ready at the first probe after it listens
+   * (started + readyMs), and the kubelet's probe worker ticks every `periodSeconds` from the moment
+   * it took the pod (admission), after `initialDelaySeconds`. Off: Ready readyMs after start.
+   */
+  probeGrid?: boolean;
 }
 
 interface ContainerLog {
@@ -44,14 +51,17 @@ interface ContainerLog {
   previous?: string[];
 }
 
-interface PodRuntime {
+interface PodState {
+  pod?: KObj;
+  /** When the kubelet took the pod: its probe workers tick from here. */
+  admittedAt: number;
   timers: Set<NodeJS.Timeout>;
   logs: Map<string, ContainerLog>;
   backends: Map<number, http.Server>;
 }
 
 export class FakeKubelet extends EventEmitter<{ log: [string, string, string]; 'log-end': [string, string] }> {
-  private readonly pods = new Map<string, PodRuntime>();
+  private readonly pods = new Map<string, PodState>();
 
   constructor(private readonly cluster: FakeCluster) {
     super();
@@ -60,7 +70,7 @@ export class FakeKubelet extends EventEmitter<{ log: [string, string, string]; '
   /** Start a freshly created pod's life. */
   admit(pod: KObj): void {
     const scenario = this.cluster.scenarioFor(pod);
-    const rt: PodRuntime = { timers: new Set(), logs: new Map(), backends: new Map() };
+    const rt: PodState = { pod, admittedAt: performance.now(), timers: new Set(), logs: new Map(), backends: new Map() };
     for (const c of containers(pod)) rt.logs.set(c.name, { current: [] });
     this.pods.set(pod.metadata.uid, rt);
     const failing = scenario.container ?? containers(pod)[0]?.name;
@@ -143,7 +153,8 @@ export class FakeKubelet extends EventEmitter<{ log: [string, string, string]; '
     switch (scenario.kind) {
       case 'ready':
         this.emitLogs(pod, c.name, scenario.logs ?? [`${c.name} starting`, `listening on :${port}`]);
-        this.after(pod, t.readyMs, () => this.setContainer(pod, c.name, { ready: true }));
+        if (this.cluster.runtime) this.runContainer(pod, c, this.cluster.runtime);
+        else this.after(pod, this.untilReady(pod, c), () => this.setContainer(pod, c.name, { ready: true }));
         break;
       case 'probe-fail': {
         this.emitLogs(pod, c.name, scenario.logs ?? [`${c.name} starting`, 'waiting for database…']);
@@ -167,6 +178,31 @@ export class FakeKubelet extends EventEmitter<{ log: [string, string, string]; '
       default:
         break;
     }
+  }
+
+  /** The container runs for real: Ready once it listens; a container that cannot run is reported as the kubelet would. */
+  private runContainer(pod: KObj, c: Container, runtime: PodRuntime): void {
+    runtime.start(pod, c).then(
+      () => this.after(pod, this.untilReady(pod, c), () => this.setContainer(pod, c.name, { ready: true })),
+      (error: Error) => {
+        if (!this.pods.has(pod.metadata.uid)) return;
+        this.setContainer(pod, c.name, { state: { waiting: { reason: 'RunContainerError', message: error.message } } });
+        this.cluster.recordEvent(pod, 'Warning', 'Failed', `Error: ${error.message}`, 'kubelet', c.name);
+      },
+    );
+  }
+
+  /** ms from now until the container passes its readiness check (see Timing.probeGrid). */
+  private untilReady(pod: KObj, c: Container): number {
+    const t = this.cluster.timing;
+    const probe = c.readinessProbe;
+    const admittedAt = this.pods.get(pod.metadata.uid)?.admittedAt;
+    if (!t.probeGrid || !probe || admittedAt === undefined) return t.readyMs;
+    const period = (probe.periodSeconds ?? 10) * 1000;
+    const first = admittedAt + (probe.initialDelaySeconds ?? 0) * 1000;
+    const listening = performance.now() + t.readyMs;
+    const tick = first + Math.max(0, Math.ceil((listening - first) / period)) * period;
+    return Math.max(0, tick - performance.now());
   }
 
   /** Print logs, die, then sit in CrashLoopBackOff (the kubelet's back-off keeps it there). */
@@ -211,6 +247,7 @@ export class FakeKubelet extends EventEmitter<{ log: [string, string, string]; '
     const rt = this.pods.get(podUid);
     if (!rt) return;
     for (const t of rt.timers) clearTimeout(t);
+    if (rt.pod) this.cluster.runtime?.stop(rt.pod);
     for (const name of rt.logs.keys()) this.emit('log-end', podUid, name);
     for (const s of rt.backends.values()) {
       s.close();
@@ -232,6 +269,8 @@ export class FakeKubelet extends EventEmitter<{ log: [string, string, string]; '
     if (!rt || pod.status?.phase !== 'Running') throw new Error(`pod ${pod.metadata.name} is not running`);
     const declared = containers(pod).some((c) => c.ports?.some((p) => p.containerPort === port));
     if (!declared) throw new Error(`dial tcp4 127.0.0.1:${port}: connect: connection refused`);
+    const real = this.cluster.runtime?.connect(pod, port);
+    if (real) return real;
     let server = rt.backends.get(port);
     if (!server) {
       const handler = this.cluster.podHttpHandler?.(pod, port) ?? ((_req: http.IncomingMessage, res: http.ServerResponse) => res.end(`hello from ${pod.metadata.name}\n`));
@@ -299,6 +338,7 @@ interface Container {
   name: string;
   image: string;
   ports?: { containerPort: number }[];
+  readinessProbe?: { periodSeconds?: number; initialDelaySeconds?: number };
 }
 interface ContainerStatus {
   name: string;

@@ -9,6 +9,7 @@ import { FakeCluster, type FakeNode } from './cluster.js';
 import { applyJsonPatch, applyMergePatch, applyStrategicMergePatch, PatchError } from './patch.js';
 import { FakeExec } from './exec.js';
 import { handlePortForward } from './portforward.js';
+import { FakeRbac, verbOf } from './rbac.js';
 import { parseFieldSelector, parseLabelSelector } from './selectors.js';
 import { AlreadyExists, type Change, type KObj, type Resource } from './store.js';
 import { validate } from './validation.js';
@@ -44,6 +45,9 @@ const RESOURCES: Record<string, ResourceInfo> = {
   configmaps: { group: '', kind: 'ConfigMap', namespaced: true },
   services: { group: '', kind: 'Service', namespaced: true },
   nodes: { group: '', kind: 'Node', namespaced: false },
+  serviceaccounts: { group: '', kind: 'ServiceAccount', namespaced: true },
+  roles: { group: 'rbac.authorization.k8s.io', kind: 'Role', namespaced: true },
+  rolebindings: { group: 'rbac.authorization.k8s.io', kind: 'RoleBinding', namespaced: true },
   namespaces: { group: '', kind: 'Namespace', namespaced: false },
   deployments: { group: 'apps', kind: 'Deployment', namespaced: true },
   statefulsets: { group: 'apps', kind: 'StatefulSet', namespaced: true },
@@ -85,6 +89,8 @@ export class FakeKubeServer {
   readonly token = `fake-${randomBytes(8).toString('hex')}`;
   /** pods/exec over the websocket channel protocol, backed by real local processes (exec.ts). */
   readonly exec = new FakeExec();
+  /** Service-account tokens (TokenRequest) and the Roles that bind them; the server's own token is admin. */
+  readonly rbac: FakeRbac;
   url = '';
   kubeconfigPath = '';
   private readonly server = http.createServer((req, res) => this.handle(req, res));
@@ -101,6 +107,7 @@ export class FakeKubeServer {
 
   constructor(opts: FakeKubeOptions = {}) {
     this.cluster = new FakeCluster(opts.nodes);
+    this.rbac = new FakeRbac(this.cluster.store, this.token);
     this.bookmarkIntervalMs = opts.bookmarkIntervalMs ?? 100;
     this.contexts = opts.contexts ?? ['kind-fake'];
     this.crdEstablishMs = opts.crdEstablishMs ?? 0;
@@ -201,17 +208,20 @@ export class FakeKubeServer {
       return sendStatus(res, fault.fault.status, fault.fault.status === 429 ? 'TooManyRequests' : 'InternalError', `injected fault: HTTP ${fault.fault.status}`);
     }
     try {
-      if (req.headers.authorization !== `Bearer ${this.token}`) {
-        return sendStatus(res, 401, 'Unauthorized', 'Unauthorized');
-      }
+      const user = this.rbac.authenticate(req.headers.authorization);
+      if (!user) return sendStatus(res, 401, 'Unauthorized', 'Unauthorized');
       if (url.pathname === '/version') {
         return sendJson(res, 200, { major: '1', minor: '31', gitVersion: 'v1.31.0-fake', platform: 'linux/amd64' });
       }
-      if (req.method === 'POST' && url.pathname === '/apis/authorization.k8s.io/v1/selfsubjectaccessreviews') return this.exec.accessReview(res, body);
+      if (req.method === 'POST' && url.pathname === '/apis/authorization.k8s.io/v1/selfsubjectaccessreviews') {
+        return this.exec.accessReview(res, body, (a) => this.rbac.allowed(user, { ...a, group: a.group ?? '' }));
+      }
       const served = req.method === 'GET' ? discovery(url.pathname, this.served) : undefined;
       if (served) return sendJson(res, served.code, served.body);
       const route = parseRoute(url.pathname, this.served);
       if (!route) return sendStatus(res, 404, 'NotFound', 'the server could not find the requested resource');
+      const attributes = { verb: verbOf(req.method ?? 'GET', !!route.name, url.searchParams), group: this.served[route.resource]!.group, resource: route.resource, subresource: route.sub, namespace: route.namespace, name: route.name };
+      if (!this.rbac.allowed(user, attributes)) return sendStatus(res, 403, 'Forbidden', FakeRbac.forbidden(user, attributes));
       await this.dispatch(req, res, route, url.searchParams, body);
     } catch (err) {
       if (!res.headersSent) sendStatus(res, 500, 'InternalError', String(err));
@@ -238,6 +248,12 @@ export class FakeKubeServer {
     }
 
     if (r.sub === 'log' && r.resource === 'pods') return this.podLog(res, r, q);
+    if (r.sub === 'token' && r.resource === 'serviceaccounts' && method === 'POST') {
+      const request = safeJson(body) as { spec?: { expirationSeconds?: number } } | undefined;
+      const issued = this.rbac.issue(r.namespace!, r.name, request?.spec?.expirationSeconds);
+      if (!issued) return sendStatus(res, 404, 'NotFound', `serviceaccounts "${r.name}" not found`);
+      return sendJson(res, 201, { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenRequest', metadata: { name: r.name, namespace: r.namespace }, spec: request?.spec ?? {}, status: issued });
+    }
     if (method === 'PATCH' && !r.sub && isApplyPatch(req.headers['content-type'])) {
       const reply = applyRequest(this.cluster, this.served, { ...r, name: r.name }, q, body);
       if (r.resource === 'customresourcedefinitions' && reply.code < 300) this.establish(reply.body as KObj);
@@ -427,10 +443,21 @@ export class FakeKubeServer {
     const reject = (code: number, message: string) => {
       socket.end(`HTTP/1.1 ${code} ${http.STATUS_CODES[code]}\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(message)}\r\n\r\n${message}`);
     };
-    if (req.headers.authorization !== `Bearer ${this.token}`) return reject(401, 'Unauthorized');
+    const user = this.rbac.authenticate(req.headers.authorization);
+    if (!user) return reject(401, 'Unauthorized');
     const exec = /^\/api\/v1\/namespaces\/([^/]+)\/pods\/([^/]+)\/exec$/.exec(url.pathname);
-    if (exec) return this.exec.upgrade(req, socket, head, url, exec[1]!, this.cluster.store.get('pods', exec[1]!, exec[2]!), 'fake-user');
+    // Kubernetes ≥ 1.30 authorizes a websocket exec or port-forward as "create" on the subresource.
+    const denied = (namespace: string, name: string, subresource: string) => {
+      const a = { verb: 'create', group: '', resource: 'pods', subresource, namespace, name };
+      return this.rbac.allowed(user, a) ? undefined : FakeRbac.forbidden(user, a);
+    };
+    if (exec) {
+      const refused = denied(exec[1]!, exec[2]!, 'exec');
+      return this.exec.upgrade(req, socket, head, url, exec[1]!, this.cluster.store.get('pods', exec[1]!, exec[2]!), user.name, refused);
+    }
     if (!m) return reject(404, 'not found');
+    const refused = denied(m[1]!, m[2]!, 'portforward');
+    if (refused) return reject(403, refused);
     const pod = this.cluster.store.get('pods', m[1], m[2]!);
     if (!pod) return reject(404, `pods "${m[2]}" not found`);
     const port = Number(url.searchParams.get('ports'));

@@ -3,6 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import { applyJsonPatch, applyMergePatch, applyStrategicMergePatch, PatchError } from '../fake-kube/patch.js';
 import { parseLabelSelector } from '../fake-kube/selectors.js';
 import type { FakeKubeServer } from '../fake-kube/server.js';
+import { REAL_TIMING } from '../fake-kube/cluster.js';
 import { deployment, startCluster, waitFor } from './helpers.js';
 
 /** The fake must answer like the API server, or the tests above prove nothing. */
@@ -171,4 +172,52 @@ describe('fake API server: HTTP behaviour', () => {
     abort.abort();
     return out;
   }
+});
+
+describe('fake API server: a real cluster\'s pace and RBAC', () => {
+  it('REAL_TIMING: a pod with a 1 s readiness probe turns Ready on the probe grid, one without a probe once started', async () => {
+    const fake = await startCluster([]);
+    try {
+      fake.cluster.timing = { ...REAL_TIMING };
+      fake.create(deployment({ name: 'probed', probe: true }) as Parameters<typeof fake.create>[0]);
+      fake.create(deployment({ name: 'plain' }) as Parameters<typeof fake.create>[0]);
+      const ready = (name: string) => fake.cluster.pods().find((p) => p.metadata.name.startsWith(name) && p.status?.conditions?.some((c: { type: string; status: string }) => c.type === 'Ready' && c.status === 'True'));
+      await waitFor(() => !!ready('probed') && !!ready('plain'), 20_000, 'both pods Ready');
+      const age = (name: string) => {
+        const p = ready(name)!;
+        const at = p.status.conditions.find((c: { type: string }) => c.type === 'Ready').lastTransitionTime as string;
+        return Date.parse(at) - Date.parse(p.metadata.creationTimestamp);
+      };
+      // The probe (periodSeconds 2 in the helper) cannot pass before its first tick after the start.
+      assert.ok(age('probed') >= 2000 - 5, `probed pod Ready after ${age('probed')} ms`);
+      assert.ok(age('plain') >= REAL_TIMING.startMs - 5, `plain pod Ready after ${age('plain')} ms`);
+    } finally {
+      await fake.close();
+    }
+  });
+
+  it('ServiceAccount tokens (TokenRequest) act as the account: what its Role grants, 403 otherwise, SelfSubjectAccessReview agrees', async () => {
+    const fake = await startCluster([deployment()]);
+    try {
+      const admin = (path: string, init: RequestInit = {}) => fetch(`${fake.url}${path}`, { ...init, headers: { authorization: `Bearer ${fake.token}`, 'content-type': 'application/json', ...(init.headers as Record<string, string>) } });
+      assert.equal((await admin('/api/v1/namespaces/default/serviceaccounts', { method: 'POST', body: JSON.stringify({ metadata: { name: 'ci' } }) })).status, 201);
+      const role = { metadata: { name: 'read-pods' }, rules: [{ apiGroups: [''], resources: ['pods'], verbs: ['get', 'list'] }] };
+      assert.equal((await admin('/apis/rbac.authorization.k8s.io/v1/namespaces/default/roles', { method: 'POST', body: JSON.stringify(role) })).status, 201);
+      const binding = { metadata: { name: 'ci' }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: 'read-pods' }, subjects: [{ kind: 'ServiceAccount', name: 'ci', namespace: 'default' }] };
+      assert.equal((await admin('/apis/rbac.authorization.k8s.io/v1/namespaces/default/rolebindings', { method: 'POST', body: JSON.stringify(binding) })).status, 201);
+      const issued = (await (await admin('/api/v1/namespaces/default/serviceaccounts/ci/token', { method: 'POST', body: JSON.stringify({ spec: { expirationSeconds: 600 } }) })).json()) as { status: { token: string } };
+      const as = (path: string, init: RequestInit = {}) => fetch(`${fake.url}${path}`, { ...init, headers: { authorization: `Bearer ${issued.status.token}`, 'content-type': 'application/json' } });
+      assert.equal((await as('/api/v1/namespaces/default/pods')).status, 200);
+      const denied = await as('/apis/apps/v1/namespaces/default/deployments/api');
+      assert.equal(denied.status, 403);
+      assert.match(((await denied.json()) as { message: string }).message, /^deployments "api" is forbidden: User "system:serviceaccount:default:ci" cannot get resource "deployments" in API group "apps" in the namespace "default"$/);
+      const review = async (subresource?: string) =>
+        ((await (await as('/apis/authorization.k8s.io/v1/selfsubjectaccessreviews', { method: 'POST', body: JSON.stringify({ spec: { resourceAttributes: { namespace: 'default', verb: subresource ? 'create' : 'list', resource: 'pods', subresource } } }) })).json()) as { status: { allowed: boolean } }).status.allowed;
+      assert.equal(await review(), true);
+      assert.equal(await review('exec'), false);
+      assert.equal((await fetch(`${fake.url}/api/v1/namespaces/default/pods`, { headers: { authorization: 'Bearer not-a-token' } })).status, 401);
+    } finally {
+      await fake.close();
+    }
+  });
 });

@@ -106,7 +106,7 @@ describe('live update of all ready pods', () => {
       const outcome = await syncTargets({ live, root: '/ws', stagingDir, staged: await staged('v3'), changedFiles: [], record, targets });
       assert.equal(outcome.kind, 'fallback');
       assert.equal(outcome.code, 'exec-forbidden');
-      assert.match(outcome.reason, /forbidden.*pods\/exec permission/);
+      assert.match(outcome.reason, /forbids exec.*pods\/exec permission/);
     } finally {
       fake.exec.forbidden = false;
     }

@@ -31,7 +31,9 @@ export class KubeExecTransport implements ExecTransport {
       const message = errorText(error);
       // The ws library reports a refused upgrade as "Unexpected server response: 403".
       const code = /\b(40[134])\b/.exec(message)?.[1];
-      throw new ExecOpenError(code === '403' ? 'forbidden' : code === '404' ? 'not-found' : 'other', message);
+      // Say it as the API server's answer, not as the websocket library's.
+      const said = code ? `HTTP ${code}${code === '403' ? ' Forbidden' : code === '404' ? ' Not Found' : ' Unauthorized'}` : message;
+      throw new ExecOpenError(code === '403' ? 'forbidden' : code === '404' ? 'not-found' : 'other', said);
     }
     const ended = new Promise<{ exitCode?: number; message?: string }>((resolve) => {
       ws.on('close', () => {

@@ -78,5 +78,6 @@ function fallBack(reason: string, record?: LiveRecord): StageResult {
 function describePod(name: string, r: LiveSyncResult): string {
   if (r.files === 0) return `${name}: already runs these files`;
   const action = r.action === 'restart' ? `restarted (pid ${r.pid ?? '?'}${r.listenMs !== undefined ? `, listening after ${formatDuration(r.listenMs)}` : r.notListeningAfterMs !== undefined ? `, not listening after ${formatDuration(r.notListeningAfterMs)}` : ''})` : r.action === 'signal' ? 'signalled' : 'no action';
-  return `${name}: ${r.files} file${r.files === 1 ? '' : 's'}, ${formatBytes(r.bytes)}, ${action}, ${formatDuration(r.totalMs)} in all`;
+  const steps = r.openMs !== undefined && r.writeMs !== undefined ? ` (exec open ${formatDuration(r.openMs)}, files in place ${formatDuration(r.writeMs)} later)` : '';
+  return `${name}: ${r.files} file${r.files === 1 ? '' : 's'}, ${formatBytes(r.bytes)}, ${action}, ${formatDuration(r.totalMs)} in all${steps}`;
 }

@@ -65,9 +65,12 @@ export async function syncTargets(args: {
     const first = failed[0]!;
     const error = (first.s as PromiseRejectedResult).reason as Error;
     const synced = targets.length - failed.length;
-    const others = failed.length > 1 ? ` (and ${failed.length - 1} more pod${failed.length > 2 ? 's' : ''})` : '';
+    const more = `${failed.length - 1} more pod${failed.length > 2 ? 's' : ''}`;
     const half = synced > 0 ? `; ${synced} of ${targets.length} pods already run the new files` : '';
-    return { kind: 'fallback', reason: `${error.message}${others}${half}`, ...(error instanceof LiveSyncError && { code: error.code }), record: kept };
+    // Other pods failing too are named right after the first one, so the sentence stays one sentence.
+    const target = first.target.transport.target;
+    const said = failed.length === 1 ? error.message : error.message.includes(target) ? error.message.replace(target, `${target} and ${more}`) : `${error.message} (and ${more})`;
+    return { kind: 'fallback', reason: `${said}${half}`, ...(error instanceof LiveSyncError && { code: error.code }), record: kept };
   }
   const results = settled.map((s) => (s as PromiseFulfilledResult<{ target: LiveTarget; result: LiveSyncResult }>).value);
   return { kind: 'synced', record: kept, results, bytes: results.reduce((n, r) => n + r.result.bytes, 0) };

@@ -35,6 +35,10 @@ export interface LiveSyncResult {
   ports?: number[];
   /** The process did not listen within listenWaitMs (it may not listen at all). */
   notListeningAfterMs?: number;
+  /** From the start until the exec session was open (the API server and kubelet had set up the stream). */
+  openMs?: number;
+  /** The agent's own time from its start until every file was in place (received, checked, renamed). */
+  writeMs?: number;
   /** Wall time of the whole exchange, open to answer. */
   totalMs: number;
 }
@@ -75,11 +79,13 @@ export async function liveSync(
 ): Promise<LiveSyncResult> {
   const started = performance.now();
   let session;
+  let openMs: number | undefined;
   try {
     session = await transport.open(RECEIVE_ARGV);
+    openMs = performance.now() - started;
   } catch (error) {
     if (error instanceof ExecOpenError) {
-      if (error.reason === 'forbidden') throw new LiveSyncError('exec-forbidden', `exec into ${transport.target} is forbidden (${error.message}); live update needs the pods/exec permission`);
+      if (error.reason === 'forbidden') throw new LiveSyncError('exec-forbidden', `the API server forbids exec into ${transport.target} (${error.message}); live update needs the pods/exec permission (create)`);
       if (error.reason === 'not-found') throw new LiveSyncError('gone', `${transport.target} is gone (${error.message})`);
     }
     throw new LiveSyncError('transport', `cannot exec into ${transport.target}: ${(error as Error).message}`);
@@ -101,9 +107,9 @@ export async function liveSync(
       // The stream may end just after the last line arrived: give the parser that line.
       const late = await Promise.race([answer.done, new Promise<undefined>((r) => setImmediate(() => r(undefined)))]);
       if (!late) throw noAnswer(transport.target, answer.hello, answer.output(), outcome.ended, await sending);
-      return finish(late, answer.hello, transport.target, started);
+      return finish(late, answer.hello, transport.target, started, openMs);
     }
-    return finish(outcome, answer.hello, transport.target, started);
+    return finish(outcome, answer.hello, transport.target, started, openMs);
   } finally {
     options.signal?.removeEventListener('abort', onAbort);
     session.stdin.end();
@@ -111,7 +117,7 @@ export async function liveSync(
   }
 }
 
-function finish(done: AgentDone, hello: AgentHello | undefined, target: string, started: number): LiveSyncResult {
+function finish(done: AgentDone, hello: AgentHello | undefined, target: string, started: number, openMs: number | undefined): LiveSyncResult {
   if (!done.ok) throw failure(done, hello, target);
   return {
     files: done.files ?? 0,
@@ -122,6 +128,8 @@ function finish(done: AgentDone, hello: AgentHello | undefined, target: string, 
     ...(done.listenMs !== undefined && { listenMs: done.listenMs }),
     ...(done.ports && { ports: done.ports }),
     ...(done.notListeningAfterMs !== undefined && { notListeningAfterMs: done.notListeningAfterMs }),
+    ...(openMs !== undefined && { openMs }),
+    ...(done.writeMs !== undefined && { writeMs: done.writeMs }),
     totalMs: performance.now() - started,
   };
 }
