@@ -259,7 +259,7 @@ describe('live update between runs', () => {
       await waitUntil('the pod run finished', 60_000, () => finished().slice(before).some((s) => s.trigger.reason === 'pod'));
       const summary = finished().slice(before).find((s) => s.trigger.reason === 'pod')!;
       assert.equal(summary.status, 'ok', summary.error);
-      assert.match(stageOf(summary, 'live').detail!, /^full image \+ rollout: exec into pod .* is forbidden/);
+      assert.match(stageOf(summary, 'live').detail!, /^full image \+ rollout: the API server forbids exec into pod \S+ \(api\) \(HTTP 403 Forbidden\); live update needs the pods\/exec permission/);
       assert.equal(stageOf(summary, 'image').status, 'skipped', 'the background image is reused');
       assert.match(stageOf(summary, 'image').detail!, new RegExp(v5Tag.slice(v5Tag.lastIndexOf(':') + 1)));
       assert.equal(stageOf(summary, 'deploy').status, 'ok');
