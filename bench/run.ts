@@ -142,7 +142,7 @@ async function main(): Promise<number> {
     durationS: (Date.now() - started.getTime()) / 1000,
     mode,
     machine: machineInfo(dockerVersion),
-    cluster: ctx.kube ? (ctx.kube.kind === 'fake' ? 'fake Kubernetes API server (test/fake-kube, in the bench process)' : `real cluster (${ctx.kube.context})`) : 'none',
+    cluster: ctx.kube ? (ctx.kube.kind === 'fake' ? 'fake Kubernetes API server (test/fake-kube, in the bench process)' : `${ctx.kube.label ?? 'real cluster'} (${ctx.kube.context})`) : 'none',
     load,
     figures,
     skipped,

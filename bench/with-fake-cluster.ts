@@ -9,7 +9,7 @@
  * where no cluster exists; the figures are not a real cluster's. Needs the services
  * (`bash scripts/services.sh start`); TIGHTLOOP_E2E_REGISTRY defaults to 127.0.0.1:5000.
  */
-import { spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { REAL_TIMING } from '../test/fake-kube/cluster.js';
 import { DockerPodRuntime } from '../test/fake-kube/docker-pods.js';
 import { FakeKubeServer } from '../test/fake-kube/server.js';
@@ -23,10 +23,23 @@ async function main(): Promise<number> {
   const fake = await FakeKubeServer.start();
   const runtime = new DockerPodRuntime(fake.exec);
   fake.cluster.runtime = runtime;
+  // The images its pods pulled into the local engine (the bench's cleanup runs while they still run).
+  const pulled = new Set<string>();
+  const start = runtime.start.bind(runtime);
+  runtime.start = (pod, c) => {
+    pulled.add(c.image);
+    return start(pod, c);
+  };
   fake.cluster.timing = { ...REAL_TIMING };
   process.stderr.write(`fake cluster (pods on Docker, REAL_TIMING) at ${fake.url}, kubeconfig ${fake.kubeconfigPath}\n`);
   try {
-    const env: NodeJS.ProcessEnv = { ...process.env, TIGHTLOOP_E2E_KUBECONFIG: fake.kubeconfigPath, TIGHTLOOP_E2E_REGISTRY: process.env.TIGHTLOOP_E2E_REGISTRY ?? '127.0.0.1:5000' };
+    const env: NodeJS.ProcessEnv = {
+      ...process.env,
+      TIGHTLOOP_E2E_KUBECONFIG: fake.kubeconfigPath,
+      TIGHTLOOP_E2E_REGISTRY: process.env.TIGHTLOOP_E2E_REGISTRY ?? '127.0.0.1:5000',
+      // Reports name the cluster for what it is.
+      TIGHTLOOP_BENCH_CLUSTER_LABEL: 'fake API server standing in for a real cluster, pods on Docker (bench/with-fake-cluster.ts)',
+    };
     // The fake's own context (kind-fake) passes the local-cluster check, as kind's would.
     delete env.TIGHTLOOP_E2E_CONTEXT;
     const child = spawn(command, args, { stdio: 'inherit', env });
@@ -36,6 +49,7 @@ async function main(): Promise<number> {
   } finally {
     await runtime.close();
     await fake.close();
+    if (pulled.size) await new Promise((resolve) => execFile('docker', ['rmi', ...pulled], resolve));
   }
 }
 

@@ -164,6 +164,8 @@ services:
 async function realCluster(ctx: BenchContext, dir: string): Promise<LiveCluster> {
   const kube = ctx.kube!;
   const { admin, context } = localClusterAdmin(kube.kubeconfig);
+  // The engine adds the agent to the live-mode image: build it for this machine if needed.
+  await agentBinary();
   const namespace = `tl-bench-live-${ctx.id}`;
   // Under the run's prefix when the registry is the bench's, so the bench's cleanup removes it.
   const repository = `${E2E_REGISTRY}/tl-bench-${ctx.id}/live`;
@@ -200,7 +202,7 @@ async function realCluster(ctx: BenchContext, dir: string): Promise<LiveCluster>
       }
     },
     get note() {
-      return `2 replicas, real cluster (${context}; FROM scratch live-mode image from ${E2E_REGISTRY}, readiness probe every 1 s); serving = the live or ready stage's end, checked by a GET to every ready pod through the port-forward${late ? ` (${late} run(s) ended before every pod served the new version: timed until they did)` : ''}`;
+      return `2 replicas, ${kube.label ?? 'real cluster'} (${context}; FROM scratch live-mode image from ${E2E_REGISTRY}, readiness probe every 1 s); serving = the live or ready stage's end, checked by a GET to every ready pod through the port-forward${late ? ` (${late} run(s) ended before every pod served the new version: timed until they did)` : ''}`;
     },
     async dispose() {
       await admin.core.deleteNamespace({ name: namespace }).catch((e: Error) => ctx.log(`live: deleting namespace ${namespace}: ${e.message}`));
