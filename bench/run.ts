@@ -3,7 +3,8 @@
  *
  * Measures the loop and Tightloop's own overhead against plain-CLI baselines run in the same
  * process, on the same machine, and writes bench/results/<date>.{json,md} (+ latest.md).
- * Suites: save-latency, image-push, overhead, noop, manifests, watcher-scale, burst, context-mode, build-patterns, soak, activation.
+ * Suites: save-latency, image-push, overhead, noop, manifests, live, watcher-scale, burst, context-mode, build-patterns, soak, activation.
+ * A real cluster when TIGHTLOOP_E2E_KUBECONFIG is set (bench/with-fake-cluster.ts stands in for one).
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
@@ -86,8 +87,9 @@ async function main(): Promise<number> {
     reps: (full, quick) => (values.quick ? quick : full),
   };
   const selected = SUITES.filter((s) => !only || only.includes(s.name));
-  // watcher-scale and burst use the cluster when there is one (a realistic engine process).
-  const wantsKube = docker && selected.some((s) => s.needs.includes('kube') || ['watcher-scale', 'burst'].includes(s.name));
+  // watcher-scale and burst use the cluster when there is one (a realistic engine process); live
+  // uses a real cluster when TIGHTLOOP_E2E_KUBECONFIG names one, else a fake of its own.
+  const wantsKube = docker && selected.some((s) => s.needs.includes('kube') || ['watcher-scale', 'burst'].includes(s.name) || (s.name === 'live' && !!process.env.TIGHTLOOP_E2E_KUBECONFIG));
   const figures: Figure[] = [];
   const skipped: Skipped[] = [];
   const raw: Record<string, unknown> = {};
@@ -140,7 +142,7 @@ async function main(): Promise<number> {
     durationS: (Date.now() - started.getTime()) / 1000,
     mode,
     machine: machineInfo(dockerVersion),
-    cluster: ctx.kube ? (ctx.kube.kind === 'fake' ? 'fake Kubernetes API server (test/fake-kube, in the bench process)' : `real cluster (${ctx.kube.context})`) : 'none',
+    cluster: ctx.kube ? (ctx.kube.kind === 'fake' ? 'fake Kubernetes API server (test/fake-kube, in the bench process)' : `${ctx.kube.label ?? 'real cluster'} (${ctx.kube.context})`) : 'none',
     load,
     figures,
     skipped,

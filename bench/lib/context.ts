@@ -26,6 +26,8 @@ export interface BenchContext {
 
 export interface KubeHandle extends KubeTarget {
   kind: 'fake' | 'real';
+  /** What reports call a real cluster: "real cluster" unless TIGHTLOOP_BENCH_CLUSTER_LABEL says what stands in for one. */
+  label?: string;
   /** The fake API server's address and token (the baseline script talks to it with curl). */
   api?: { url: string; token: string };
   /** Deployment manifest applied to it (the example's). */

@@ -81,6 +81,7 @@ async function realCluster(kubeconfig: string): Promise<KubeHandle> {
   const context = /current-context:\s*(\S+)/.exec(text)?.[1] ?? 'default';
   return {
     kind: 'real',
+    label: process.env.TIGHTLOOP_BENCH_CLUSTER_LABEL ?? 'real cluster',
     kubeconfig,
     context,
     namespace: process.env.TIGHTLOOP_E2E_NAMESPACE ?? 'default',

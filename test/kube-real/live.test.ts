@@ -2,20 +2,16 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { PassThrough } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
-import { PortForward, RbacAuthorizationV1Api, type KubeConfig, type V1Pod } from '@kubernetes/client-node';
-import type { WebSocket } from 'ws';
-import { createDockerStages } from '../../src/engine/docker/index.js';
+import { RbacAuthorizationV1Api, type KubeConfig, type V1Pod } from '@kubernetes/client-node';
 import { Engine } from '../../src/engine/engine.js';
-import { KubeClient } from '../../src/engine/kube/client.js';
-import { contextAllowed, createKubeStages, loadKubeConfig } from '../../src/engine/kube/index.js';
+import type { KubeClient } from '../../src/engine/kube/client.js';
 import { isPodReady } from '../../src/engine/kube/rollout.js';
 import type { RunSummary } from '../../src/engine/types.js';
 import { serverBinary, waitUntil } from '../agent/helpers.js';
 import { deleteFromRegistry } from '../docker/helpers.js';
-import { DEFAULT_ALLOW } from '../kube/helpers.js';
 import { configIn, workspace } from '../helpers/workspace.js';
+import { E2E_REGISTRY, LIVE_PORT, liveConfig, liveManifest, liveStages, localClusterAdmin, podGet } from './live-helpers.js';
 
 /**
  * Live update on a real cluster, opt-in (TIGHTLOOP_E2E_KUBECONFIG, see docs/real-cluster-tests.md):
@@ -31,9 +27,7 @@ import { configIn, workspace } from '../helpers/workspace.js';
 const KUBECONFIG = process.env.TIGHTLOOP_E2E_KUBECONFIG;
 const skip = KUBECONFIG ? false : 'TIGHTLOOP_E2E_KUBECONFIG is not set (see docs/real-cluster-tests.md)';
 if (skip) console.log(`real-cluster live suite skipped: ${skip}`);
-/** Where the engine pushes; the cluster's nodes must be able to pull from it. */
-const REGISTRY = process.env.TIGHTLOOP_E2E_REGISTRY ?? '127.0.0.1:5000';
-const PORT = 8080;
+const REGISTRY = E2E_REGISTRY;
 
 describe('real cluster: live update (opt-in)', { skip, timeout: 15 * 60_000 }, () => {
   const namespace = `tightloop-e2e-l-${Date.now().toString(36)}`;
@@ -46,45 +40,11 @@ describe('real cluster: live update (opt-in)', { skip, timeout: 15 * 60_000 }, (
   let engine: Engine | undefined;
   const delivered: string[] = [];
 
-  const yaml = () => `version: 1
-kubernetes: { kubeconfig: ${engineKubeconfig}, context: ${context}, allowContexts: [${context}], namespace: ${namespace} }
-docker: { delivery: push, registry: ${REGISTRY} }
-services:
-  api:
-    compile: { command: "mkdir -p out && cp src/server out/server && cp src/settings.txt out/settings.txt" }
-    stage: { dir: staged, files: [{ from: out/server, to: server }, { from: out/settings.txt, to: settings.txt }] }
-    image: { repository: ${repository} }
-    deploy: { manifests: [k8s], workload: deployment/api, readyTimeout: 3m }
-    live: { sync: [{ from: server, to: /server }], action: restart }
-`;
-
-  const manifest = `apiVersion: apps/v1
-kind: Deployment
-metadata: { name: api, labels: { app: api } }
-spec:
-  replicas: 2
-  selector: { matchLabels: { app: api } }
-  template:
-    metadata: { labels: { app: api } }
-    spec:
-      terminationGracePeriodSeconds: 2
-      containers:
-        - name: api
-          image: ${repository}:placeholder
-          args: ["${PORT}", "0.0.0.0"]
-          ports: [{ containerPort: ${PORT} }]
-          readinessProbe: { httpGet: { path: /, port: ${PORT} }, periodSeconds: 1 }
-`;
+  const yaml = () => liveConfig({ kubeconfig: engineKubeconfig, context, namespace, repository });
 
   async function startEngine(): Promise<Engine> {
     const config = await configIn(dir, yaml());
-    return Engine.start(config, {
-      stages: (c) => {
-        const kube = createKubeStages(c, { env: {}, homeDir: tmpdir(), requestTimeoutMs: 30_000 });
-        const docker = createDockerStages(c, { cluster: kube.cluster });
-        return { ...kube, image: docker.image, push: docker.push, dispose: async () => void (await Promise.all([kube.dispose(), docker.dispose()])) };
-      },
-    });
+    return Engine.start(config, { stages: liveStages });
   }
 
   async function save(version: string): Promise<void> {
@@ -105,18 +65,14 @@ spec:
   /** "Scaled up replica set …" events of the Deployment: one more per rollout. */
   const scaledUp = async () =>
     (await admin.core.listNamespacedEvent({ namespace })).items.filter((e) => e.reason === 'ScalingReplicaSet' && /^Scaled up/.test(e.message ?? '')).map((e) => `${e.metadata.uid}`).sort();
-  const versionOf = async (pod: V1Pod) => (await podGet(admin.loaded.kc, namespace, pod.metadata!.name!, PORT, '/')).split(' ')[0];
+  const versionOf = async (pod: V1Pod) => (await podGet(admin.loaded.kc, namespace, pod.metadata!.name!, LIVE_PORT, '/')).split(' ')[0];
   const versions = async () => Promise.all((await pods()).map(versionOf));
 
   before(async () => {
-    const loaded = loadKubeConfig({ kubeconfig: KUBECONFIG, context: process.env.TIGHTLOOP_E2E_CONTEXT, allowContexts: [], namespace: 'default' }, process.cwd());
-    context = loaded.context;
-    if (!contextAllowed(context, DEFAULT_ALLOW) && process.env.TIGHTLOOP_E2E_ALLOW_ANY_CONTEXT !== '1') {
-      throw new Error(`context ${context} does not look like a local cluster; set TIGHTLOOP_E2E_ALLOW_ANY_CONTEXT=1 to run the suite against it anyway`);
-    }
-    admin = new KubeClient(loaded, 30_000);
+    ({ admin, context } = localClusterAdmin(KUBECONFIG!));
+    const loaded = admin.loaded;
     await admin.core.createNamespace({ body: { metadata: { name: namespace, labels: { 'app.kubernetes.io/created-by': 'tightloop-e2e' } } } });
-    dir = await workspace({ 'src/settings.txt': 'one\n', 'k8s/api.yaml': manifest });
+    dir = await workspace({ 'src/settings.txt': 'one\n', 'k8s/api.yaml': liveManifest(repository) });
     engineKubeconfig = path.join(await mkdtemp(path.join(tmpdir(), 'tl-e2e-kubeconfig-')), 'config');
     // The engine's own copy (one context, credentials inline) so that the RBAC case can swap the user.
     loaded.kc.setCurrentContext(context);
@@ -248,37 +204,4 @@ function serviceAccountKubeconfig(kc: KubeConfig, context: string, account: stri
     contexts: [{ name: context, context: { cluster: cluster.name, user: account } }],
     'current-context': context,
   });
-}
-
-/**
- * One HTTP GET to a pod's port through the API server's port-forward (what `kubectl port-forward`
- * does): the body of the answer. The test server answers with Content-Length; the forward is
- * closed once that many bytes arrived.
- */
-async function podGet(kc: KubeConfig, namespace: string, pod: string, port: number, pathname: string): Promise<string> {
-  const input = new PassThrough();
-  const output = new PassThrough();
-  let received = Buffer.alloc(0);
-  const answer = new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no answer from ${pod}:${port}${pathname} within 20 s`)), 20_000);
-    output.on('data', (chunk: Buffer) => {
-      received = Buffer.concat([received, chunk]);
-      const end = received.indexOf('\r\n\r\n');
-      if (end < 0) return;
-      const length = Number(/content-length:\s*(\d+)/i.exec(received.subarray(0, end).toString())?.[1] ?? NaN);
-      if (received.length - end - 4 >= length) {
-        clearTimeout(timer);
-        resolve(received.subarray(end + 4, end + 4 + length).toString());
-      }
-    });
-  });
-  const ws = (await new PortForward(kc).portForward(namespace, pod, [port], output, null, input)) as WebSocket;
-  const closed = new Promise<never>((_, reject) => ws.on('close', () => reject(new Error(`the port-forward to ${pod}:${port} closed before a whole answer (got ${JSON.stringify(received.toString())})`))));
-  closed.catch(() => {});
-  input.write(`GET ${pathname} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n`);
-  try {
-    return await Promise.race([answer, closed]);
-  } finally {
-    ws.close();
-  }
 }
