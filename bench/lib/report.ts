@@ -36,7 +36,17 @@ const SUITE_TITLES: Record<string, string> = {
   soak: '7. Memory soak',
   'build-patterns': '8. Build patterns (multi-platform, keyed layers, dev build container)',
   activation: '9. Extension activation (integrations loaded on first use)',
+  manifests: '10. Deploy from manifests (server-side apply)',
+  live: '11. Live update vs rollout',
+  'context-mode': '12. Context mode (image.context)',
 };
+
+/** Every suite in the report gets its section: a suite without a title here is shown under its name. */
+function sections(report: BenchReport): [string, string][] {
+  const known = Object.entries(SUITE_TITLES);
+  const others = [...new Set([...report.figures.map((f) => f.suite), ...report.skipped.map((s) => s.suite)])].filter((suite) => !(suite in SUITE_TITLES));
+  return [...known, ...others.map((suite, i): [string, string] => [suite, `${known.length + i + 1}. ${suite}`])];
+}
 
 function num(value: number, unit: string): string {
   if (!Number.isFinite(value)) return '—';
@@ -77,7 +87,7 @@ export function markdown(report: BenchReport): string {
     '',
   ];
   const notes: string[] = [];
-  for (const [suite, title] of Object.entries(SUITE_TITLES)) {
+  for (const [suite, title] of sections(report)) {
     const rows = report.figures.filter((f) => f.suite === suite);
     const skipped = report.skipped.filter((s) => s.suite === suite);
     if (rows.length === 0 && skipped.length === 0) continue;

@@ -33,7 +33,7 @@ export async function imagePush(ctx: BenchContext): Promise<SuiteOutput> {
   const raw: Record<string, unknown> = {};
   try {
     for (const mib of SIZES_MIB) {
-      const engineRuns: Record<string, number[]> = { stage: [], image: [], push: [], both: [] };
+      const engineRuns: Record<string, number[]> = { staging: [], image: [], push: [], both: [] };
       const plainRuns: Record<string, number[]> = { cp: [], build: [], push: [], both: [] };
       // One unmeasured round each: first-use costs (connections, page cache) are not the loop.
       for (let i = -1; i < reps; i++) {
@@ -47,7 +47,7 @@ export async function imagePush(ctx: BenchContext): Promise<SuiteOutput> {
         const plain = await runPlainCli({ artifact: fx.artifact, context: baselineContext, image: tag });
         await removeTag(tag);
         if (i < 0) continue;
-        engineRuns.stage!.push(d.staging);
+        engineRuns.staging!.push(d.staging);
         engineRuns.image!.push(d.image);
         engineRuns.push!.push(d.push);
         engineRuns.both!.push(d.image + d.push);
@@ -59,7 +59,7 @@ export async function imagePush(ctx: BenchContext): Promise<SuiteOutput> {
       ctx.log(`image-push ${mib} MiB: image+push median ${Math.round(summarize(engineRuns.both!).median)} ms, plain CLI ${Math.round(summarize(plainRuns.both!).median)} ms`);
       const s = 'image-push';
       figures.push(
-        figure(s, `stage, ${mib} MiB`, 'ms', engineRuns.stage!, { baseline: { name: 'cp', samples: plainRuns.cp! } }),
+        figure(s, `staging, ${mib} MiB`, 'ms', engineRuns.staging!, { baseline: { name: 'cp', samples: plainRuns.cp! } }),
         figure(s, `image, ${mib} MiB`, 'ms', engineRuns.image!, { baseline: { name: 'docker build', samples: plainRuns.build! } }),
         figure(s, `push, ${mib} MiB`, 'ms', engineRuns.push!, { baseline: { name: 'docker push', samples: plainRuns.push! } }),
         figure(s, `image + push, ${mib} MiB`, 'ms', engineRuns.both!, {

@@ -28,7 +28,8 @@ export async function overhead(ctx: BenchContext): Promise<SuiteOutput> {
 
   const engineRows = { total: [] as number[], compile: [] as number[], cluster: [] as number[], overhead: [] as number[] };
   const plainRows = { total: [] as number[], compile: [] as number[], cluster: [] as number[], overhead: [] as number[] };
-  const breakdown: Record<string, number[]> = { trigger: [], stage: [], image: [], push: [], deploy: [], readyStageMinusCluster: [] };
+  // Keyed by stage name: a stage renamed in the engine is a type error here, not a crash mid-bench.
+  const breakdown = { trigger: [] as number[], staging: [] as number[], image: [] as number[], push: [] as number[], deploy: [] as number[], readyStageMinusCluster: [] as number[] };
   // One editor save should start one run; more means the watcher's echo of the save got through.
   const runsPerSave: string[][] = [];
   // The image and push stages' log lines of the last run, with ms since the stage started: shows
@@ -61,8 +62,8 @@ export async function overhead(ctx: BenchContext): Promise<SuiteOutput> {
       engineRows.compile.push(compile);
       engineRows.cluster.push(cluster);
       engineRows.overhead.push(total - compile - cluster);
-      for (const stage of ['trigger', 'staging', 'image', 'push', 'deploy'] as const) breakdown[stage]!.push(stageMs(run.summary, stage));
-      breakdown.readyStageMinusCluster!.push(stageMs(run.summary, 'ready') - cluster);
+      for (const stage of ['trigger', 'staging', 'image', 'push', 'deploy'] as const) breakdown[stage].push(stageMs(run.summary, stage));
+      breakdown.readyStageMinusCluster.push(stageMs(run.summary, 'ready') - cluster);
       for (const key of Object.keys(plainRows) as (keyof typeof plainRows)[]) plainRows[key].push(b[key]);
     }
   } finally {
