@@ -38,18 +38,24 @@ describe('file → service mapping', () => {
   });
 });
 
-describe('watcher (real chokidar, real files)', () => {
-  it('never enters an ignored folder', async () => {
-    const dir = await workspace({ 'src/main.rs': '' });
-    for (let i = 0; i < 50; i++) await put(dir, `src/target/debug/deep${i}/f.o`, '');
-    const config = await configIn(dir, `version: 1
+/** A watcher (not started) of `src`, whose `src/target/` is ignored; stopped after the test. */
+async function watcherIgnoringTarget(dir: string): Promise<SourceWatcher> {
+  const config = await configIn(dir, `version: 1
 services:
   api:
     watch: { paths: [src], ignore: ["src/target/**"] }
     compile: { command: "true" }
 `);
-    const watcher = new SourceWatcher(new ServiceFileMap(config), 30, () => {}, () => {});
-    after(() => watcher.stop());
+  const watcher = new SourceWatcher(new ServiceFileMap(config), 30, () => {}, () => {});
+  after(() => watcher.stop());
+  return watcher;
+}
+
+describe('watcher (real chokidar, real files)', () => {
+  it('never enters an ignored folder', async () => {
+    const dir = await workspace({ 'src/main.rs': '' });
+    for (let i = 0; i < 50; i++) await put(dir, `src/target/debug/deep${i}/f.o`, '');
+    const watcher = await watcherIgnoringTarget(dir);
     await watcher.start();
     const folders = watcher.watchedFolders();
     assert.ok(folders.includes(path.join(dir, 'src')));
@@ -67,14 +73,7 @@ services:
       }
       mkdirSync(path.join(dir, `src/target/debug/d${a}`), { recursive: true });
     }
-    const config = await configIn(dir, `version: 1
-services:
-  api:
-    watch: { paths: [src], ignore: ["src/target/**"] }
-    compile: { command: "true" }
-`);
-    const watcher = new SourceWatcher(new ServiceFileMap(config), 30, () => {}, () => {});
-    after(() => watcher.stop());
+    const watcher = await watcherIgnoringTarget(dir);
     // What is recorded at the event loop's first turn after start() was called: a synchronous
     // walk would have recorded every folder by then (the loop stood still meanwhile).
     let atFirstTurn = -1;
