@@ -10,7 +10,7 @@ import { runPipeline } from './run-pipeline.js';
 import { MAX_CHANGED_FILES, Scheduler } from './scheduler/scheduler.js';
 import type { DoctorResult, StageSet, TeardownResult } from './stages/stage.js';
 import { StateStore } from './state.js';
-import type { EngineEvent, HoldReason, LogLine, PodSummary, RunSummary, RunTrigger, StageName } from './types.js';
+import type { BackgroundImageState, EngineEvent, HoldReason, LogLine, PodSummary, RunSummary, RunTrigger, StageName } from './types.js';
 import { readVersion, sameVersion, type FileVersion } from './watch/file-version.js';
 import { ServiceFileMap, SourceWatcher } from './watch/file-watcher.js';
 
@@ -150,9 +150,9 @@ export class Engine {
     const controller = new AbortController();
     // Its errors are warnings: nothing the user ran failed.
     const log = (text: string, stream: LogLine['stream']) => this.emit({ type: 'log', line: { service: name, runId: summary.runId, stage: 'live', stream: stream === 'error' ? 'warn' : stream, text: `background image: ${text}`, time: Date.now() } });
-    const event = (state: 'started' | 'done' | 'failed' | 'cancelled', detail: string, ref?: string) => this.emit({ type: 'background-image', service: name, runId: summary.runId, state, detail, ...(ref && { ref }) });
+    const event = (state: BackgroundImageState, detail: string, ref?: string) => this.emit({ type: 'background-image', service: name, runId: summary.runId, state, detail, ...(ref && { ref }) });
     event('started', 'building the image of this content in the background (never deployed; the next run stops it)');
-    const done = buildImageInBackground({ config: this.config, service, stages: this.stages, runId: summary.runId, trigger: summary.trigger, run: last, lastSuccess: last, signal: controller.signal, log })
+    const done = buildImageInBackground({ config: this.config, service, stages: this.stages, runId: summary.runId, trigger: summary.trigger, last, signal: controller.signal, log })
       .then((result) => {
         // A failure is the next full delivery's to build; it is said here, with its cause, and no run fails.
         log(result.detail, result.state === 'failed' ? 'warn' : 'info');

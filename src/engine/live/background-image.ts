@@ -16,8 +16,9 @@ export interface BackgroundImageResult {
  * It never deploys and never touches the pods. Its outputs are thrown away: the pods still run the
  * image they were started from, and the run's record says so.
  *
- * `run` is the live run's outputs (staging folder and staged files); `lastSuccess` is what the
- * pods were started from (the push stage keeps that image from the image clean-up).
+ * `last` is the service's last success after the live run: its staging folder and staged files
+ * are what the pods now run, and its image is what they were started from (the push stage keeps
+ * that image from the image clean-up).
  */
 export async function buildImageInBackground(args: {
   config: ResolvedConfig;
@@ -25,14 +26,13 @@ export async function buildImageInBackground(args: {
   stages: Pick<StageSet, 'image' | 'push' | 'cluster'>;
   runId: string;
   trigger: RunTrigger;
-  run: Partial<RunOutputs>;
-  lastSuccess: Partial<RunOutputs> | undefined;
+  last: Partial<RunOutputs>;
   signal: AbortSignal;
   log: (text: string, stream: LogStream) => void;
 }): Promise<BackgroundImageResult> {
   const { image, push } = args.stages;
   if (!image || !push || !args.service.image) return { state: 'failed', detail: 'no image or push stage to build it with' };
-  const outputs: Partial<RunOutputs> = { stagingDir: args.run.stagingDir, stagingHash: args.run.stagingHash, stagedFiles: args.run.stagedFiles };
+  const outputs: Partial<RunOutputs> = { stagingDir: args.last.stagingDir, stagingHash: args.last.stagingHash, stagedFiles: args.last.stagedFiles };
   const handoffs: Partial<RunHandoffs> = {};
   const ctx: StageContext = {
     config: args.config,
@@ -42,7 +42,7 @@ export async function buildImageInBackground(args: {
     trigger: args.trigger,
     outputs,
     handoffs,
-    lastSuccess: args.lastSuccess,
+    lastSuccess: args.last,
     cluster: args.stages.cluster,
     log: args.log,
     // Diagnostics belong to compiles; the image and push stages publish none.
